@@ -1,0 +1,226 @@
+//! Extractors that turn every kind of bad input into an [`ApiError`] with a stable code, and
+//! [`CurrentUser`], which authenticates a request by session cookie or bearer token.
+
+use axum::{
+    extract::{
+        FromRequest, FromRequestParts, Request,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
+    http::{Method, StatusCode, request::Parts},
+};
+use axum_extra::extract::CookieJar;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::{ApiError, AppState};
+use crate::auth;
+
+/// `axum::Json` whose rejections are JSON errors: 400 malformed, 413 too large, 415 wrong
+/// content type, 422 the right JSON of the wrong shape.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let detail = rejection.body_text();
+    match rejection {
+        JsonRejection::JsonDataError(_) => ApiError::unprocessable("invalid_body", detail),
+        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("malformed_json", detail),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        JsonRejection::BytesRejection(_) if rejection_is_too_large(&detail) => payload_too_large(),
+        _ => ApiError::bad_request("invalid_body", detail),
+    }
+}
+
+fn rejection_is_too_large(detail: &str) -> bool {
+    detail.contains("length limit") || detail.contains("too large")
+}
+
+pub fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "the request body is too large",
+    )
+}
+
+/// `axum::extract::Path` with JSON errors.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(|e: PathRejection| ApiError::bad_request("invalid_path", e.body_text()))
+    }
+}
+
+/// `axum::extract::Query` with JSON errors.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", e.body_text()))
+    }
+}
+
+/// The authenticated caller. Writes authenticated by cookie must carry the CSRF header.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: Uuid,
+    pub username: String,
+    pub is_admin: bool,
+    pub session_id: Uuid,
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(user.clone());
+        }
+        let (token, via_cookie) = match bearer_token(parts) {
+            Some(token) => (token, false),
+            None => {
+                let jar = CookieJar::from_headers(&parts.headers);
+                match jar.get(auth::SESSION_COOKIE) {
+                    Some(c) => (c.value().to_owned(), true),
+                    None => {
+                        return Err(ApiError::unauthorized(
+                            "log in first: no session cookie or bearer token",
+                        ));
+                    }
+                }
+            }
+        };
+        let session = auth::authenticate(state, &token).await?.ok_or_else(|| {
+            ApiError::unauthorized("the session has expired or was revoked; log in again")
+        })?;
+        if via_cookie && !is_safe(&parts.method) {
+            let sent = parts
+                .headers
+                .get(auth::CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !auth::csrf_matches(&token, sent) {
+                return Err(ApiError::forbidden(
+                    "csrf_failed",
+                    format!(
+                        "cookie-authenticated writes need the {} header from login",
+                        auth::CSRF_HEADER
+                    ),
+                ));
+            }
+        }
+        let user = CurrentUser {
+            id: session.user_id,
+            username: session.username,
+            is_admin: session.is_admin,
+            session_id: session.session_id,
+        };
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+/// An admin; everyone else gets 403.
+pub struct AdminUser(pub CurrentUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if user.is_admin {
+            Ok(AdminUser(user))
+        } else {
+            Err(ApiError::forbidden(
+                "admin_only",
+                "only administrators can do this",
+            ))
+        }
+    }
+}
+
+/// The raw session token of the request, if any (for logout).
+pub fn session_token(parts: &Parts) -> Option<String> {
+    bearer_token(parts).or_else(|| {
+        CookieJar::from_headers(&parts.headers)
+            .get(auth::SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+    })
+}
+
+fn bearer_token(parts: &Parts) -> Option<String> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    Some(token.trim().to_owned())
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The client's address: the socket peer, or behind a trusted proxy the last `X-Forwarded-For` hop.
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.server.trust_forwarded_for
+            && let Some(ip) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(str::trim)
+                .filter(|ip| !ip.is_empty())
+        {
+            return Ok(ClientIp(ip.to_owned()));
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|ci| ci.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientIp(peer))
+    }
+}

@@ -1,0 +1,159 @@
+//! The HTTP API under `/api/v1`: one module per resource, each exposing `router()`, assembled here
+//! with the OpenAPI document, health checks and the middleware stack.
+
+mod auth;
+pub use auth::create_user;
+mod error;
+pub mod extract;
+mod friends;
+mod health;
+mod me;
+pub mod messages;
+mod rooms;
+pub mod tasks;
+mod users;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, Request, StatusCode},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::{ApiError, ApiResult, ErrorBody};
+pub use extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
+
+use crate::{state::AppState, telemetry};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Flowly API", version = "1", description = "Chat and tasks in one stream. Errors are `{\"error\": {\"code\", \"message\"}}`."),
+    modifiers(&SecurityAddon),
+    security(("session_cookie" = []), ("bearer" = [])),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "auth", description = "Register, log in and out"),
+        (name = "me", description = "The caller's profile and sessions"),
+        (name = "users", description = "Finding people; administering accounts"),
+        (name = "friends", description = "Friend requests, friends and blocks"),
+        (name = "rooms", description = "DMs, group rooms and members"),
+        (name = "messages", description = "Messages, reactions, mentions and search"),
+        (name = "tasks", description = "Tasks, their history and discussions"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "Set by login. Writes must also send the `X-CSRF-Token` header returned by login.",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API routes and their OpenAPI document.
+pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(me::router())
+        .merge(users::router())
+        .merge(friends::router())
+        .merge(rooms::router())
+        .merge(messages::router())
+        .merge(tasks::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api)
+        .merge(health::router())
+        .split_for_parts()
+}
+
+/// The whole application: API, health checks, middleware.
+pub fn app(state: AppState) -> Router {
+    let (routes, openapi) = api_router();
+    let openapi = Arc::new(openapi);
+    let request_id = HeaderName::from_static("x-request-id");
+    routes
+        .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .route_layer(middleware::from_fn_with_state(state.metrics.clone(), telemetry::track_http))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    ApiError::not_found(
+        "route_not_found",
+        "no such endpoint; see /api/v1/openapi.json",
+    )
+    .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+    .into_response()
+}
+
+/// Page size from a query (`limit`), defaulting to `default` and refusing more than the maximum.
+pub fn page_size(state: &AppState, requested: Option<i64>, default: i64) -> ApiResult<i64> {
+    let max = state.config.limits.max_page_size;
+    match requested {
+        None => Ok(default.min(max)),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::unprocessable(
+            "invalid_limit",
+            format!("limit must be between 1 and {max}"),
+        )),
+    }
+}
+
+/// Counts a write against the caller's per-minute budget.
+pub async fn limit_writes(state: &AppState, user: &CurrentUser) -> ApiResult<()> {
+    crate::auth::rate_limit(
+        state,
+        &format!("w:{}", user.id),
+        state.config.limits.writes_per_user_per_minute,
+        60,
+        "writes",
+    )
+    .await
+}

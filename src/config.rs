@@ -1,0 +1,263 @@
+//! Configuration: built-in defaults → `flowly.toml` → `FLOWLY_*` environment (`__` nests).
+//!
+//! Secrets (URLs with passwords) are wrapped in [`Secret`], whose `Debug` and `Serialize` redact,
+//! so printing the effective config (`flowly config`) or logging it never shows them.
+
+use std::{fmt, net::SocketAddr, path::Path};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// The whole effective configuration of a Flowly process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the API and web client listen on.
+    pub listen: SocketAddr,
+    /// Address the Prometheus `/metrics` endpoint listens on (its own port).
+    pub metrics_listen: SocketAddr,
+    /// The URL users reach Flowly at (printed by the installer, used for links).
+    pub public_url: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy such as nginx).
+    pub trust_forwarded_for: bool,
+    /// Seconds given to in-flight requests after SIGTERM.
+    pub shutdown_grace_secs: u64,
+    /// Directory with the built web client (`web/dist`); served at `/` when it exists.
+    pub web_dir: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: Secret,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    pub url: Secret,
+    /// Prefix of every key Flowly writes, so several deployments (or tests) can share one Redis.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub session_ttl_days: i64,
+    /// Seconds a validated session stays cached in Redis.
+    pub session_cache_secs: u64,
+    /// Set the `Secure` flag on cookies (on whenever Flowly is served over HTTPS).
+    pub cookie_secure: bool,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    /// Failed logins allowed per account within `login_window_secs`.
+    pub login_failures_per_account: u32,
+    /// Login attempts allowed per client address within `login_window_secs`.
+    pub login_attempts_per_ip: u32,
+    pub login_window_secs: u64,
+    /// Accounts that may be registered per client address per hour.
+    pub registrations_per_ip_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Longest message body, in characters.
+    pub max_message_chars: usize,
+    /// Largest page a list endpoint returns.
+    pub max_page_size: i64,
+    /// Writes (messages, tasks, reactions...) allowed per user per minute.
+    pub writes_per_user_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing `EnvFilter` directive, e.g. `info` or `flowly=debug,info`.
+    pub level: String,
+    /// `json` (default, for log shipping) or `pretty`.
+    pub format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+                public_url: "http://127.0.0.1:8080".into(),
+                trust_forwarded_for: false,
+                shutdown_grace_secs: 10,
+                web_dir: "web/dist".into(),
+            },
+            database: DatabaseConfig {
+                url: Secret("postgres://postgres@127.0.0.1:55432/flowly".into()),
+                max_connections: 20,
+                acquire_timeout_secs: 5,
+            },
+            redis: RedisConfig {
+                url: Secret("redis://127.0.0.1:56379".into()),
+                key_prefix: "flowly:".into(),
+            },
+            auth: AuthConfig {
+                session_ttl_days: 30,
+                session_cache_secs: 300,
+                cookie_secure: false,
+                argon2_memory_kib: 19 * 1024,
+                argon2_iterations: 2,
+                login_failures_per_account: 5,
+                login_attempts_per_ip: 30,
+                login_window_secs: 900,
+                registrations_per_ip_per_hour: 20,
+            },
+            limits: LimitsConfig {
+                max_body_bytes: 256 * 1024,
+                max_message_chars: 8000,
+                max_page_size: 200,
+                writes_per_user_per_minute: 600,
+            },
+            log: LogConfig {
+                level: "info".into(),
+                format: "json".into(),
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `path` (when it exists), then `FLOWLY_*` variables.
+    pub fn load(path: &Path) -> Result<Config, Box<figment::Error>> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("FLOWLY_").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+/// A secret string (usually a URL with a password). `Debug` and `Serialize` show it redacted.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The real value, for the one place that connects with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The value with any password in it replaced by `***`.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.redacted())
+    }
+}
+
+/// Hides the password of `scheme://user:password@host/...`; anything that is not such a URL is
+/// hidden whole.
+fn redact_url(value: &str) -> String {
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return "***".into();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                format!("{scheme}://{user}@{host}{tail}")
+            }
+        }
+        None => format!("{scheme}://{authority}{tail}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/flowly"),
+            "postgres://app:***@db:5432/flowly"
+        );
+        assert_eq!(
+            redact_url("redis://:hunter2@127.0.0.1:6379"),
+            "redis://:***@127.0.0.1:6379"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(redact_url("plain-token"), "***");
+    }
+
+    #[test]
+    fn printed_config_never_shows_secrets() {
+        let mut config = Config::default();
+        config.database.url = Secret::new("postgres://app:s3cret@db/flowly");
+        let printed = config.to_redacted_toml();
+        assert!(!printed.contains("s3cret"));
+        assert!(printed.contains("postgres://app:***@db/flowly"));
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "flowly.toml",
+                "[server]\npublic_url = \"https://chat.example\"\n",
+            )?;
+            jail.set_env("FLOWLY_DATABASE__MAX_CONNECTIONS", "7");
+            let config = Config::load(Path::new("flowly.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(config.server.public_url, "https://chat.example");
+            assert_eq!(config.database.max_connections, 7);
+            assert_eq!(config.auth.session_ttl_days, 30);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,84 @@
+//! Task rules: statuses, priorities and board positions.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Invalid;
+
+/// Where a task stands; the board has one column per status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum TaskStatus {
+    Todo,
+    Doing,
+    Blocked,
+    Done,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Todo => "todo",
+            TaskStatus::Doing => "doing",
+            TaskStatus::Blocked => "blocked",
+            TaskStatus::Done => "done",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+/// Spacing between neighbouring tasks when a task is placed at either end of a column.
+pub const POSITION_STEP: f64 = 1024.0;
+
+/// The position for a task placed between `before` (above it) and `after` (below it) in a column.
+/// Returns `None` when the two are too close to split, and the column must be renumbered.
+pub fn position_between(above: Option<f64>, below: Option<f64>) -> Option<f64> {
+    let position = match (above, below) {
+        (None, None) => POSITION_STEP,
+        (Some(a), None) => a + POSITION_STEP,
+        (None, Some(b)) => b - POSITION_STEP,
+        (Some(a), Some(b)) => a + (b - a) / 2.0,
+    };
+    let clear_of = |n: Option<f64>| n.is_none_or(|n| (position - n).abs() > 1e-6);
+    (clear_of(above) && clear_of(below)).then_some(position)
+}
+
+/// A task due date: accepts `YYYY-MM-DD`.
+pub fn parse_due(raw: &str) -> Result<chrono::NaiveDate, Invalid> {
+    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| Invalid::new("invalid_due", "due date must be a date like 2026-12-31"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_split_the_gap_between_neighbours() {
+        assert_eq!(position_between(None, None), Some(1024.0));
+        assert_eq!(position_between(Some(1024.0), None), Some(2048.0));
+        assert_eq!(position_between(None, Some(1024.0)), Some(0.0));
+        assert_eq!(position_between(Some(1024.0), Some(2048.0)), Some(1536.0));
+        assert_eq!(position_between(Some(1.0), Some(1.0 + 1e-7)), None);
+    }
+
+    #[test]
+    fn due_dates_are_iso_dates() {
+        assert!(parse_due("2026-12-31").is_ok());
+        assert_eq!(
+            parse_due("31/12/2026").map_err(|e| e.code),
+            Err("invalid_due")
+        );
+        assert!(parse_due("2026-02-30").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! Flowly: a self-hosted team workspace in which chat and tasks are one stream.
+//!
+//! Layers, each depending only on those before it: [`domain`] (types and rules, no IO) ←
+//! [`store`] (all SQL) ← [`api`] (HTTP) ← [`server`] and the binaries.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,104 @@
+//! Starting and stopping a Flowly node: connect to PostgreSQL and Redis, serve the API and the
+//! metrics endpoint, and drain connections on shutdown.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{Router, routing::get};
+use tokio::net::TcpListener;
+
+use crate::{api, config::Config, state::AppState, store, telemetry};
+
+/// Connects to the services a node needs and applies pending migrations.
+pub async fn connect(config: Config) -> anyhow::Result<AppState> {
+    let db = store::connect(&config.database)
+        .await
+        .context("cannot connect to PostgreSQL (database.url)")?;
+    store::migrate(&db)
+        .await
+        .context("cannot apply database migrations")?;
+    let client = redis::Client::open(config.redis.url.expose()).context("invalid redis.url")?;
+    let redis = redis::aio::ConnectionManager::new(client)
+        .await
+        .context("cannot connect to Redis (redis.url)")?;
+    let metrics = telemetry::Metrics::new().context("cannot register metrics")?;
+    Ok(AppState {
+        db,
+        redis,
+        config: Arc::new(config),
+        metrics: Arc::new(metrics),
+    })
+}
+
+/// Serves the API on `listener` and metrics on `metrics_listener` until `shutdown` resolves,
+/// then gives in-flight requests `server.shutdown_grace_secs` to finish.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    metrics_listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let metrics_app = Router::new()
+        .route("/metrics", get(telemetry::metrics_handler))
+        .with_state(state.clone());
+    let app = api::app(state);
+    tracing::info!(api = %listener.local_addr()?, metrics = %metrics_listener.local_addr()?, "flowly serving");
+
+    let mut api_stop = stop_rx.clone();
+    let api = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = api_stop.wait_for(|stop| *stop).await;
+    })
+    .into_future();
+    let mut metrics_stop = stop_rx;
+    let metrics = axum::serve(metrics_listener, metrics_app)
+        .with_graceful_shutdown(async move {
+            let _ = metrics_stop.wait_for(|stop| *stop).await;
+        })
+        .into_future();
+    let api = tokio::spawn(api);
+    let metrics = tokio::spawn(metrics);
+
+    shutdown.await;
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: draining connections"
+    );
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(grace, async {
+        let _ = api.await;
+        let _ = metrics.await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("shutdown grace period over; closing remaining connections");
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,373 @@
+//! Messages, reactions, mentions and full-text search. Every read joins the viewer's membership.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgExecutor, types::Json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{StoreResult, new_id};
+
+/// A message as a member sees it.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Message {
+    pub id: Uuid,
+    pub room_id: Uuid,
+    /// Position in the room's stream; unique and increasing per room.
+    pub seq: i64,
+    pub author_id: Option<Uuid>,
+    pub author_username: Option<String>,
+    pub author_display_name: Option<String>,
+    /// `user`, `system` (task and room events) or `assistant`.
+    pub kind: String,
+    /// Empty once deleted.
+    pub body: String,
+    /// Structured payload of system messages (e.g. `{"event": "task_created", ...}`).
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Json<serde_json::Value>>,
+    pub reply_to: Option<Uuid>,
+    /// Set when the message belongs to a task's discussion.
+    pub task_id: Option<Uuid>,
+    /// The task a system message is about.
+    pub ref_task_id: Option<Uuid>,
+    pub client_id: Option<String>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    #[schema(value_type = Vec<ReactionCount>)]
+    pub reactions: Json<Vec<ReactionCount>>,
+    pub reply_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: i64,
+    /// Whether the viewer reacted with it.
+    pub me: bool,
+}
+
+/// `$1` is always the viewer.
+const MESSAGE_SELECT: &str = "
+    select m.id, m.room_id, m.seq, m.author_id, u.username as author_username, u.display_name as author_display_name,
+           m.kind, m.body, m.data, m.reply_to, m.task_id, m.ref_task_id, m.client_id, m.edited_at, m.deleted_at, m.created_at,
+           coalesce((select json_agg(json_build_object('emoji', r.emoji, 'count', r.n, 'me', r.me) order by r.first)
+                     from (select emoji, count(*) as n, bool_or(user_id = $1) as me, min(created_at) as first
+                           from reactions where message_id = m.id group by emoji) r), '[]'::json) as reactions,
+           (select count(*) from messages c where c.reply_to = m.id and c.deleted_at is null) as reply_count
+    from messages m
+    join room_members v on v.room_id = m.room_id and v.user_id = $1
+    left join users u on u.id = m.author_id";
+
+/// A message to append to a room's stream.
+#[derive(Debug, Default)]
+pub struct NewMessage<'a> {
+    pub room_id: Uuid,
+    pub author_id: Option<Uuid>,
+    pub kind: &'a str,
+    pub body: &'a str,
+    pub data: Option<serde_json::Value>,
+    pub reply_to: Option<Uuid>,
+    pub task_id: Option<Uuid>,
+    pub ref_task_id: Option<Uuid>,
+    pub client_id: Option<&'a str>,
+}
+
+/// Appends a message: takes the room's next sequence number (the room row lock orders
+/// concurrent sends) and moves the author's read marker to it. Returns `(id, seq)`.
+pub async fn append(tx: &mut PgConnection, new: &NewMessage<'_>) -> StoreResult<(Uuid, i64)> {
+    let seq: i64 = sqlx::query_scalar("update rooms set last_seq = last_seq + 1, updated_at = now() where id = $1 returning last_seq")
+        .bind(new.room_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let id = new_id();
+    sqlx::query(
+        "insert into messages (id, room_id, seq, author_id, kind, body, data, reply_to, task_id, ref_task_id, client_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(id)
+    .bind(new.room_id)
+    .bind(seq)
+    .bind(new.author_id)
+    .bind(new.kind)
+    .bind(new.body)
+    .bind(new.data.clone())
+    .bind(new.reply_to)
+    .bind(new.task_id)
+    .bind(new.ref_task_id)
+    .bind(new.client_id)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(author) = new.author_id {
+        sqlx::query("update room_members set last_read_seq = greatest(last_read_seq, $3) where room_id = $1 and user_id = $2")
+            .bind(new.room_id)
+            .bind(author)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok((id, seq))
+}
+
+/// The message an author already sent with `client_id` in a room, if any.
+pub async fn by_client_id(
+    db: impl PgExecutor<'_>,
+    room: Uuid,
+    author: Uuid,
+    client_id: &str,
+) -> StoreResult<Option<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "select id from messages where room_id = $1 and author_id = $2 and client_id = $3",
+    )
+    .bind(room)
+    .bind(author)
+    .bind(client_id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// One message, if the viewer is a member of its room.
+pub async fn get(db: impl PgExecutor<'_>, viewer: Uuid, id: Uuid) -> StoreResult<Option<Message>> {
+    let sql = format!("{MESSAGE_SELECT} where m.id = $2");
+    Ok(sqlx::query_as(&sql)
+        .bind(viewer)
+        .bind(id)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Which stream of a room to page through.
+#[derive(Debug, Clone, Copy)]
+pub enum Stream {
+    /// The room's main timeline (no task discussions).
+    Timeline,
+    /// One task's discussion.
+    Task(Uuid),
+    /// Replies to one message.
+    Replies(Uuid),
+}
+
+/// A page of a room's stream in ascending `seq` order: the newest `limit` before `before` (or
+/// the room's newest), or the oldest `limit` after `after`. The extra row fetched tells whether
+/// more exist in the paging direction.
+pub async fn page(
+    db: impl PgExecutor<'_>,
+    viewer: Uuid,
+    room: Uuid,
+    stream: Stream,
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: i64,
+) -> StoreResult<(Vec<Message>, bool)> {
+    let (filter, thread) = match stream {
+        Stream::Timeline => ("m.task_id is null and $3::uuid is null", None),
+        Stream::Task(task) => ("m.task_id = $3", Some(task)),
+        Stream::Replies(root) => ("m.reply_to = $3", Some(root)),
+    };
+    let forward = after.is_some() && before.is_none();
+    let order = if forward { "asc" } else { "desc" };
+    let sql = format!(
+        "{MESSAGE_SELECT} where m.room_id = $2 and {filter}
+           and ($4::bigint is null or m.seq < $4) and ($5::bigint is null or m.seq > $5)
+         order by m.seq {order} limit $6"
+    );
+    let mut rows: Vec<Message> = sqlx::query_as(&sql)
+        .bind(viewer)
+        .bind(room)
+        .bind(thread)
+        .bind(before)
+        .bind(after)
+        .bind(limit + 1)
+        .fetch_all(db)
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if !forward {
+        rows.reverse();
+    }
+    Ok((rows, more))
+}
+
+/// Replaces the body of a live message.
+pub async fn edit(db: impl PgExecutor<'_>, id: Uuid, body: &str) -> StoreResult<()> {
+    sqlx::query(
+        "update messages set body = $2, edited_at = now() where id = $1 and deleted_at is null",
+    )
+    .bind(id)
+    .bind(body)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Turns a message into a tombstone: its text, reactions and mentions go; its place stays.
+pub async fn tombstone(tx: &mut PgConnection, id: Uuid) -> StoreResult<()> {
+    sqlx::query("update messages set body = '', data = null, deleted_at = now() where id = $1 and deleted_at is null")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("delete from reactions where message_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("delete from mentions where message_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Records who a message mentions: only members of its room (ids), replacing earlier mentions.
+pub async fn set_mentions(
+    tx: &mut PgConnection,
+    message: Uuid,
+    room: Uuid,
+    usernames: &[String],
+) -> StoreResult<Vec<Uuid>> {
+    sqlx::query("delete from mentions where message_id = $1")
+        .bind(message)
+        .execute(&mut *tx)
+        .await?;
+    if usernames.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_scalar(
+        "insert into mentions (message_id, user_id, room_id)
+         select $1, u.id, $2 from users u join room_members m on m.user_id = u.id and m.room_id = $2
+         where u.username = any($3)
+         returning user_id",
+    )
+    .bind(message)
+    .bind(room)
+    .bind(usernames)
+    .fetch_all(&mut *tx)
+    .await?)
+}
+
+/// Messages that mention the viewer, newest first, in rooms they are still in.
+pub async fn mentions(
+    db: impl PgExecutor<'_>,
+    viewer: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<Message>> {
+    let sql = format!(
+        "{MESSAGE_SELECT} join mentions mn on mn.message_id = m.id and mn.user_id = $1
+         where ($2::uuid is null or m.id < $2) and m.deleted_at is null
+         order by m.id desc limit $3"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(viewer)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(db)
+        .await?)
+}
+
+/// Adds a reaction; false when the viewer already reacted so.
+pub async fn add_reaction(
+    db: impl PgExecutor<'_>,
+    message: Uuid,
+    user: Uuid,
+    emoji: &str,
+) -> StoreResult<bool> {
+    let done = sqlx::query("insert into reactions (message_id, user_id, emoji) values ($1, $2, $3) on conflict do nothing")
+        .bind(message)
+        .bind(user)
+        .bind(emoji)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn remove_reaction(
+    db: impl PgExecutor<'_>,
+    message: Uuid,
+    user: Uuid,
+    emoji: &str,
+) -> StoreResult<bool> {
+    let done =
+        sqlx::query("delete from reactions where message_id = $1 and user_id = $2 and emoji = $3")
+            .bind(message)
+            .bind(user)
+            .bind(emoji)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A full-text search hit.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct SearchHit {
+    pub message_id: Uuid,
+    pub room_id: Uuid,
+    pub room_name: String,
+    pub seq: i64,
+    pub task_id: Option<Uuid>,
+    pub author_id: Option<Uuid>,
+    pub author_display_name: Option<String>,
+    /// The matching text with matches between `«` and `»`.
+    pub snippet: String,
+    pub rank: f32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Full-text search over every live message in rooms the viewer belongs to (optionally one room).
+pub async fn search(
+    db: impl PgExecutor<'_>,
+    viewer: Uuid,
+    query: &str,
+    room: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<SearchHit>> {
+    Ok(sqlx::query_as(
+        "select m.id as message_id, m.room_id,
+                case r.kind when 'group' then r.name when 'self' then 'Personal'
+                     else coalesce((select u2.display_name from room_members o join users u2 on u2.id = o.user_id
+                                    where o.room_id = r.id and o.user_id <> $1 limit 1), 'Direct message') end as room_name,
+                m.seq, m.task_id, m.author_id, u.display_name as author_display_name,
+                ts_headline('english', m.body, q, 'StartSel=«, StopSel=», MaxFragments=2, MaxWords=30, MinWords=8') as snippet,
+                ts_rank(m.tsv, q) as rank, m.created_at
+         from messages m
+         join room_members v on v.room_id = m.room_id and v.user_id = $1
+         join rooms r on r.id = m.room_id
+         left join users u on u.id = m.author_id,
+         websearch_to_tsquery('english', $2) q
+         where m.tsv @@ q and m.deleted_at is null and m.kind <> 'system' and ($3::uuid is null or m.room_id = $3)
+         order by rank desc, m.id desc
+         limit $4",
+    )
+    .bind(viewer)
+    .bind(query)
+    .bind(room)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Up to `each_side` messages either side of `seq` in a room's timeline, and the one at `seq`
+/// (a task's source snapshot), oldest first. System messages and tombstones are left out.
+pub async fn around(
+    db: impl PgExecutor<'_>,
+    viewer: Uuid,
+    room: Uuid,
+    seq: i64,
+    each_side: i64,
+) -> StoreResult<Vec<Message>> {
+    let sql = format!(
+        "select * from (
+           ({MESSAGE_SELECT} where m.room_id = $2 and m.task_id is null and m.kind <> 'system' and m.deleted_at is null
+              and m.seq <= $3 order by m.seq desc limit $4 + 1)
+           union all
+           ({MESSAGE_SELECT} where m.room_id = $2 and m.task_id is null and m.kind <> 'system' and m.deleted_at is null
+              and m.seq > $3 order by m.seq limit $4)
+         ) s order by seq"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(viewer)
+        .bind(room)
+        .bind(seq)
+        .bind(each_side)
+        .fetch_all(db)
+        .await?)
+}

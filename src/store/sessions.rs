@@ -1,0 +1,109 @@
+//! Login sessions. Only the SHA-256 of a token is stored.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{StoreResult, new_id};
+use crate::auth::SessionInfo;
+
+/// A session as its owner sees it in "active sessions".
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Session {
+    pub id: Uuid,
+    pub user_agent: String,
+    pub ip: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    token_hash: &[u8],
+    user_agent: &str,
+    ip: &str,
+    ttl_days: i64,
+) -> StoreResult<Uuid> {
+    let id = new_id();
+    sqlx::query(
+        "insert into sessions (id, user_id, token_hash, user_agent, ip, expires_at)
+         values ($1, $2, $3, $4, $5, now() + make_interval(days => $6))",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(token_hash)
+    .bind(user_agent)
+    .bind(ip)
+    .bind(ttl_days as i32)
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+/// The live session of a token hash: not expired, its user not disabled. Touches `last_seen_at`.
+pub async fn find_live(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> StoreResult<Option<SessionInfo>> {
+    let row: Option<(Uuid, Uuid, String, bool)> = sqlx::query_as(
+        "update sessions s set last_seen_at = now()
+         from users u
+         where s.token_hash = $1 and s.expires_at > now() and u.id = s.user_id and u.disabled_at is null
+         returning s.id, u.id, u.username, u.is_admin",
+    )
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await?;
+    Ok(
+        row.map(|(session_id, user_id, username, is_admin)| SessionInfo {
+            session_id,
+            user_id,
+            username,
+            is_admin,
+        }),
+    )
+}
+
+pub async fn list_for_user(db: impl PgExecutor<'_>, user_id: Uuid) -> StoreResult<Vec<Session>> {
+    Ok(sqlx::query_as(
+        "select id, user_agent, ip, created_at, last_seen_at, expires_at from sessions
+         where user_id = $1 and expires_at > now() order by last_seen_at desc",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Deletes one session of a user; returns its token hash when it existed.
+pub async fn delete_one(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> StoreResult<Option<Vec<u8>>> {
+    Ok(sqlx::query_scalar(
+        "delete from sessions where id = $1 and user_id = $2 returning token_hash",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Deletes every session of a user except `keep`; returns the deleted token hashes.
+pub async fn delete_all(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> StoreResult<Vec<Vec<u8>>> {
+    Ok(sqlx::query_scalar(
+        "delete from sessions where user_id = $1 and id is distinct from $2 returning token_hash",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .fetch_all(db)
+    .await?)
+}
