@@ -272,6 +272,9 @@ redis_start() {
     if [ "$waited" -ge "$TIMEOUT" ]; then
       show_log_tail "$REDIS_LOG"; die "Redis did not answer PING on $HOST:$REDIS_PORT within ${TIMEOUT}s"
     fi
+    if [ "$waited" -ge 2 ] && [ -z "$(redis_ours_pid || true)" ]; then
+      show_log_tail "$REDIS_LOG"; die "Redis exited during startup"
+    fi
     sleep 1; waited=$((waited + 1))
   done
   log "Redis ready: $(redis-server --version | grep -o 'v=[^ ]*' | sed 's/v=/version /')"

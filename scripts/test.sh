@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# test.sh — the one command that runs all of Flowly's checks (used by .ci/run).
+#
+# 1. installs missing system packages (apt-get; only when something is missing)
+# 2. starts PostgreSQL+pgvector and Redis via scripts/dev-services.sh (they stay running)
+# 3. exports FLOWLY_TEST_DATABASE_URL / FLOWLY_TEST_REDIS_URL, drops leftover flowly_test_% databases
+# 4. cargo fmt --check, cargo clippy -D warnings, cargo nextest (or cargo test as fallback)
+# 5. web tests, once web/package.json exists (run_web_tests)
+# and prints a timed summary. The cargo target dir defaults to ~/.cache/flowly/target
+# (outside the clone) so repeated clean-clone runs reuse the build.
+set -euo pipefail
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT_DIR"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowly/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'test.sh: error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- timed steps + summary
+SUMMARY=()
+START_TIME=$(date +%s)
+CURRENT_STEP=""
+CURRENT_START=0
+
+step() { # <name> <command...>: run a command as a named, timed step
+  CURRENT_STEP="$1"; shift
+  CURRENT_START=$(date +%s)
+  log "$CURRENT_STEP"
+  "$@"
+  SUMMARY+=("$(printf '  ok    %4ss  %s' "$(($(date +%s) - CURRENT_START))" "$CURRENT_STEP")")
+  CURRENT_STEP=""
+}
+
+print_summary() {
+  local rc=$?
+  if [ -n "$CURRENT_STEP" ]; then
+    SUMMARY+=("$(printf '  FAIL  %4ss  %s' "$(($(date +%s) - CURRENT_START))" "$CURRENT_STEP")")
+  fi
+  printf '\n==> summary (%ss total)\n' "$(($(date +%s) - START_TIME))" >&2
+  if [ ${#SUMMARY[@]} -gt 0 ]; then printf '%s\n' "${SUMMARY[@]}" >&2; fi
+  if [ "$rc" -eq 0 ]; then echo "  RESULT: all checks passed" >&2
+  else echo "  RESULT: FAILED (exit $rc)" >&2; fi
+}
+trap print_summary EXIT
+
+# ---------------------------------------------------------------- system packages
+have() { command -v "$1" >/dev/null 2>&1; }
+have_pip() { have pip3 || have pip || python3 -m pip --version >/dev/null 2>&1; }
+
+install_system_packages() {
+  local missing=()
+  have redis-server || missing+=(redis-server)
+  have unzip || missing+=(unzip)
+  have_pip || missing+=(python3-pip)
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "all system packages present" >&2
+    return 0
+  fi
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    have sudo || die "missing packages (${missing[*]}) and not root; install them with apt-get"
+    sudo=(sudo)
+  fi
+  echo "installing: ${missing[*]}" >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ---------------------------------------------------------------- services
+start_services() {
+  local envs
+  envs="$(scripts/dev-services.sh start)"
+  eval "$envs" # export FLOWLY_TEST_DATABASE_URL=... / FLOWLY_TEST_REDIS_URL=...
+  echo "FLOWLY_TEST_DATABASE_URL=$FLOWLY_TEST_DATABASE_URL" >&2
+  echo "FLOWLY_TEST_REDIS_URL=$FLOWLY_TEST_REDIS_URL" >&2
+}
+
+# Test databases are named flowly_test_*; drop whatever earlier (aborted) runs left behind.
+drop_leftover_test_dbs() {
+  local dbs db
+  dbs="$(scripts/dev-services.sh psql -d postgres -X -At -v ON_ERROR_STOP=1 \
+    -c "select datname from pg_database where datname like 'flowly\_test\_%'")"
+  if [ -z "$dbs" ]; then
+    echo "no leftover test databases" >&2
+    return 0
+  fi
+  while IFS= read -r db; do
+    echo "dropping $db" >&2
+    scripts/dev-services.sh psql -d postgres -X -q -v ON_ERROR_STOP=1 \
+      -c "drop database if exists \"$db\" with (force)"
+  done <<<"$dbs"
+}
+
+# ---------------------------------------------------------------- Rust
+run_rust_tests() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --all-targets
+  else
+    echo "cargo-nextest not installed; falling back to cargo test" >&2
+    cargo test --workspace --all-targets
+  fi
+}
+
+# ---------------------------------------------------------------- web (placeholder)
+# >>> Web tests go here once the frontend exists (web/package.json). <<<
+run_web_tests() {
+  if [ -f web/package.json ]; then
+    (cd web && npm ci && npm test)
+  else
+    echo "no web/package.json; skipping web tests" >&2
+  fi
+}
+
+# ---------------------------------------------------------------- main
+[ -f Cargo.toml ] || die "no Cargo.toml in $ROOT_DIR; nothing to test"
+
+step "system packages" install_system_packages
+step "services (postgres+pgvector, redis)" start_services
+step "drop leftover test databases" drop_leftover_test_dbs
+echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR" >&2
+step "cargo fmt --check" cargo fmt --all --check
+step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+step "rust tests" run_rust_tests
+step "web tests" run_web_tests

@@ -1,0 +1,12 @@
+//! Integration tests over HTTP against a real server bound to port 0, on real PostgreSQL and
+//! Redis (started by `scripts/dev-services.sh`). Each test gets its own database and Redis prefix.
+
+mod accounts;
+mod authorization;
+mod bad_input;
+mod friends;
+mod helpers;
+mod messages;
+mod operations;
+mod rooms;
+mod tasks;
