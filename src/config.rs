@@ -246,6 +246,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn environment_overrides_file_and_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

@@ -18,8 +18,17 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         .await
         .context("cannot apply database migrations")?;
     let client = redis::Client::open(config.redis.url.expose()).context("invalid redis.url")?;
-    let redis = redis::aio::ConnectionManager::new(client)
+    // Bounded: a node whose Redis is away fails to start within seconds, with a clear error,
+    // and a Redis that stops answering fails requests instead of hanging them.
+    let redis_config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(3))
+        .set_response_timeout(Duration::from_secs(5))
+        .set_number_of_retries(3);
+    let connecting = redis::aio::ConnectionManager::new_with_config(client, redis_config);
+    let redis = tokio::time::timeout(Duration::from_secs(10), connecting)
         .await
+        .map_err(|_| anyhow::anyhow!("timed out"))
+        .and_then(|r| r.map_err(anyhow::Error::from))
         .context("cannot connect to Redis (redis.url)")?;
     let metrics = telemetry::Metrics::new().context("cannot register metrics")?;
     Ok(AppState {

@@ -149,7 +149,11 @@ async fn login(
             "password must be at most 1024 bytes",
         ));
     }
-    let creds = store::users::credentials(&state.db, &username).await?;
+    // A name that cannot be a username belongs to nobody; it still costs a hash check below.
+    let creds = match Username::parse(&username) {
+        Ok(name) => store::users::credentials(&state.db, name.as_str()).await?,
+        Err(_) => None,
+    };
     let ok =
         auth::verify_password(config, creds.as_ref().map(|c| c.1.clone()), req.password).await?;
     let Some((user_id, _, disabled)) = creds.filter(|_| ok) else {

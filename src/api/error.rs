@@ -136,6 +136,9 @@ impl From<StoreError> for ApiError {
                 "conflict",
                 format!("conflicts with an existing record ({what})"),
             ),
+            StoreError::InvalidValue(what) => {
+                ApiError::unprocessable("invalid_value", format!("a value was refused: {what}"))
+            }
             StoreError::Db(sqlx::Error::PoolTimedOut) => {
                 ApiError::unavailable("database pool timed out")
             }

@@ -1,10 +1,11 @@
 //! Extractors that turn every kind of bad input into an [`ApiError`] with a stable code, and
 //! [`CurrentUser`], which authenticates a request by session cookie or bearer token.
 
+use axum::body::Bytes;
 use axum::{
     extract::{
         FromRequest, FromRequestParts, Request,
-        rejection::{JsonRejection, PathRejection, QueryRejection},
+        rejection::{PathRejection, QueryRejection},
     },
     http::{Method, StatusCode, request::Parts},
 };
@@ -15,38 +16,62 @@ use uuid::Uuid;
 use super::{ApiError, AppState};
 use crate::auth;
 
-/// `axum::Json` whose rejections are JSON errors: 400 malformed, 413 too large, 415 wrong
-/// content type, 422 the right JSON of the wrong shape.
+/// A JSON body whose every rejection is a JSON error: 415 wrong content type, 413 too large,
+/// 400 not JSON at all, 422 JSON of the wrong shape.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                payload_too_large()
+            } else {
+                ApiError::bad_request("invalid_body", e.body_text())
+            }
+        })?;
+        serde_json::from_slice::<T>(&bytes)
+            .map(ApiJson)
+            .map_err(|e| {
+                // Well-formed JSON that does not fit the request type is a 422, whatever serde calls it.
+                if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() {
+                    ApiError::unprocessable(
+                        "invalid_body",
+                        format!("the request body does not fit: {e}"),
+                    )
+                } else {
+                    ApiError::bad_request(
+                        "malformed_json",
+                        format!("the request body is not valid JSON: {e}"),
+                    )
+                }
+            })
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    let detail = rejection.body_text();
-    match rejection {
-        JsonRejection::JsonDataError(_) => ApiError::unprocessable("invalid_body", detail),
-        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("malformed_json", detail),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON with `Content-Type: application/json`",
-        ),
-        JsonRejection::BytesRejection(_) if rejection_is_too_large(&detail) => payload_too_large(),
-        _ => ApiError::bad_request("invalid_body", detail),
-    }
-}
-
-fn rejection_is_too_large(detail: &str) -> bool {
-    detail.contains("length limit") || detail.contains("too large")
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 pub fn payload_too_large() -> ApiError {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{ApiError, ApiJson, ApiPath, ApiResult, CurrentUser, ErrorBody, users::user_not_found};
 use crate::{
+    domain::Username,
     state::AppState,
     store::{
         self, StoreError,
@@ -99,9 +100,13 @@ async fn send_request(
                 StoreError::NotFound => user_not_found(),
                 e => e.into(),
             })?,
-        (None, Some(name)) => store::users::by_username(&state.db, &name.trim().to_lowercase())
-            .await?
-            .ok_or_else(user_not_found)?,
+        (None, Some(name)) => {
+            let name =
+                Username::parse(&name.trim().to_lowercase()).map_err(|_| user_not_found())?;
+            store::users::by_username(&state.db, name.as_str())
+                .await?
+                .ok_or_else(user_not_found)?
+        }
         _ => {
             return Err(ApiError::unprocessable(
                 "invalid_body",

@@ -355,7 +355,10 @@ async fn list_tasks(
         assignee,
         statuses,
         due_before: q.due_before.as_deref().map(parse_due).transpose()?,
-        label: q.label,
+        label: q
+            .label
+            .map(|l| Labels::parse(&[l]).map(|l| l.into_inner().remove(0)))
+            .transpose()?,
     };
     Ok(Json(
         store::tasks::list(&state.db, user.id, &filter, limit, offset).await?,

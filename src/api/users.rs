@@ -40,10 +40,10 @@ async fn search_users(
     ApiQuery(q): ApiQuery<UserSearch>,
 ) -> ApiResult<Json<Vec<User>>> {
     let prefix = q.q.trim();
-    if prefix.is_empty() || prefix.chars().count() > 64 {
+    if prefix.is_empty() || prefix.chars().count() > 64 || prefix.chars().any(char::is_control) {
         return Err(ApiError::unprocessable(
             "invalid_query",
-            "q must be 1–64 characters",
+            "q must be 1–64 characters without control characters",
         ));
     }
     let limit = page_size(&state, q.limit, 20)?;
@@ -86,6 +86,15 @@ async fn admin_list_users(
     ApiQuery(q): ApiQuery<UserPage>,
 ) -> ApiResult<Json<Vec<User>>> {
     let limit = page_size(&state, q.limit, 100)?;
+    if q.after
+        .as_deref()
+        .is_some_and(|a| a.len() > 64 || a.chars().any(char::is_control))
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_query",
+            "after must be a username",
+        ));
+    }
     Ok(Json(
         store::users::list(&state.db, q.after.as_deref(), limit).await?,
     ))

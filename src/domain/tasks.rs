@@ -53,10 +53,13 @@ pub fn position_between(above: Option<f64>, below: Option<f64>) -> Option<f64> {
     (clear_of(above) && clear_of(below)).then_some(position)
 }
 
-/// A task due date: accepts `YYYY-MM-DD`.
+/// A task due date: `YYYY-MM-DD`, years 1 to 9999.
 pub fn parse_due(raw: &str) -> Result<chrono::NaiveDate, Invalid> {
+    use chrono::Datelike;
     chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| Invalid::new("invalid_due", "due date must be a date like 2026-12-31"))
+        .ok()
+        .filter(|d| (1..=9999).contains(&d.year()))
+        .ok_or_else(|| Invalid::new("invalid_due", "due date must be a date like 2026-12-31"))
 }
 
 #[cfg(test)]
@@ -80,5 +83,7 @@ mod tests {
             Err("invalid_due")
         );
         assert!(parse_due("2026-02-30").is_err());
+        assert!(parse_due("-10000-01-01").is_err());
+        assert!(parse_due("+99999-12-31").is_err());
     }
 }

@@ -21,6 +21,9 @@ pub enum StoreError {
     NotFound,
     #[error("conflict on {0}")]
     Conflict(String),
+    /// PostgreSQL refused a value (SQLSTATE class 22: a NUL byte in text, a date out of range...).
+    #[error("invalid value: {0}")]
+    InvalidValue(String),
     #[error(transparent)]
     Db(sqlx::Error),
 }
@@ -31,6 +34,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.constraint().unwrap_or("unique").to_owned())
+            }
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => {
+                StoreError::InvalidValue(db.message().to_owned())
             }
             _ => StoreError::Db(e),
         }

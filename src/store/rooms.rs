@@ -54,7 +54,7 @@ pub struct Room {
     pub last_seq: i64,
     /// The caller's read marker.
     pub last_read_seq: i64,
-    /// Messages by others after the read marker.
+    /// Messages by others after the read marker (system messages such as task events excluded).
     pub unread_count: i64,
     /// Unread messages that mention the caller.
     pub unread_mentions: i64,
@@ -121,7 +121,7 @@ const ROOM_SELECT: &str = "
            (select count(*) from room_members c where c.room_id = r.id) as member_count,
            r.last_seq, me.last_read_seq,
            (select count(*) from messages x where x.room_id = r.id and x.seq > me.last_read_seq and x.task_id is null
-              and x.deleted_at is null and x.author_id is distinct from me.user_id) as unread_count,
+              and x.kind <> 'system' and x.deleted_at is null and x.author_id is distinct from me.user_id) as unread_count,
            (select count(*) from mentions mn join messages x on x.id = mn.message_id
               where mn.user_id = me.user_id and mn.room_id = r.id and x.seq > me.last_read_seq and x.deleted_at is null) as unread_mentions,
            (select json_build_object('id', x.id, 'seq', x.seq, 'kind', x.kind, 'body', x.body, 'author_id', x.author_id,

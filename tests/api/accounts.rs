@@ -24,10 +24,22 @@ async fn registration_validates_and_refuses_taken_usernames() {
     let app = TestApp::spawn().await;
     let anon = app.anonymous();
     let cases = [
-        (json!({"username": "ab", "display_name": "A", "password": "long enough pw"}), "invalid_username"),
-        (json!({"username": "Ann!", "display_name": "A", "password": "long enough pw"}), "invalid_username"),
-        (json!({"username": "ann", "display_name": "", "password": "long enough pw"}), "invalid_display_name"),
-        (json!({"username": "ann", "display_name": "Ann", "password": "short"}), "weak_password"),
+        (
+            json!({"username": "ab", "display_name": "A", "password": "long enough pw"}),
+            "invalid_username",
+        ),
+        (
+            json!({"username": "Ann!", "display_name": "A", "password": "long enough pw"}),
+            "invalid_username",
+        ),
+        (
+            json!({"username": "ann", "display_name": "", "password": "long enough pw"}),
+            "invalid_display_name",
+        ),
+        (
+            json!({"username": "ann", "display_name": "Ann", "password": "short"}),
+            "weak_password",
+        ),
     ];
     for (body, expected) in cases {
         let (status, err) = anon.post("/api/v1/auth/register", body).await;
@@ -36,7 +48,10 @@ async fn registration_validates_and_refuses_taken_usernames() {
     }
     app.register("ann").await;
     let (status, err) = anon
-        .post("/api/v1/auth/register", json!({"username": "ann", "display_name": "Other", "password": "long enough pw"}))
+        .post(
+            "/api/v1/auth/register",
+            json!({"username": "ann", "display_name": "Other", "password": "long enough pw"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&err), "username_taken");
@@ -48,26 +63,58 @@ async fn login_logout_and_sessions() {
     let ann = app.register("ann").await;
     let anon = app.anonymous();
 
-    let (status, err) = anon.post("/api/v1/auth/login", json!({"username": "ann", "password": "wrong password"})).await;
+    let (status, err) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "ann", "password": "wrong password"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(code(&err), "invalid_credentials");
-    let (status, err) = anon.post("/api/v1/auth/login", json!({"username": "nobody", "password": "wrong password"})).await;
-    assert_eq!((status, code(&err)), (StatusCode::UNAUTHORIZED, "invalid_credentials"));
+    let (status, err) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "nobody", "password": "wrong password"}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
+    );
 
-    let (status, session) = anon.post("/api/v1/auth/login", json!({"username": "ANN", "password": "password-ann"})).await;
+    let (status, session) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "ANN", "password": "password-ann"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{session}");
-    let laptop = Client { token: session["token"].as_str().map(str::to_owned), ..anon.clone() };
+    let laptop = Client {
+        token: session["token"].as_str().map(str::to_owned),
+        ..anon.clone()
+    };
 
     let (_, list) = laptop.get("/api/v1/me/sessions").await;
     assert_eq!(list["sessions"].as_array().map(Vec::len), Some(2));
     assert_eq!(list["current"], session["session_id"]);
 
     // Revoking the registration session from the laptop ends it at once.
-    let other = list["sessions"].as_array().unwrap().iter().find(|s| s["id"] != session["session_id"]).unwrap()["id"].clone();
-    let (status, _) = laptop.delete(&format!("/api/v1/me/sessions/{}", other.as_str().unwrap())).await;
+    let other = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] != session["session_id"])
+        .unwrap()["id"]
+        .clone();
+    let (status, _) = laptop
+        .delete(&format!("/api/v1/me/sessions/{}", other.as_str().unwrap()))
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, err) = ann.get("/api/v1/me").await;
-    assert_eq!((status, code(&err)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
+    );
 
     let (status, _) = laptop.post("/api/v1/auth/logout", json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -80,10 +127,21 @@ async fn logout_everywhere_ends_every_session() {
     let app = TestApp::spawn().await;
     let ann = app.register("ann").await;
     let anon = app.anonymous();
-    let (_, s) = anon.post("/api/v1/auth/login", json!({"username": "ann", "password": "password-ann"})).await;
-    let phone = Client { token: s["token"].as_str().map(str::to_owned), ..anon.clone() };
+    let (_, s) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "ann", "password": "password-ann"}),
+        )
+        .await;
+    let phone = Client {
+        token: s["token"].as_str().map(str::to_owned),
+        ..anon.clone()
+    };
     assert_eq!(phone.get("/api/v1/me").await.0, StatusCode::OK);
-    assert_eq!(ann.post("/api/v1/auth/logout-all", json!({})).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        ann.post("/api/v1/auth/logout-all", json!({})).await.0,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(phone.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(ann.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
 }
@@ -93,21 +151,64 @@ async fn changing_the_password_ends_other_sessions_and_needs_the_old_one() {
     let app = TestApp::spawn().await;
     let ann = app.register("ann").await;
     let anon = app.anonymous();
-    let (_, s) = anon.post("/api/v1/auth/login", json!({"username": "ann", "password": "password-ann"})).await;
-    let phone = Client { token: s["token"].as_str().map(str::to_owned), ..anon.clone() };
+    let (_, s) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "ann", "password": "password-ann"}),
+        )
+        .await;
+    let phone = Client {
+        token: s["token"].as_str().map(str::to_owned),
+        ..anon.clone()
+    };
 
-    let (status, err) = ann.post("/api/v1/me/password", json!({"current_password": "not it at all", "new_password": "a brand new secret"})).await;
-    assert_eq!((status, code(&err)), (StatusCode::FORBIDDEN, "wrong_password"));
-    let (status, err) = ann.post("/api/v1/me/password", json!({"current_password": "password-ann", "new_password": "short"})).await;
-    assert_eq!((status, code(&err)), (StatusCode::UNPROCESSABLE_ENTITY, "weak_password"));
-    let (status, _) = ann.post("/api/v1/me/password", json!({"current_password": "password-ann", "new_password": "a brand new secret"})).await;
+    let (status, err) = ann
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": "not it at all", "new_password": "a brand new secret"}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::FORBIDDEN, "wrong_password")
+    );
+    let (status, err) = ann
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": "password-ann", "new_password": "short"}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "weak_password")
+    );
+    let (status, _) = ann
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": "password-ann", "new_password": "a brand new secret"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
-    assert_eq!(ann.get("/api/v1/me").await.0, StatusCode::OK, "the session that changed it stays");
+    assert_eq!(
+        ann.get("/api/v1/me").await.0,
+        StatusCode::OK,
+        "the session that changed it stays"
+    );
     assert_eq!(phone.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
-    let (status, _) = anon.post("/api/v1/auth/login", json!({"username": "ann", "password": "password-ann"})).await;
+    let (status, _) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "ann", "password": "password-ann"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = anon.post("/api/v1/auth/login", json!({"username": "ann", "password": "a brand new secret"})).await;
+    let (status, _) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "ann", "password": "a brand new secret"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -115,14 +216,27 @@ async fn changing_the_password_ends_other_sessions_and_needs_the_old_one() {
 async fn profile_edits_are_validated() {
     let app = TestApp::spawn().await;
     let ann = app.register("ann").await;
-    let (status, me) = ann.patch("/api/v1/me", json!({"display_name": "  Ann Lee ", "bio": "Ops"})).await;
+    let (status, me) = ann
+        .patch(
+            "/api/v1/me",
+            json!({"display_name": "  Ann Lee ", "bio": "Ops"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["display_name"], "Ann Lee");
     assert_eq!(me["bio"], "Ops");
-    let (status, err) = ann.patch("/api/v1/me", json!({"display_name": "x".repeat(65)})).await;
-    assert_eq!((status, code(&err)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_display_name"));
+    let (status, err) = ann
+        .patch("/api/v1/me", json!({"display_name": "x".repeat(65)}))
+        .await;
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_display_name")
+    );
     let (_, me) = ann.get("/api/v1/me").await;
-    assert_eq!(me["display_name"], "Ann Lee", "a refused edit changes nothing");
+    assert_eq!(
+        me["display_name"], "Ann Lee",
+        "a refused edit changes nothing"
+    );
 }
 
 #[tokio::test]
@@ -130,32 +244,79 @@ async fn an_admin_disables_a_user_whose_sessions_end_at_once() {
     let app = TestApp::spawn().await;
     let admin = app.register("admin").await;
     let bob = app.register("bob").await;
-    assert_eq!(bob.get("/api/v1/me").await.0, StatusCode::OK, "session is now cached");
+    assert_eq!(
+        bob.get("/api/v1/me").await.0,
+        StatusCode::OK,
+        "session is now cached"
+    );
 
     let (status, err) = bob.get("/api/v1/admin/users").await;
     assert_eq!((status, code(&err)), (StatusCode::FORBIDDEN, "admin_only"));
-    let (status, err) = bob.post(&format!("/api/v1/admin/users/{}/disable", admin.id), json!({})).await;
+    let (status, err) = bob
+        .post(
+            &format!("/api/v1/admin/users/{}/disable", admin.id),
+            json!({}),
+        )
+        .await;
     assert_eq!((status, code(&err)), (StatusCode::FORBIDDEN, "admin_only"));
 
     let (status, users) = admin.get("/api/v1/admin/users").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(users.as_array().map(Vec::len), Some(2));
 
-    let (status, user) = admin.post(&format!("/api/v1/admin/users/{}/disable", bob.id), json!({})).await;
+    let (status, user) = admin
+        .post(
+            &format!("/api/v1/admin/users/{}/disable", bob.id),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["disabled"], true);
     assert_eq!(bob.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
-    let (status, err) = app.anonymous().post("/api/v1/auth/login", json!({"username": "bob", "password": "password-bob"})).await;
-    assert_eq!((status, code(&err)), (StatusCode::FORBIDDEN, "account_disabled"));
+    let (status, err) = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "bob", "password": "password-bob"}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::FORBIDDEN, "account_disabled")
+    );
 
-    let (status, err) = admin.post(&format!("/api/v1/admin/users/{}/disable", admin.id), json!({})).await;
-    assert_eq!((status, code(&err)), (StatusCode::CONFLICT, "cannot_disable_self"));
-    let (status, err) = admin.post(&format!("/api/v1/admin/users/{}/disable", uuid::Uuid::now_v7()), json!({})).await;
-    assert_eq!((status, code(&err)), (StatusCode::NOT_FOUND, "user_not_found"));
+    let (status, err) = admin
+        .post(
+            &format!("/api/v1/admin/users/{}/disable", admin.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::CONFLICT, "cannot_disable_self")
+    );
+    let (status, err) = admin
+        .post(
+            &format!("/api/v1/admin/users/{}/disable", uuid::Uuid::now_v7()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::NOT_FOUND, "user_not_found")
+    );
 
-    let (status, _) = admin.post(&format!("/api/v1/admin/users/{}/enable", bob.id), json!({})).await;
+    let (status, _) = admin
+        .post(&format!("/api/v1/admin/users/{}/enable", bob.id), json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = app.anonymous().post("/api/v1/auth/login", json!({"username": "bob", "password": "password-bob"})).await;
+    let (status, _) = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "bob", "password": "password-bob"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -169,7 +330,12 @@ async fn failed_logins_are_rate_limited_per_account_and_per_address() {
     app.register("ann").await;
     let anon = app.anonymous();
     for _ in 0..3 {
-        let (status, _) = anon.post("/api/v1/auth/login", json!({"username": "ann", "password": "wrong password"})).await;
+        let (status, _) = anon
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": "ann", "password": "wrong password"}),
+            )
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let response = anon
@@ -179,8 +345,16 @@ async fn failed_logins_are_rate_limited_per_account_and_per_address() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
-    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry > 0 && retry <= 900);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(code(&body), "rate_limited");
@@ -188,7 +362,14 @@ async fn failed_logins_are_rate_limited_per_account_and_per_address() {
     // Other accounts from the same address still work until the address limit.
     let mut statuses = Vec::new();
     for i in 0..5 {
-        statuses.push(anon.post("/api/v1/auth/login", json!({"username": format!("bob{i}"), "password": "wrong password"})).await.0);
+        statuses.push(
+            anon.post(
+                "/api/v1/auth/login",
+                json!({"username": format!("bob{i}"), "password": "wrong password"}),
+            )
+            .await
+            .0,
+        );
     }
     assert_eq!(&statuses[..4], &[StatusCode::UNAUTHORIZED; 4]);
     assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS);
@@ -206,22 +387,43 @@ async fn cookie_sessions_need_the_csrf_header_for_writes() {
         .send()
         .await
         .unwrap();
-    let cookies: Vec<String> = response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
-    let session_cookie = cookies.iter().find(|c| c.starts_with("flowly_session=")).expect("session cookie");
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let session_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("flowly_session="))
+        .expect("session cookie");
     assert!(session_cookie.contains("HttpOnly"));
     assert!(session_cookie.contains("SameSite=Lax"));
     let body: serde_json::Value = response.json().await.unwrap();
     let csrf = body["csrf_token"].as_str().unwrap().to_owned();
 
-    assert_eq!(browser.get("/api/v1/me").await.0, StatusCode::OK, "reads need no CSRF header");
+    assert_eq!(
+        browser.get("/api/v1/me").await.0,
+        StatusCode::OK,
+        "reads need no CSRF header"
+    );
     let (status, err) = browser.patch("/api/v1/me", json!({"bio": "forged"})).await;
     assert_eq!((status, code(&err)), (StatusCode::FORBIDDEN, "csrf_failed"));
-    let forged = Client { csrf: Some("0".repeat(64)), ..browser.clone() };
-    assert_eq!(forged.patch("/api/v1/me", json!({"bio": "forged"})).await.0, StatusCode::FORBIDDEN);
+    let forged = Client {
+        csrf: Some("0".repeat(64)),
+        ..browser.clone()
+    };
+    assert_eq!(
+        forged.patch("/api/v1/me", json!({"bio": "forged"})).await.0,
+        StatusCode::FORBIDDEN
+    );
     let (_, me) = browser.get("/api/v1/me").await;
     assert_eq!(me["bio"], "");
 
-    let real = Client { csrf: Some(csrf), ..browser.clone() };
+    let real = Client {
+        csrf: Some(csrf),
+        ..browser.clone()
+    };
     let (status, me) = real.patch("/api/v1/me", json!({"bio": "real"})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["bio"], "real");

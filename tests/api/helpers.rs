@@ -1,8 +1,10 @@
 //! The test harness: a fresh database per test, a server on port 0, and clients that speak JSON.
 
-use std::net::SocketAddr;
-
-use flowly::{config::{Config, Secret}, server, state::AppState};
+use flowly::{
+    config::{Config, Secret},
+    server,
+    state::AppState,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
@@ -10,7 +12,8 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
 
 pub fn database_url() -> String {
-    std::env::var("FLOWLY_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:55432/postgres".into())
+    std::env::var("FLOWLY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:55432/postgres".into())
 }
 
 pub fn redis_url() -> String {
@@ -22,7 +25,6 @@ pub struct TestApp {
     pub base: String,
     pub metrics_base: String,
     pub state: AppState,
-    pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -56,8 +58,13 @@ fn url_with_db(base: &str, db: &str) -> String {
 /// Creates an empty database with a unique name.
 pub async fn fresh_database() -> String {
     let name = format!("flowly_test_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&database_url()).await.expect("PostgreSQL is not running: scripts/dev-services.sh start");
-    sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create test database");
+    let mut admin = PgConnection::connect(&database_url())
+        .await
+        .expect("PostgreSQL is not running: scripts/dev-services.sh start");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
     name
 }
 
@@ -77,14 +84,27 @@ impl TestApp {
     pub async fn start(config: Config) -> TestApp {
         let state = server::connect(config).await.expect("connect to services");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind metrics");
+        let metrics = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind metrics");
         let addr = listener.local_addr().expect("addr");
         let metrics_base = format!("http://{}", metrics.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(server::serve(state.clone(), listener, metrics, async move {
-            let _ = stopped.await;
-        }));
-        TestApp { base: format!("http://{addr}"), metrics_base, state, addr, stop: Some(stop), handle: Some(handle) }
+        let handle = tokio::spawn(server::serve(
+            state.clone(),
+            listener,
+            metrics,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        TestApp {
+            base: format!("http://{addr}"),
+            metrics_base,
+            state,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
     }
 
     /// Stops the server and waits for it to drain.
@@ -98,33 +118,54 @@ impl TestApp {
     }
 
     pub fn anonymous(&self) -> Client {
-        Client { base: self.base.clone(), http: reqwest::Client::new(), token: None, csrf: None }
+        Client {
+            base: self.base.clone(),
+            http: reqwest::Client::new(),
+            token: None,
+            csrf: None,
+        }
     }
 
     /// Registers `username` (display name capitalised, password "password-<username>").
     pub async fn register(&self, username: &str) -> TestUser {
         let client = self.anonymous();
         let (status, body) = client
-            .post("/api/v1/auth/register", json!({
-                "username": username,
-                "display_name": capitalise(username),
-                "password": format!("password-{username}"),
-            }))
+            .post(
+                "/api/v1/auth/register",
+                json!({
+                    "username": username,
+                    "display_name": capitalise(username),
+                    "password": format!("password-{username}"),
+                }),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "register {username}: {body}");
         TestUser {
-            id: body["user"]["id"].as_str().and_then(|s| s.parse().ok()).expect("user id"),
+            id: body["user"]["id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("user id"),
             username: username.to_owned(),
-            client: Client { token: body["token"].as_str().map(str::to_owned), ..client },
+            client: Client {
+                token: body["token"].as_str().map(str::to_owned),
+                ..client
+            },
         }
     }
 
     /// Makes two users friends.
     pub async fn befriend(&self, a: &TestUser, b: &TestUser) {
-        let (status, body) = a.post("/api/v1/friends/requests", json!({ "user_id": b.id })).await;
+        let (status, body) = a
+            .post("/api/v1/friends/requests", json!({ "user_id": b.id }))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        let id = body["request"]["id"].as_str().expect("request id").to_owned();
-        let (status, body) = b.post(&format!("/api/v1/friends/requests/{id}/accept"), json!({})).await;
+        let id = body["request"]["id"]
+            .as_str()
+            .expect("request id")
+            .to_owned();
+        let (status, body) = b
+            .post(&format!("/api/v1/friends/requests/{id}/accept"), json!({}))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
@@ -134,7 +175,9 @@ impl TestApp {
             self.befriend(owner, m).await;
         }
         let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
-        let (status, body) = owner.post("/api/v1/rooms", json!({ "name": name, "members": ids })).await;
+        let (status, body) = owner
+            .post("/api/v1/rooms", json!({ "name": name, "members": ids }))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         id_of(&body)
     }
@@ -150,11 +193,17 @@ impl Drop for TestApp {
 
 fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 pub fn id_of(body: &Value) -> Uuid {
-    body["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no id in {body}"))
+    body["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {body}"))
 }
 
 /// An HTTP client speaking JSON, authenticated by bearer token (or cookies, see `with_cookies`).
@@ -169,11 +218,24 @@ pub struct Client {
 impl Client {
     /// A client that keeps cookies (like a browser) instead of sending a bearer token.
     pub fn with_cookies(base: &str) -> Client {
-        let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
-        Client { base: base.to_owned(), http, token: None, csrf: None }
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        Client {
+            base: base.to_owned(),
+            http,
+            token: None,
+            csrf: None,
+        }
     }
 
-    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
@@ -187,7 +249,11 @@ impl Client {
         let response = req.send().await.expect("request");
         let status = response.status();
         let text = response.text().await.expect("body");
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value)
     }
 
@@ -228,7 +294,12 @@ impl std::ops::Deref for TestUser {
 
 /// Sends a message and returns its JSON.
 pub async fn say(user: &TestUser, room: Uuid, body: &str) -> Value {
-    let (status, message) = user.post(&format!("/api/v1/rooms/{room}/messages"), json!({ "body": body })).await;
+    let (status, message) = user
+        .post(
+            &format!("/api/v1/rooms/{room}/messages"),
+            json!({ "body": body }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{message}");
     message
 }

@@ -1,6 +1,8 @@
 //! Integration tests over HTTP against a real server bound to port 0, on real PostgreSQL and
 //! Redis (started by `scripts/dev-services.sh`). Each test gets its own database and Redis prefix.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod accounts;
 mod authorization;
 mod bad_input;

@@ -1,1 +1,110 @@
-//! (filled in below)
+//! Operability: health, readiness, metrics, the OpenAPI document, graceful shutdown.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, fresh_database, test_config};
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = TestApp::spawn().await;
+    let anon = app.anonymous();
+    assert_eq!(anon.get("/healthz").await, (StatusCode::OK, json!("ok")));
+    let (status, ready) = anon.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        ready,
+        json!({ "status": "ok", "postgres": "ok", "redis": "ok" })
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_when_redis_is_unreachable() {
+    let app = TestApp::spawn().await;
+    let mut config = (*app.state.config).clone();
+    // A second node pointed at a Redis that is not there: it cannot even start.
+    config.redis.url = flowly::config::Secret::new("redis://127.0.0.1:1");
+    let err = flowly::server::connect(config)
+        .await
+        .err()
+        .expect("no Redis, no node");
+    assert!(format!("{err:#}").contains("Redis"), "{err:#}");
+}
+
+#[tokio::test]
+async fn metrics_are_labelled_by_route_template_on_their_own_port() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let room = app.group(&ann, "Ops", &[]).await;
+    ann.get(&format!("/api/v1/rooms/{room}/messages")).await;
+    ann.get(&format!("/api/v1/rooms/{}/messages", uuid::Uuid::now_v7()))
+        .await;
+    let text = reqwest::get(format!("{}/metrics", app.metrics_base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(r#"flowly_http_requests_total{method="GET",route="/api/v1/rooms/{id}/messages",status="200"} 1"#), "{text}");
+    assert!(text.contains(r#"route="/api/v1/rooms/{id}/messages",status="404"} 1"#));
+    assert!(text.contains("flowly_http_request_duration_seconds_bucket"));
+    assert!(text.contains(r#"flowly_db_pool_connections{state="max"} 8"#));
+    assert!(
+        !text.contains(&room.to_string()),
+        "raw paths never become labels"
+    );
+    let api = app.anonymous().get("/metrics").await;
+    assert_eq!(
+        api.0,
+        StatusCode::NOT_FOUND,
+        "metrics are not on the public port"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_route() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = app.anonymous().get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    let count: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    // Every documented operation is routed: unauthenticated, it is refused, never "no such route".
+    let anon = app.anonymous();
+    for (path, methods) in paths {
+        let concrete = path
+            .replace("{emoji}", "x")
+            .replace("{id}", &uuid::Uuid::nil().to_string())
+            .replace("{user_id}", &uuid::Uuid::nil().to_string());
+        for method in methods.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (status, body) = anon.send(method.clone(), &concrete, Some(json!({}))).await;
+            assert!(
+                status != StatusCode::NOT_FOUND || crate::helpers::code(&body) != "route_not_found",
+                "{method} {path}"
+            );
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        }
+    }
+    assert!(count >= 50, "{count} operations");
+}
+
+#[tokio::test]
+async fn a_stopped_node_finishes_and_its_data_is_there_for_the_next() {
+    let db = fresh_database().await;
+    let first = TestApp::start(test_config(&db)).await;
+    let ann = first.register("ann").await;
+    let room = first.group(&ann, "Ops", &[]).await;
+    crate::helpers::say(&ann, room, "before restart").await;
+    let token = ann.client.token.clone();
+    first.stop().await;
+
+    let second = TestApp::start(test_config(&db)).await;
+    let client = crate::helpers::Client {
+        base: second.base.clone(),
+        token,
+        ..second.anonymous()
+    };
+    let (status, page) = client.get(&format!("/api/v1/rooms/{room}/messages")).await;
+    assert_eq!(status, StatusCode::OK, "the session survives the restart");
+    assert_eq!(page["messages"][1]["body"], "before restart");
+}
