@@ -17,7 +17,6 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowly/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
-die() { printf 'test.sh: error: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- timed steps + summary
 SUMMARY=()
@@ -47,26 +46,12 @@ print_summary() {
 trap print_summary EXIT
 
 # ---------------------------------------------------------------- system packages
-have() { command -v "$1" >/dev/null 2>&1; }
-have_pip() { have pip3 || have pip || python3 -m pip --version >/dev/null 2>&1; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 install_system_packages() {
-  local missing=()
-  have redis-server || missing+=(redis-server)
-  have unzip || missing+=(unzip)
-  have_pip || missing+=(python3-pip)
-  if [ ${#missing[@]} -eq 0 ]; then
-    echo "all system packages present" >&2
-    return 0
-  fi
-  local sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    have sudo || die "missing packages (${missing[*]}) and not root; install them with apt-get"
-    sudo=(sudo)
-  fi
-  echo "installing: ${missing[*]}" >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  install_packages_if_missing redis-server=redis-server unzip=unzip pip=python3-pip curl=curl
+  echo "system packages present" >&2
 }
 
 # ---------------------------------------------------------------- services

@@ -20,7 +20,40 @@ pub struct Config {
     pub redis: RedisConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
+    pub realtime: RealtimeConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealtimeConfig {
+    /// Frames queued for one socket before it counts as too slow and is closed (it can resume).
+    pub queue_frames: usize,
+    /// Largest frame a client may send, in bytes.
+    pub max_frame_bytes: usize,
+    /// Per-socket read buffer, in bytes (small keeps idle sockets cheap).
+    pub read_buffer_bytes: usize,
+    /// Per-socket write buffer, in bytes.
+    pub write_buffer_bytes: usize,
+    /// Most bytes buffered for writing to one socket.
+    pub max_write_buffer_bytes: usize,
+    /// Seconds between server pings (and presence refreshes).
+    pub heartbeat_secs: u64,
+    /// A socket silent for this long is closed as dead.
+    pub idle_timeout_secs: u64,
+    /// Re-check the session every this many heartbeats (a revoked session is closed).
+    pub revalidate_every_beats: u64,
+    /// Seconds the server waits for the client's `resume` frame.
+    pub resume_wait_secs: u64,
+    /// Sockets one user may hold across all nodes.
+    pub max_sockets_per_user: u32,
+    /// Sustained client frames per second per socket, and the burst above it.
+    pub frames_per_second: u32,
+    pub frame_burst: u32,
+    /// Milliseconds a typing indicator lasts without a refresh.
+    pub typing_ttl_ms: u64,
+    /// Seconds a socket's presence entry lives without a heartbeat.
+    pub presence_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,6 +167,22 @@ impl Default for Config {
                 max_page_size: 200,
                 writes_per_user_per_minute: 600,
             },
+            realtime: RealtimeConfig {
+                queue_frames: 256,
+                max_frame_bytes: 64 * 1024,
+                read_buffer_bytes: 4096,
+                write_buffer_bytes: 0,
+                max_write_buffer_bytes: 1024 * 1024,
+                heartbeat_secs: 30,
+                idle_timeout_secs: 75,
+                revalidate_every_beats: 2,
+                resume_wait_secs: 10,
+                max_sockets_per_user: 20,
+                frames_per_second: 10,
+                frame_burst: 40,
+                typing_ttl_ms: 6000,
+                presence_ttl_secs: 90,
+            },
             log: LogConfig {
                 level: "info".into(),
                 format: "json".into(),
@@ -147,7 +196,11 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, Box<figment::Error>> {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
-            .merge(Env::prefixed("FLOWLY_").split("__"))
+            .merge(
+                Env::prefixed("FLOWLY_")
+                    .filter(|k| is_setting(k.as_str()))
+                    .split("__"),
+            )
             .extract()
             .map_err(Box::new)
     }
@@ -156,6 +209,19 @@ impl Config {
     pub fn to_redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
+}
+
+/// Only `FLOWLY_<SECTION>__<KEY>` variables are settings; others that share the prefix
+/// (`FLOWLY_CONFIG`, `FLOWLY_NEW_PASSWORD`, `FLOWLY_TEST_*`) belong to tools.
+fn is_setting(key: &str) -> bool {
+    const SECTIONS: &[&str] = &[
+        "server", "database", "redis", "auth", "limits", "realtime", "log",
+    ];
+    let key = key.to_ascii_lowercase();
+    SECTIONS.iter().any(|s| {
+        key.strip_prefix(s)
+            .is_some_and(|rest| rest.starts_with("__"))
+    })
 }
 
 /// A secret string (usually a URL with a password). `Debug` and `Serialize` show it redacted.
@@ -254,6 +320,8 @@ mod tests {
                 "[server]\npublic_url = \"https://chat.example\"\n",
             )?;
             jail.set_env("FLOWLY_DATABASE__MAX_CONNECTIONS", "7");
+            jail.set_env("FLOWLY_TEST_DATABASE_URL", "postgres://elsewhere");
+            jail.set_env("FLOWLY_NEW_PASSWORD", "not a setting");
             let config = Config::load(Path::new("flowly.toml")).map_err(|e| e.to_string())?;
             assert_eq!(config.server.public_url, "https://chat.example");
             assert_eq!(config.database.max_connections, 7);

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod realtime;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -7,7 +7,13 @@ use anyhow::Context;
 use axum::{Router, routing::get};
 use tokio::net::TcpListener;
 
-use crate::{api, config::Config, state::AppState, store, telemetry};
+use crate::{
+    api,
+    config::Config,
+    realtime::{hub::Hub, presence},
+    state::AppState,
+    store, telemetry,
+};
 
 /// Connects to the services a node needs and applies pending migrations.
 pub async fn connect(config: Config) -> anyhow::Result<AppState> {
@@ -24,19 +30,51 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         .set_connection_timeout(Duration::from_secs(3))
         .set_response_timeout(Duration::from_secs(5))
         .set_number_of_retries(3);
-    let connecting = redis::aio::ConnectionManager::new_with_config(client, redis_config);
+    let connecting = redis::aio::ConnectionManager::new_with_config(client.clone(), redis_config);
     let redis = tokio::time::timeout(Duration::from_secs(10), connecting)
         .await
         .map_err(|_| anyhow::anyhow!("timed out"))
         .and_then(|r| r.map_err(anyhow::Error::from))
         .context("cannot connect to Redis (redis.url)")?;
     let metrics = telemetry::Metrics::new().context("cannot register metrics")?;
-    Ok(AppState {
+    let (shutdown, stopping) = tokio::sync::watch::channel(false);
+    let hub = Hub::start(
+        db.clone(),
+        redis.clone(),
+        client,
+        &config.redis.key_prefix,
+        stopping.clone(),
+    )
+    .await
+    .context("cannot subscribe to Redis for real-time fan-out")?;
+    let state = AppState {
         db,
         redis,
         config: Arc::new(config),
         metrics: Arc::new(metrics),
-    })
+        hub,
+        node_id: uuid::Uuid::now_v7(),
+        shutdown: Arc::new(shutdown),
+    };
+    tokio::spawn(sweep_presence(state.clone(), stopping));
+    Ok(state)
+}
+
+/// Announces users offline whose sockets died with another node.
+async fn sweep_presence(state: AppState, mut stopping: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(
+        state.config.realtime.heartbeat_secs.max(1),
+    ));
+    loop {
+        tokio::select! {
+            _ = crate::realtime::stopped(&mut stopping) => return,
+            _ = tick.tick() => {
+                if let Err(e) = presence::sweep(&state).await {
+                    tracing::warn!(error = %e, "presence sweep failed");
+                }
+            }
+        }
+    }
 }
 
 /// Serves the API on `listener` and metrics on `metrics_listener` until `shutdown` resolves,
@@ -52,6 +90,7 @@ pub async fn serve(
     let metrics_app = Router::new()
         .route("/metrics", get(telemetry::metrics_handler))
         .with_state(state.clone());
+    let node_shutdown = state.shutdown.clone();
     let app = api::app(state);
     tracing::info!(api = %listener.local_addr()?, metrics = %metrics_listener.local_addr()?, "flowly serving");
 
@@ -74,6 +113,8 @@ pub async fn serve(
     let metrics = tokio::spawn(metrics);
 
     shutdown.await;
+    // Sockets close first (1001, "reconnect and resume"), so clients move to another node.
+    let _ = node_shutdown.send(true);
     tracing::info!(
         grace_secs = grace.as_secs(),
         "shutting down: draining connections"

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
-use crate::{config::Config, telemetry::Metrics};
+use crate::{config::Config, realtime::hub::Hub, telemetry::Metrics};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,6 +13,12 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// This node's real-time hub.
+    pub hub: Arc<Hub>,
+    /// Identifies this process among the nodes.
+    pub node_id: uuid::Uuid,
+    /// Set to true when the node shuts down; long-lived tasks (sockets) watch it.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {

@@ -186,6 +186,7 @@ pub async fn send(
     };
     store::messages::set_mentions(&mut tx, id, room, &mentioned_usernames(body.as_str())).await?;
     tx.commit().await?;
+    state.hub.room_changed(room).await;
     let message = store::messages::get(&state.db, user.id, id)
         .await?
         .ok_or_else(message_not_found)?;
@@ -281,8 +282,23 @@ async fn edit_message(
         &mentioned_usernames(body.as_str()),
     )
     .await?;
+    record_change(&mut tx, message.room_id, "message.edited", id).await?;
     tx.commit().await?;
+    state.hub.room_changed(message.room_id).await;
     Ok(Json(visible(&state, &user, id).await?))
+}
+
+/// Appends an event carrying the message as it now is to its room's stream.
+async fn record_change(
+    tx: &mut sqlx::PgConnection,
+    room: Uuid,
+    kind: &str,
+    id: Uuid,
+) -> ApiResult<()> {
+    let snapshot = store::messages::snapshot(&mut *tx, id).await?;
+    store::messages::append_event(tx, room, kind, serde_json::json!({ "message": snapshot }))
+        .await?;
+    Ok(())
 }
 
 /// Delete a message: one's own, or any user message as the room's owner. A tombstone stays.
@@ -311,7 +327,9 @@ async fn delete_message(
     }
     let mut tx = state.db.begin().await?;
     store::messages::tombstone(&mut tx, id).await?;
+    record_change(&mut tx, message.room_id, "message.deleted", id).await?;
     tx.commit().await?;
+    state.hub.room_changed(message.room_id).await;
     Ok(Json(visible(&state, &user, id).await?))
 }
 
@@ -347,7 +365,14 @@ async fn add_reaction(
         ));
     }
     super::limit_writes(&state, &user).await?;
-    store::messages::add_reaction(&state.db, id, user.id, emoji.as_str()).await?;
+    let mut tx = state.db.begin().await?;
+    if store::messages::add_reaction(&mut *tx, id, user.id, emoji.as_str()).await? {
+        let data =
+            serde_json::json!({ "message_id": id, "emoji": emoji.as_str(), "user_id": user.id });
+        store::messages::append_event(&mut tx, message.room_id, "reaction.added", data).await?;
+    }
+    tx.commit().await?;
+    state.hub.room_changed(message.room_id).await;
     Ok(Json(visible(&state, &user, id).await?))
 }
 
@@ -360,13 +385,18 @@ async fn remove_reaction(
     ApiPath((id, emoji)): ApiPath<(Uuid, String)>,
 ) -> ApiResult<Json<Message>> {
     let emoji = Emoji::parse(&emoji)?;
-    visible(&state, &user, id).await?;
-    if !store::messages::remove_reaction(&state.db, id, user.id, emoji.as_str()).await? {
+    let message = visible(&state, &user, id).await?;
+    let mut tx = state.db.begin().await?;
+    if !store::messages::remove_reaction(&mut *tx, id, user.id, emoji.as_str()).await? {
         return Err(ApiError::not_found(
             "reaction_not_found",
             "you had not reacted with that",
         ));
     }
+    let data = serde_json::json!({ "message_id": id, "emoji": emoji.as_str(), "user_id": user.id });
+    store::messages::append_event(&mut tx, message.room_id, "reaction.removed", data).await?;
+    tx.commit().await?;
+    state.hub.room_changed(message.room_id).await;
     Ok(Json(visible(&state, &user, id).await?))
 }
 

@@ -3,6 +3,7 @@
 
 mod auth;
 pub use auth::create_user;
+pub use rooms::move_read_marker;
 mod error;
 pub mod extract;
 mod friends;
@@ -54,6 +55,7 @@ use crate::{state::AppState, telemetry};
         (name = "rooms", description = "DMs, group rooms and members"),
         (name = "messages", description = "Messages, reactions, mentions and search"),
         (name = "tasks", description = "Tasks, their history and discussions"),
+        (name = "realtime", description = "The WebSocket stream (frames in docs/protocol.md)"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -87,7 +89,8 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(friends::router())
         .merge(rooms::router())
         .merge(messages::router())
-        .merge(tasks::router());
+        .merge(tasks::router())
+        .routes(utoipa_axum::routes!(crate::realtime::socket::ws_handler));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(health::router())

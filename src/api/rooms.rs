@@ -118,6 +118,10 @@ async fn open_dm(
     }
     let (room, created) = store::rooms::dm(&mut tx, user.id, req.user_id).await?;
     tx.commit().await?;
+    if created {
+        state.hub.user_joined(user.id, room, 1).await;
+        state.hub.user_joined(req.user_id, room, 1).await;
+    }
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -164,6 +168,7 @@ async fn create_room(
     super::limit_writes(&state, &user).await?;
     let mut tx = state.db.begin().await?;
     let room = store::rooms::insert_group(&mut tx, user.id, name.as_str(), topic.as_str()).await?;
+    let mut joined = vec![(user.id, 1)];
     post_system(
         &mut tx,
         room,
@@ -176,7 +181,7 @@ async fn create_room(
     for member in req.members.iter().filter(|m| **m != user.id) {
         check_invitable(&mut tx, &user, *member).await?;
         if store::rooms::add_member(&mut *tx, room, *member, "member").await? {
-            post_system(
+            let (_, seq) = post_system(
                 &mut tx,
                 room,
                 user.id,
@@ -185,9 +190,13 @@ async fn create_room(
                 None,
             )
             .await?;
+            joined.push((*member, seq));
         }
     }
     tx.commit().await?;
+    for (member, from_seq) in joined {
+        state.hub.user_joined(member, room, from_seq).await;
+    }
     Ok((
         StatusCode::CREATED,
         Json(room_view(&state, &user, room).await?),
@@ -275,6 +284,7 @@ async fn update_room(
         .await?;
     }
     tx.commit().await?;
+    state.hub.room_changed(id).await;
     Ok(Json(room_view(&state, &user, id).await?))
 }
 
@@ -320,7 +330,7 @@ async fn invite_member(
             "that person is already in the room",
         ));
     }
-    post_system(
+    let (_, seq) = post_system(
         &mut tx,
         id,
         user.id,
@@ -330,6 +340,8 @@ async fn invite_member(
     )
     .await?;
     tx.commit().await?;
+    state.hub.room_changed(id).await;
+    state.hub.user_joined(req.user_id, id, seq).await;
     Ok((
         StatusCode::CREATED,
         Json(store::rooms::members(&state.db, id, user.id).await?),
@@ -373,6 +385,7 @@ async fn remove_member(
     )
     .await?;
     tx.commit().await?;
+    state.hub.room_changed(id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -414,6 +427,7 @@ async fn leave_room(
         .await?;
     }
     tx.commit().await?;
+    state.hub.room_changed(id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -461,6 +475,7 @@ async fn transfer_ownership(
     )
     .await?;
     tx.commit().await?;
+    state.hub.room_changed(id).await;
     Ok(Json(store::rooms::members(&state.db, id, user.id).await?))
 }
 
@@ -490,8 +505,28 @@ async fn mark_read(
             "seq must not be negative",
         ));
     }
-    let last_read_seq = store::rooms::mark_read(&state.db, id, user.id, req.seq)
+    let last_read_seq = move_read_marker(&state, &user, id, req.seq).await?;
+    Ok(Json(ReadState { last_read_seq }))
+}
+
+/// Moves the caller's read marker and tells the room's members (`read.updated`).
+pub async fn move_read_marker(
+    state: &AppState,
+    user: &CurrentUser,
+    room: Uuid,
+    seq: i64,
+) -> ApiResult<i64> {
+    if seq < 0 {
+        return Err(ApiError::unprocessable(
+            "invalid_seq",
+            "seq must not be negative",
+        ));
+    }
+    let last_read_seq = store::rooms::mark_read(&state.db, room, user.id, seq)
         .await?
         .ok_or_else(room_not_found)?;
-    Ok(Json(ReadState { last_read_seq }))
+    let data = json!({ "user_id": user.id, "last_read_seq": last_read_seq });
+    let frame = crate::realtime::frames::ephemeral("read.updated", Some(room), data);
+    state.hub.room_ephemeral(room, None, frame).await;
+    Ok(last_read_seq)
 }

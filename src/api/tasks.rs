@@ -93,6 +93,8 @@ async fn task_room(state: &AppState, user: &CurrentUser, room: Option<Uuid>) -> 
             let mut tx = state.db.begin().await?;
             let room = store::rooms::self_room(&mut tx, user.id).await?;
             tx.commit().await?;
+            // A new personal room joins the user's open sockets (a no-op for one they follow).
+            state.hub.user_joined(user.id, room, 1).await;
             Ok(room)
         }
     }
@@ -155,6 +157,7 @@ async fn insert_task(
     let changes = json!({ "title": row.title, "status": row.status, "assignee_id": row.assignee_id, "source_message_id": source_id });
     record(&mut tx, user, &row, "created", changes).await?;
     tx.commit().await?;
+    state.hub.room_changed(row.room_id).await;
     store::tasks::get(&state.db, user.id, row.id)
         .await?
         .ok_or_else(task_not_found)
@@ -415,6 +418,7 @@ async fn change_task(
     store::tasks::save(&mut tx, &after).await?;
     record(&mut tx, user, &after, kind, changes).await?;
     tx.commit().await?;
+    state.hub.room_changed(after.room_id).await;
     store::tasks::get(&state.db, user.id, id)
         .await?
         .ok_or_else(task_not_found)
@@ -632,6 +636,7 @@ async fn delete_task(
     store::tasks::soft_delete(&mut *tx, id).await?;
     record(&mut tx, &user, &task, "deleted", json!({})).await?;
     tx.commit().await?;
+    state.hub.room_changed(task.room_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -675,11 +680,7 @@ async fn send_task_message(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<NewMessageRequest>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
-    let task = store::tasks::get(&state.db, user.id, id)
-        .await?
-        .ok_or_else(task_not_found)?;
-    let (message, created) =
-        super::messages::send(&state, &user, task.room_id, Some(id), &req).await?;
+    let (message, created) = send_to_task(&state, &user, id, &req).await?;
     Ok((
         if created {
             StatusCode::CREATED
@@ -688,4 +689,17 @@ async fn send_task_message(
         },
         Json(message),
     ))
+}
+
+/// Sends a message into a task's discussion (REST and WebSocket).
+pub async fn send_to_task(
+    state: &AppState,
+    user: &CurrentUser,
+    task: Uuid,
+    req: &NewMessageRequest,
+) -> ApiResult<(Message, bool)> {
+    let found = store::tasks::get(&state.db, user.id, task)
+        .await?
+        .ok_or_else(task_not_found)?;
+    super::messages::send(state, user, found.room_id, Some(task), req).await
 }

@@ -59,6 +59,109 @@ const MESSAGE_SELECT: &str = "
     join room_members v on v.room_id = m.room_id and v.user_id = $1
     left join users u on u.id = m.author_id";
 
+/// A message as every member sees it (no viewer-specific fields): the payload of stream frames.
+/// Reactions list who reacted, so each client can tell its own.
+const SNAPSHOT_SELECT: &str = "
+    select to_jsonb(x) from (
+      select m.id, m.room_id, m.seq, m.author_id, u.username as author_username, u.display_name as author_display_name,
+             m.kind, m.body, m.data, m.reply_to, m.task_id, m.ref_task_id, m.client_id, m.edited_at, m.deleted_at, m.created_at,
+             coalesce((select jsonb_agg(jsonb_build_object('emoji', r.emoji, 'count', r.n, 'users', r.users) order by r.first)
+                       from (select emoji, count(*) as n, jsonb_agg(user_id order by created_at) as users, min(created_at) as first
+                             from reactions where message_id = m.id group by emoji) r), '[]'::jsonb) as reactions,
+             (select count(*) from messages c where c.reply_to = m.id and c.deleted_at is null) as reply_count
+      from messages m left join users u on u.id = m.author_id
+      where m.id = $1) x";
+
+/// The viewer-neutral snapshot of a message.
+pub async fn snapshot(db: impl PgExecutor<'_>, id: Uuid) -> StoreResult<serde_json::Value> {
+    Ok(sqlx::query_scalar(SNAPSHOT_SELECT)
+        .bind(id)
+        .fetch_one(db)
+        .await?)
+}
+
+/// The stream event type of a new message: `message.created` for people and the assistant; for
+/// system messages, what they record (`task.created`, `member.joined`, `room.updated`...).
+pub fn event_type(kind: &str, data: Option<&serde_json::Value>) -> &'static str {
+    if kind != "system" {
+        return "message.created";
+    }
+    match data.and_then(|d| d["event"].as_str()).unwrap_or("") {
+        "task_created" => "task.created",
+        "task_updated" => "task.updated",
+        "task_moved" => "task.moved",
+        "task_completed" => "task.completed",
+        "task_reopened" => "task.reopened",
+        "task_deleted" => "task.deleted",
+        "member_added" => "member.joined",
+        "member_left" => "member.left",
+        "member_removed" => "member.removed",
+        "room_created" => "room.created",
+        "room_renamed" | "topic_changed" | "owner_changed" => "room.updated",
+        _ => "message.created",
+    }
+}
+
+/// Appends a durable event to a room's stream: takes the room's next sequence number and
+/// records the frame in `room_events`. Returns the sequence number.
+pub async fn append_event(
+    tx: &mut PgConnection,
+    room: Uuid,
+    kind: &str,
+    data: serde_json::Value,
+) -> StoreResult<i64> {
+    let seq: i64 = sqlx::query_scalar(
+        "update rooms set last_seq = last_seq + 1 where id = $1 returning last_seq",
+    )
+    .bind(room)
+    .fetch_one(&mut *tx)
+    .await?;
+    write_event(tx, room, seq, kind, data).await?;
+    Ok(seq)
+}
+
+async fn write_event(
+    tx: &mut PgConnection,
+    room: Uuid,
+    seq: i64,
+    kind: &str,
+    data: serde_json::Value,
+) -> StoreResult<()> {
+    sqlx::query("insert into room_events (room_id, seq, type, data) values ($1, $2, $3, $4)")
+        .bind(room)
+        .bind(seq)
+        .bind(kind)
+        .bind(data)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// A durable event of a room's stream.
+#[derive(Debug, Clone, FromRow)]
+pub struct RoomEvent {
+    pub room_id: Uuid,
+    pub seq: i64,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+/// A room's events after `after`, in order, at most `limit`.
+pub async fn events_since(
+    db: impl PgExecutor<'_>,
+    room: Uuid,
+    after: i64,
+    limit: i64,
+) -> StoreResult<Vec<RoomEvent>> {
+    Ok(sqlx::query_as("select room_id, seq, type, data from room_events where room_id = $1 and seq > $2 order by seq limit $3")
+        .bind(room)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(db)
+        .await?)
+}
+
 /// A message to append to a room's stream.
 #[derive(Debug, Default)]
 pub struct NewMessage<'a> {
@@ -97,6 +200,16 @@ pub async fn append(tx: &mut PgConnection, new: &NewMessage<'_>) -> StoreResult<
     .bind(new.ref_task_id)
     .bind(new.client_id)
     .execute(&mut *tx)
+    .await?;
+    let message = snapshot(&mut *tx, id).await?;
+    let kind = event_type(new.kind, new.data.as_ref());
+    write_event(
+        tx,
+        new.room_id,
+        seq,
+        kind,
+        serde_json::json!({ "message": message }),
+    )
     .await?;
     if let Some(author) = new.author_id {
         sqlx::query("update room_members set last_read_seq = greatest(last_read_seq, $3) where room_id = $1 and user_id = $2")

@@ -337,3 +337,26 @@ pub async fn is_member(db: impl PgExecutor<'_>, room: Uuid, user: Uuid) -> Store
     .fetch_one(db)
     .await?)
 }
+
+/// Every room of a user with its current `last_seq`.
+pub async fn ids_for_user(db: impl PgExecutor<'_>, user: Uuid) -> StoreResult<Vec<(Uuid, i64)>> {
+    Ok(sqlx::query_as(
+        "select r.id, r.last_seq from room_members m join rooms r on r.id = m.room_id where m.user_id = $1",
+    )
+    .bind(user)
+    .fetch_all(db)
+    .await?)
+}
+
+/// People who see a user's presence: those sharing a room with them, and their friends.
+pub async fn contacts(db: impl PgExecutor<'_>, user: Uuid) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "select m2.user_id from room_members m1 join room_members m2 on m2.room_id = m1.room_id
+         where m1.user_id = $1 and m2.user_id <> $1
+         union
+         select friend_id from friendships where user_id = $1",
+    )
+    .bind(user)
+    .fetch_all(db)
+    .await?)
+}

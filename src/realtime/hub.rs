@@ -1,0 +1,371 @@
+//! The per-node hub: which local sockets follow which rooms, and fan-out across nodes.
+//!
+//! Redis pub/sub carries only hints ("room R has new events", "user U joined room R at seq S")
+//! and ephemeral frames (typing, presence, read markers). The durable events themselves are read
+//! from PostgreSQL's `room_events`, once per node per batch, so a lost hint delays an event until
+//! the next one but never loses it, and every socket fills any gap it sees from the same table.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+};
+
+use futures::StreamExt;
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tokio::sync::{Notify, mpsc};
+use uuid::Uuid;
+
+use super::frames::EventFrame;
+use crate::store;
+
+/// What the hub hands a socket, in order.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A durable room event.
+    Event(Arc<EventFrame>),
+    /// An ephemeral frame (typing, presence, read marker, friend request), already serialised.
+    Ephemeral {
+        room: Option<Uuid>,
+        from: Option<Uuid>,
+        text: Arc<str>,
+    },
+    /// The user joined a room whose stream starts at `from_seq`.
+    Joined { room: Uuid, from_seq: i64 },
+}
+
+/// A local socket as the hub knows it.
+#[derive(Clone)]
+pub struct Conn {
+    pub id: u64,
+    pub user: Uuid,
+    pub tx: mpsc::Sender<Outbound>,
+    /// Set when the socket's queue overflowed; its task closes it.
+    pub overflowed: Arc<AtomicBool>,
+    pub wake: Arc<Notify>,
+}
+
+impl Conn {
+    /// Queues `item`, or marks the socket as too slow when its queue is full.
+    fn offer(&self, item: Outbound) {
+        if self.overflowed.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.tx.try_send(item).is_err() {
+            self.overflowed.store(true, Ordering::Relaxed);
+            self.wake.notify_one();
+        }
+    }
+}
+
+#[derive(Default)]
+struct RoomSubs {
+    /// The last sequence number this node fetched and dispatched for the room.
+    cursor: i64,
+    conns: HashMap<u64, Conn>,
+}
+
+#[derive(Default)]
+struct Inner {
+    rooms: HashMap<Uuid, RoomSubs>,
+    users: HashMap<Uuid, HashMap<u64, Conn>>,
+}
+
+/// Messages between nodes on the Redis channel.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+enum Wire {
+    /// Room `r` has new durable events.
+    Room { r: Uuid },
+    /// User `u` joined room `r`; its stream for them starts at `s`.
+    Joined { u: Uuid, r: Uuid, s: i64 },
+    /// An ephemeral frame for the members of room `r` (except `from`'s own sockets where set).
+    RoomEphemeral {
+        r: Uuid,
+        from: Option<Uuid>,
+        f: String,
+    },
+    /// An ephemeral frame for some users.
+    UserEphemeral { us: Vec<Uuid>, f: String },
+}
+
+pub struct Hub {
+    db: PgPool,
+    redis: redis::aio::ConnectionManager,
+    channel: String,
+    inner: Mutex<Inner>,
+    next_conn: AtomicU64,
+    hints: mpsc::UnboundedSender<Uuid>,
+}
+
+impl Hub {
+    /// Starts the hub: a Redis subscriber and a dispatcher task, both ending with `shutdown`.
+    pub async fn start(
+        db: PgPool,
+        redis: redis::aio::ConnectionManager,
+        client: redis::Client,
+        prefix: &str,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Arc<Hub>, redis::RedisError> {
+        let channel = format!("{prefix}events");
+        let (hints, mut hint_rx) = mpsc::unbounded_channel::<Uuid>();
+        let hub = Arc::new(Hub {
+            db,
+            redis,
+            channel: channel.clone(),
+            inner: Mutex::default(),
+            next_conn: AtomicU64::new(1),
+            hints,
+        });
+
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(&channel).await?;
+        let listener = Arc::clone(&hub);
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut messages = pubsub.on_message();
+            loop {
+                tokio::select! {
+                    _ = super::stopped(&mut stop) => break,
+                    msg = messages.next() => match msg {
+                        Some(msg) => {
+                            let payload: String = msg.get_payload().unwrap_or_default();
+                            match serde_json::from_str::<Wire>(&payload) {
+                                Ok(wire) => listener.receive(wire),
+                                Err(e) => tracing::warn!(error = %e, "unreadable hub message"),
+                            }
+                        }
+                        None => {
+                            tracing::error!("redis pub/sub connection lost; real-time fan-out stops until restart");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+
+        let dispatcher = Arc::clone(&hub);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = super::stopped(&mut shutdown) => break,
+                    room = hint_rx.recv() => match room {
+                        Some(room) => dispatcher.dispatch_room(room).await,
+                        None => break,
+                    }
+                }
+            }
+        });
+        Ok(hub)
+    }
+
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers a socket for its user and rooms (`rooms`: id and the room's current `last_seq`).
+    pub fn register(&self, conn: &Conn, rooms: &[(Uuid, i64)]) {
+        let mut inner = self.lock();
+        inner
+            .users
+            .entry(conn.user)
+            .or_default()
+            .insert(conn.id, conn.clone());
+        for (room, last_seq) in rooms {
+            let subs = inner.rooms.entry(*room).or_insert_with(|| RoomSubs {
+                cursor: *last_seq,
+                conns: HashMap::new(),
+            });
+            subs.conns.insert(conn.id, conn.clone());
+        }
+    }
+
+    /// Stops sending a room's events to a socket.
+    pub fn leave_room(&self, conn: u64, room: Uuid) {
+        let mut inner = self.lock();
+        if let Some(subs) = inner.rooms.get_mut(&room) {
+            subs.conns.remove(&conn);
+            if subs.conns.is_empty() {
+                inner.rooms.remove(&room);
+            }
+        }
+    }
+
+    /// Forgets a socket entirely.
+    pub fn unregister(&self, conn: &Conn) {
+        let mut inner = self.lock();
+        if let Some(conns) = inner.users.get_mut(&conn.user) {
+            conns.remove(&conn.id);
+            if conns.is_empty() {
+                inner.users.remove(&conn.user);
+            }
+        }
+        inner.rooms.retain(|_, subs| {
+            subs.conns.remove(&conn.id);
+            !subs.conns.is_empty()
+        });
+    }
+
+    /// Local sockets of the node.
+    pub fn socket_count(&self) -> usize {
+        self.lock().users.values().map(HashMap::len).sum()
+    }
+
+    async fn publish(&self, wire: &Wire) {
+        let Ok(payload) = serde_json::to_string(wire) else {
+            return;
+        };
+        let mut redis = self.redis.clone();
+        if let Err(e) = redis.publish::<_, _, ()>(&self.channel, payload).await {
+            tracing::warn!(error = %e, "cannot publish to other nodes; they catch up on the next event");
+        }
+    }
+
+    /// Tells every node (this one included) that `room` has new durable events.
+    pub async fn room_changed(&self, room: Uuid) {
+        let _ = self.hints.send(room);
+        self.publish(&Wire::Room { r: room }).await;
+    }
+
+    /// Tells every node that `user` joined `room`, whose stream starts for them at `from_seq`.
+    pub async fn user_joined(&self, user: Uuid, room: Uuid, from_seq: i64) {
+        self.publish(&Wire::Joined {
+            u: user,
+            r: room,
+            s: from_seq,
+        })
+        .await;
+    }
+
+    /// Sends an ephemeral frame to every member of `room` on every node (not to `from`).
+    pub async fn room_ephemeral(&self, room: Uuid, from: Option<Uuid>, frame: String) {
+        self.publish(&Wire::RoomEphemeral {
+            r: room,
+            from,
+            f: frame,
+        })
+        .await;
+    }
+
+    /// Sends an ephemeral frame to some users on every node.
+    pub async fn users_ephemeral(&self, users: Vec<Uuid>, frame: String) {
+        if !users.is_empty() {
+            self.publish(&Wire::UserEphemeral {
+                us: users,
+                f: frame,
+            })
+            .await;
+        }
+    }
+
+    fn receive(&self, wire: Wire) {
+        match wire {
+            Wire::Room { r } => {
+                let _ = self.hints.send(r);
+            }
+            Wire::Joined { u, r, s } => {
+                let mut inner = self.lock();
+                let Some(conns) = inner
+                    .users
+                    .get(&u)
+                    .map(|c| c.values().cloned().collect::<Vec<_>>())
+                else {
+                    return;
+                };
+                let subs = inner.rooms.entry(r).or_insert_with(|| RoomSubs {
+                    cursor: s - 1,
+                    conns: HashMap::new(),
+                });
+                for conn in conns {
+                    subs.conns.insert(conn.id, conn.clone());
+                    conn.offer(Outbound::Joined {
+                        room: r,
+                        from_seq: s,
+                    });
+                }
+            }
+            Wire::RoomEphemeral { r, from, f } => {
+                let text: Arc<str> = f.into();
+                let inner = self.lock();
+                for conn in inner
+                    .rooms
+                    .get(&r)
+                    .into_iter()
+                    .flat_map(|s| s.conns.values())
+                {
+                    conn.offer(Outbound::Ephemeral {
+                        room: Some(r),
+                        from,
+                        text: Arc::clone(&text),
+                    });
+                }
+            }
+            Wire::UserEphemeral { us, f } => {
+                let text: Arc<str> = f.into();
+                let inner = self.lock();
+                for conn in us
+                    .iter()
+                    .filter_map(|u| inner.users.get(u))
+                    .flat_map(HashMap::values)
+                {
+                    conn.offer(Outbound::Ephemeral {
+                        room: None,
+                        from: None,
+                        text: Arc::clone(&text),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Reads a room's new events from PostgreSQL and hands them to the room's local sockets.
+    async fn dispatch_room(&self, room: Uuid) {
+        const BATCH: i64 = 500;
+        loop {
+            let cursor = match self.lock().rooms.get(&room) {
+                Some(subs) => subs.cursor,
+                None => return,
+            };
+            let events = match store::messages::events_since(&self.db, room, cursor, BATCH).await {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(error = %e, %room, "cannot read room events; sockets catch up on the next event");
+                    return;
+                }
+            };
+            let fetched = events.len() as i64;
+            let frames: Vec<Arc<EventFrame>> = events
+                .into_iter()
+                .map(|e| Arc::new(EventFrame::from(e)))
+                .collect();
+            {
+                let mut inner = self.lock();
+                let Some(subs) = inner.rooms.get_mut(&room) else {
+                    return;
+                };
+                for frame in &frames {
+                    if frame.seq <= subs.cursor {
+                        continue;
+                    }
+                    subs.cursor = frame.seq;
+                    for conn in subs.conns.values() {
+                        conn.offer(Outbound::Event(Arc::clone(frame)));
+                    }
+                }
+            }
+            if fetched < BATCH {
+                return;
+            }
+        }
+    }
+}
