@@ -37,6 +37,8 @@ pub struct RealtimeConfig {
     pub write_buffer_bytes: usize,
     /// Most bytes buffered for writing to one socket.
     pub max_write_buffer_bytes: usize,
+    /// Seconds a write to a socket may take before the client counts as too slow and is cut off.
+    pub write_timeout_secs: u64,
     /// Seconds between server pings (and presence refreshes).
     pub heartbeat_secs: u64,
     /// A socket silent for this long is closed as dead.
@@ -63,14 +65,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Address the Prometheus `/metrics` endpoint listens on (its own port).
     pub metrics_listen: SocketAddr,
-    /// The URL users reach Flowly at (printed by the installer, used for links).
-    pub public_url: String,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy such as nginx).
     pub trust_forwarded_for: bool,
     /// Seconds given to in-flight requests after SIGTERM.
     pub shutdown_grace_secs: u64,
-    /// Directory with the built web client (`web/dist`); served at `/` when it exists.
-    pub web_dir: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,10 +134,8 @@ impl Default for Config {
             server: ServerConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
-                public_url: "http://127.0.0.1:8080".into(),
                 trust_forwarded_for: false,
                 shutdown_grace_secs: 10,
-                web_dir: "web/dist".into(),
             },
             database: DatabaseConfig {
                 url: Secret("postgres://postgres@127.0.0.1:55432/flowly".into()),
@@ -173,6 +169,7 @@ impl Default for Config {
                 read_buffer_bytes: 4096,
                 write_buffer_bytes: 0,
                 max_write_buffer_bytes: 1024 * 1024,
+                write_timeout_secs: 10,
                 heartbeat_secs: 30,
                 idle_timeout_secs: 75,
                 revalidate_every_beats: 2,
@@ -315,15 +312,12 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn environment_overrides_file_and_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "flowly.toml",
-                "[server]\npublic_url = \"https://chat.example\"\n",
-            )?;
+            jail.create_file("flowly.toml", "[server]\nshutdown_grace_secs = 3\n")?;
             jail.set_env("FLOWLY_DATABASE__MAX_CONNECTIONS", "7");
             jail.set_env("FLOWLY_TEST_DATABASE_URL", "postgres://elsewhere");
             jail.set_env("FLOWLY_NEW_PASSWORD", "not a setting");
             let config = Config::load(Path::new("flowly.toml")).map_err(|e| e.to_string())?;
-            assert_eq!(config.server.public_url, "https://chat.example");
+            assert_eq!(config.server.shutdown_grace_secs, 3);
             assert_eq!(config.database.max_connections, 7);
             assert_eq!(config.auth.session_ttl_days, 30);
             Ok(())

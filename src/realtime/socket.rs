@@ -232,10 +232,14 @@ impl Session {
         for room in session.typing.keys().copied().collect::<Vec<_>>() {
             session.stop_typing(room).await;
         }
-        if let Some((code, reason)) = ended {
-            let _ = session.sink.send(close_frame(code, reason)).await;
-        }
-        let _ = session.sink.close().await;
+        // The goodbye is best effort: a client that stopped reading does not get to stall us.
+        let goodbye = async {
+            if let Some((code, reason)) = ended {
+                let _ = session.sink.send(close_frame(code, reason)).await;
+            }
+            let _ = session.sink.close().await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
         if let Err(e) = presence::drop_conn(&state, session.user.id, &session.conn_key).await {
             tracing::warn!(error = %e, "presence unavailable");
         }
@@ -334,11 +338,11 @@ impl Session {
                     if last_heard.elapsed() > Duration::from_secs(rt.idle_timeout_secs) {
                         return Err(Some((close::TIMEOUT, "no heartbeat")));
                     }
-                    self.sink.send(Message::Ping(Default::default())).await.map_err(|_| None)?;
+                    self.send_message(Message::Ping(Default::default())).await?;
                     if let Err(e) = presence::touch(&self.state, self.user.id, &self.conn_key, false).await {
                         tracing::warn!(error = %e, "presence unavailable");
                     }
-                    if beats % rt.revalidate_every_beats.max(1) == 0
+                    if beats.is_multiple_of(rt.revalidate_every_beats.max(1))
                         && matches!(auth::authenticate(&self.state, &self.token).await, Ok(None))
                     {
                         return Err(Some((close::UNAUTHENTICATED, "session ended: log in again")));
@@ -350,11 +354,25 @@ impl Session {
         }
     }
 
+    /// Writes a frame. A client that does not take it within `write_timeout_secs` has stopped
+    /// reading: it is cut off (it can reconnect and resume), so it never holds up the node.
     async fn send_text(&mut self, text: String) -> Result<(), Ended> {
-        self.sink
-            .send(Message::Text(text.into()))
-            .await
-            .map_err(|_| None)
+        self.send_message(Message::Text(text.into())).await
+    }
+
+    async fn send_message(&mut self, message: Message) -> Result<(), Ended> {
+        let limit = Duration::from_secs(self.state.config.realtime.write_timeout_secs);
+        match tokio::time::timeout(limit, self.sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(None),
+            Err(_) => {
+                tracing::info!(user_id = %self.user.id, "cutting off a socket that stopped reading");
+                Err(Some((
+                    close::SLOW_CONSUMER,
+                    "too slow: reconnect and resume",
+                )))
+            }
+        }
     }
 
     /// Sends a durable event and advances the room's position; a member's own departure ends
@@ -424,8 +442,9 @@ impl Session {
                 }
             }
             Outbound::Joined { room, from_seq } => {
-                if !self.delivered.contains_key(&room) {
-                    self.delivered.insert(room, from_seq - 1);
+                if let std::collections::hash_map::Entry::Vacant(entry) = self.delivered.entry(room)
+                {
+                    entry.insert(from_seq - 1);
                     self.catch_up(room, None).await?;
                 }
             }

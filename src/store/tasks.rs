@@ -172,7 +172,7 @@ pub async fn list(
     offset: i64,
 ) -> StoreResult<Vec<Task>> {
     let order = if filter.room.is_some() {
-        "t.status, t.position, t.id"
+        "array_position(array['todo', 'doing', 'blocked', 'done'], t.status), t.position, t.id"
     } else {
         "t.due_on nulls last, t.id"
     };

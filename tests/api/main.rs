@@ -10,5 +10,7 @@ mod friends;
 mod helpers;
 mod messages;
 mod operations;
+mod realtime;
 mod rooms;
 mod tasks;
+mod ws;

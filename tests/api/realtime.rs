@@ -1,0 +1,442 @@
+//! The real-time stream over real sockets: live events, gap-free resume across reconnects, node
+//! restarts and nodes, sending over the socket, isolation, slow clients, typing and presence.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    helpers::{TestApp, TestUser, fresh_database, say, test_config},
+    ws::{self, connect, seqs},
+};
+
+fn token(user: &TestUser) -> String {
+    user.client.token.clone().expect("token")
+}
+
+async fn last_seq(user: &TestUser, room: Uuid) -> i64 {
+    let (_, r) = user.get(&format!("/api/v1/rooms/{room}")).await;
+    r["last_seq"].as_i64().expect("last_seq")
+}
+
+#[tokio::test]
+async fn a_socket_without_a_valid_session_is_closed_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let closed = ws::open(&app.base, None).await.err().expect("refused");
+    assert_eq!(closed.as_ref().map(|c| c.0), Some(4401), "{closed:?}");
+    let closed = ws::open(&app.base, Some("forged-token"))
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(closed.map(|c| c.0), Some(4401));
+}
+
+#[tokio::test]
+async fn a_message_reaches_every_member_live_with_its_sequence_number() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let room = app.group(&ann, "Ops", &[&bob]).await;
+    let (mut bobs, replayed) = connect(&app.base, &token(&bob), json!({})).await;
+    assert!(replayed.is_empty());
+    let rooms = bobs.hello["data"]["rooms"].as_array().unwrap();
+    assert!(rooms.iter().any(|r| r["room"] == room.to_string()));
+
+    let sent = say(&ann, room, "deploy at 5").await;
+    let frame = bobs.next_of(&["message.created"]).await;
+    assert_eq!(frame["room"], room.to_string());
+    assert_eq!(frame["seq"], sent["seq"]);
+    assert_eq!(frame["data"]["message"]["body"], "deploy at 5");
+    assert_eq!(frame["data"]["message"]["author_username"], "ann");
+
+    // Edits, reactions and deletions follow, each with the next sequence number.
+    let id = sent["id"].as_str().unwrap();
+    ann.patch(
+        &format!("/api/v1/messages/{id}"),
+        json!({ "body": "deploy at 6" }),
+    )
+    .await;
+    bob.put(&format!("/api/v1/messages/{id}/reactions/👍"))
+        .await;
+    ann.delete(&format!("/api/v1/messages/{id}")).await;
+    let mut next = sent["seq"].as_i64().unwrap();
+    for kind in ["message.edited", "reaction.added", "message.deleted"] {
+        let frame = bobs.next_of(&[kind]).await;
+        next += 1;
+        assert_eq!(frame["seq"], next, "{frame}");
+    }
+}
+
+#[tokio::test]
+async fn messages_missed_while_disconnected_arrive_once_and_in_order_on_resume() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let room = app.group(&ann, "Ops", &[&bob]).await;
+    let (bobs, _) = connect(&app.base, &token(&bob), json!({})).await;
+    let seen = last_seq(&bob, room).await;
+    bobs.close().await;
+
+    for i in 0..40 {
+        say(&ann, room, &format!("missed {i}")).await;
+    }
+    let (_, task) = ann
+        .post(
+            "/api/v1/tasks",
+            json!({ "room_id": room, "title": "while away" }),
+        )
+        .await;
+    let (mut bobs, replayed) =
+        connect(&app.base, &token(&bob), json!({ room.to_string(): seen })).await;
+    let got = seqs(&replayed);
+    let expected: Vec<i64> = (seen + 1..=seen + 41).collect();
+    assert_eq!(got, expected, "exactly once, in order, no gap");
+    assert_eq!(replayed[0]["data"]["message"]["body"], "missed 0");
+    assert_eq!(replayed[40]["type"], "task.created");
+    assert_eq!(replayed[40]["data"]["message"]["ref_task_id"], task["id"]);
+
+    // Then live, continuing from there.
+    say(&ann, room, "live again").await;
+    let frame = bobs.next_of(&["message.created"]).await;
+    assert_eq!(frame["seq"], seen + 42);
+}
+
+#[tokio::test]
+async fn a_client_resumes_without_loss_after_its_node_restarts() {
+    let db = fresh_database().await;
+    let first = TestApp::start(test_config(&db)).await;
+    let ann = first.register("ann").await;
+    let bob = first.register("bob").await;
+    let room = first.group(&ann, "Ops", &[&bob]).await;
+    let (mut bobs, _) = connect(&first.base, &token(&bob), json!({})).await;
+    let m = say(&ann, room, "before").await;
+    let frame = bobs.next_of(&["message.created"]).await;
+    let mut seen = frame["seq"].as_i64().unwrap();
+    assert_eq!(frame["seq"], m["seq"]);
+
+    first.stop().await;
+    let (closed, _) = bobs.until_closed().await;
+    assert_eq!(
+        closed.map(|c| c.0),
+        Some(1001),
+        "the node says goodbye before it goes"
+    );
+
+    let second = TestApp::start(test_config(&db)).await;
+    let ann2 = crate::helpers::Client {
+        base: second.base.clone(),
+        ..ann.client.clone()
+    };
+    for i in 0..10 {
+        let (status, _) = ann2
+            .post(
+                &format!("/api/v1/rooms/{room}/messages"),
+                json!({ "body": format!("during {i}") }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (_, replayed) = connect(
+        &second.base,
+        &token(&bob),
+        json!({ room.to_string(): seen }),
+    )
+    .await;
+    for frame in &replayed {
+        seen += 1;
+        assert_eq!(frame["seq"], seen);
+    }
+    assert_eq!(replayed.len(), 10);
+}
+
+#[tokio::test]
+async fn a_message_sent_through_one_node_reaches_sockets_on_another() {
+    let db = fresh_database().await;
+    let a = TestApp::start(test_config(&db)).await;
+    let b = TestApp::start(test_config(&db)).await;
+    let ann = a.register("ann").await;
+    let bob = a.register("bob").await;
+    let room = a.group(&ann, "Ops", &[&bob]).await;
+    let (mut on_b, _) = connect(&b.base, &token(&bob), json!({})).await;
+    let (mut on_a, _) = connect(&a.base, &token(&ann), json!({})).await;
+
+    let sent = say(&ann, room, "via node A").await;
+    let frame = on_b.next_of(&["message.created"]).await;
+    assert_eq!(frame["seq"], sent["seq"]);
+    on_b.send(json!({ "type": "send", "room": room, "body": "via node B", "client_id": "b-1" }))
+        .await;
+    let ack = on_b.next_of(&["ack"]).await;
+    let own = on_a.next_of(&["message.created"]).await;
+    assert_eq!(own["data"]["message"]["body"], "via node A");
+    let frame = on_a.next_of(&["message.created"]).await;
+    assert_eq!(frame["data"]["message"]["body"], "via node B");
+    assert_eq!(frame["seq"], ack["data"]["seq"]);
+}
+
+#[tokio::test]
+async fn a_message_sent_over_the_socket_is_acknowledged_and_never_duplicated() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let room = app.group(&ann, "Ops", &[&bob]).await;
+    let (mut anns, _) = connect(&app.base, &token(&ann), json!({})).await;
+    let (mut bobs, _) = connect(&app.base, &token(&bob), json!({})).await;
+
+    let send = json!({ "type": "send", "room": room, "body": "hello over the socket", "client_id": "k-42" });
+    anns.send(send.clone()).await;
+    let ack = anns.next_of(&["ack"]).await;
+    assert_eq!(ack["data"]["client_id"], "k-42");
+    anns.send(send).await;
+    let again = anns.next_of(&["ack"]).await;
+    assert_eq!(again["data"]["id"], ack["data"]["id"]);
+    assert_eq!(again["data"]["seq"], ack["data"]["seq"]);
+
+    let frame = bobs.next_of(&["message.created"]).await;
+    assert_eq!(frame["data"]["message"]["id"], ack["data"]["id"]);
+    // The same event as a REST send: the next frame is the REST message, not a duplicate.
+    say(&ann, room, "over REST").await;
+    let frame = bobs.next_of(&["message.created"]).await;
+    assert_eq!(frame["data"]["message"]["body"], "over REST");
+
+    anns.send(json!({ "type": "send", "room": room, "body": "" }))
+        .await;
+    let err = anns.next_of(&["error"]).await;
+    assert_eq!(err["data"]["code"], "invalid_message");
+}
+
+#[tokio::test]
+async fn no_event_of_a_room_reaches_someone_outside_it() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let eve = app.register("eve").await;
+    let secret = app.group(&ann, "Secret", &[&bob]).await;
+    let open = app.group(&ann, "Open", &[&eve]).await;
+    let (mut eves, _) = connect(&app.base, &token(&eve), json!({ secret.to_string(): 0 })).await;
+
+    let m = say(&ann, secret, "the secret plan").await;
+    ann.put(&format!(
+        "/api/v1/messages/{}/reactions/🤫",
+        m["id"].as_str().unwrap()
+    ))
+    .await;
+    ann.post(
+        "/api/v1/tasks",
+        json!({ "room_id": secret, "title": "secret task" }),
+    )
+    .await;
+    eves.send(json!({ "type": "typing", "room": secret })).await;
+    let err = eves.next_of(&["error"]).await;
+    assert_eq!(err["data"]["code"], "room_not_found");
+    eves.send(json!({ "type": "send", "room": secret, "body": "let me in" }))
+        .await;
+    let err = eves.next_of(&["error"]).await;
+    assert_eq!(err["data"]["code"], "room_not_found");
+    say(&ann, open, "marker").await;
+
+    // Everything Eve receives up to the marker belongs to rooms she is in.
+    loop {
+        let frame = eves.next_frame().await.expect("open socket");
+        let text = frame.to_string();
+        assert!(
+            !text.contains("secret") && !text.contains(&secret.to_string()),
+            "leaked: {text}"
+        );
+        if frame["data"]["message"]["body"] == "marker" {
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_removed_member_sees_their_removal_and_nothing_after() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let room = app.group(&ann, "Ops", &[&bob]).await;
+    let (mut bobs, _) = connect(&app.base, &token(&bob), json!({})).await;
+    ann.delete(&format!("/api/v1/rooms/{room}/members/{}", bob.id))
+        .await;
+    say(&ann, room, "after bob left").await;
+    let removed = bobs.next_of(&["member.removed"]).await;
+    assert_eq!(
+        removed["data"]["message"]["data"]["user_id"],
+        bob.id.to_string()
+    );
+
+    // Bob is invited into another room while connected and starts receiving it at once.
+    let third = app.group(&ann, "Third", &[]).await;
+    ann.post(
+        &format!("/api/v1/rooms/{third}/members"),
+        json!({ "user_id": bob.id }),
+    )
+    .await;
+    let joined = bobs.next_of(&["member.joined"]).await;
+    assert_eq!(joined["room"], third.to_string());
+    say(&ann, third, "welcome bob").await;
+    let frame = bobs.next_of(&["message.created"]).await;
+    assert_eq!(
+        frame["data"]["message"]["body"], "welcome bob",
+        "nothing from the room he left came first"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_while_others_keep_receiving() {
+    let app = TestApp::spawn_with(|c| {
+        c.realtime.queue_frames = 8;
+        c.realtime.write_timeout_secs = 1;
+        c.limits.writes_per_user_per_minute = 100_000;
+    })
+    .await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let cat = app.register("cat").await;
+    let room = app.group(&ann, "Ops", &[&bob, &cat]).await;
+    let seen = last_seq(&bob, room).await;
+    let (mut slow, _) = connect(&app.base, &token(&bob), json!({})).await;
+    let (mut fast, _) = connect(&app.base, &token(&cat), json!({})).await;
+
+    // Enough large messages to fill the socket buffers of a client that never reads.
+    let body = "x".repeat(7900);
+    let total = 1500;
+    let mut received = 0;
+    for i in 0..total {
+        say(&ann, room, &format!("{i} {body}")).await;
+        let frame = fast.next_of(&["message.created"]).await;
+        assert_eq!(
+            frame["seq"],
+            seen + 1 + i,
+            "the fast reader keeps up, in order"
+        );
+        received += 1;
+    }
+    assert_eq!(received, total);
+    // The write that could not finish times out; wait (bounded) for the node to drop the socket.
+    for _ in 0..150 {
+        if app.state.hub.socket_count() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.state.hub.socket_count(),
+        1,
+        "only the fast reader's socket is left"
+    );
+
+    // The slow one got a gap-free prefix, then the end of its connection; it resumes the rest.
+    let (closed, got) = slow.until_closed().await;
+    assert!(closed.as_ref().is_none_or(|c| c.0 == 4408), "{closed:?}");
+    let got = seqs(&got);
+    assert!(got.len() < total as usize, "it was cut off before the end");
+    assert!(
+        got.iter()
+            .enumerate()
+            .all(|(i, s)| *s == seen + 1 + i as i64)
+    );
+    let from = got.last().copied().unwrap_or(seen);
+    let (_, rest) = connect(&app.base, &token(&bob), json!({ room.to_string(): from })).await;
+    assert_eq!(seqs(&rest), (from + 1..=seen + total).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn typing_and_presence_reach_room_mates_and_expire() {
+    let app = TestApp::spawn_with(|c| c.realtime.typing_ttl_ms = 200).await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let room = app.group(&ann, "Ops", &[&bob]).await;
+    let (mut anns, _) = connect(&app.base, &token(&ann), json!({})).await;
+    let (mut bobs, _) = connect(&app.base, &token(&bob), json!({})).await;
+    let online = anns.next_of(&["presence"]).await;
+    assert_eq!(
+        online["data"],
+        json!({ "user_id": bob.id, "status": "online" })
+    );
+
+    bobs.send(json!({ "type": "typing", "room": room })).await;
+    let started = anns.next_of(&["typing.started"]).await;
+    assert_eq!(
+        (
+            started["room"].as_str(),
+            started["data"]["username"].as_str()
+        ),
+        (Some(room.to_string().as_str()), Some("bob"))
+    );
+    // No refresh: the indicator expires by itself.
+    let stopped = anns.next_of(&["typing.stopped"]).await;
+    assert_eq!(stopped["data"]["user_id"], bob.id.to_string());
+
+    bobs.send(json!({ "type": "presence", "status": "away" }))
+        .await;
+    let away = anns.next_of(&["presence"]).await;
+    assert_eq!(away["data"]["status"], "away");
+    bobs.close().await;
+    let offline = anns.next_of(&["presence"]).await;
+    assert_eq!(
+        offline["data"],
+        json!({ "user_id": bob.id, "status": "offline" })
+    );
+}
+
+#[tokio::test]
+async fn bad_frames_get_errors_and_floods_and_huge_frames_close_the_socket() {
+    let app = TestApp::spawn_with(|c| {
+        c.realtime.max_frame_bytes = 4096;
+        c.realtime.frame_burst = 5;
+        c.realtime.frames_per_second = 1;
+    })
+    .await;
+    let ann = app.register("ann").await;
+    let (mut s, _) = connect(&app.base, &token(&ann), json!({})).await;
+    s.send_raw(tokio_tungstenite::tungstenite::Message::Text(
+        "{not json".into(),
+    ))
+    .await;
+    assert_eq!(
+        s.next_of(&["error"]).await["data"]["code"],
+        "malformed_frame"
+    );
+    s.send(json!({ "type": "teleport" })).await;
+    assert_eq!(s.next_of(&["error"]).await["data"]["code"], "unknown_type");
+    s.send(json!({ "type": "send", "room": "not-a-uuid", "body": "x" }))
+        .await;
+    assert_eq!(s.next_of(&["error"]).await["data"]["code"], "invalid_frame");
+    for _ in 0..3 {
+        s.send(json!({ "type": "ping" })).await;
+    }
+    let mut limited = false;
+    for _ in 0..3 {
+        let f = s.next_of(&["pong", "error"]).await;
+        limited |= f["data"]["code"] == "rate_limited";
+    }
+    assert!(limited, "the sixth frame within the burst is refused");
+
+    let (mut big, _) = connect(&app.base, &token(&ann), json!({})).await;
+    big.send(json!({ "type": "send", "room": Uuid::nil(), "body": "y".repeat(10_000) }))
+        .await;
+    let (closed, _) = big.until_closed().await;
+    assert_eq!(closed.map(|c| c.0), Some(1009));
+}
+
+#[tokio::test]
+async fn a_revoked_session_is_closed_and_a_user_has_a_socket_limit() {
+    let app = TestApp::spawn_with(|c| {
+        c.realtime.heartbeat_secs = 1;
+        c.realtime.revalidate_every_beats = 1;
+        c.realtime.max_sockets_per_user = 2;
+    })
+    .await;
+    let ann = app.register("ann").await;
+    let (mut first, _) = connect(&app.base, &token(&ann), json!({})).await;
+    let (_second, _) = connect(&app.base, &token(&ann), json!({})).await;
+    let refused = ws::open(&app.base, Some(&token(&ann)))
+        .await
+        .err()
+        .expect("third refused");
+    assert_eq!(refused.map(|c| c.0), Some(4429));
+
+    ann.post("/api/v1/auth/logout-all", json!({})).await;
+    let (closed, _) = first.until_closed().await;
+    assert_eq!(closed.map(|c| c.0), Some(4401));
+}
