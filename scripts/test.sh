@@ -50,7 +50,7 @@ trap print_summary EXIT
 . scripts/lib.sh
 
 install_system_packages() {
-  install_packages_if_missing redis-server=redis-server unzip=unzip pip=python3-pip curl=curl cc=build-essential
+  install_packages_if_missing redis-server=redis-server unzip=unzip pip=python3-pip curl=curl cc=build-essential nginx=nginx
   echo "system packages present" >&2
 }
 

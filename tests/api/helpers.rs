@@ -23,6 +23,7 @@ pub fn redis_url() -> String {
 /// A running Flowly node on its own database.
 pub struct TestApp {
     pub base: String,
+    pub api: Api,
     pub metrics_base: String,
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
@@ -98,8 +99,10 @@ impl TestApp {
                 let _ = stopped.await;
             },
         ));
+        let base = format!("http://{addr}");
         TestApp {
-            base: format!("http://{addr}"),
+            api: Api { base: base.clone() },
+            base,
             metrics_base,
             state,
             stop: Some(stop),
@@ -116,7 +119,15 @@ impl TestApp {
             let _ = handle.await;
         }
     }
+}
 
+/// The public face of a Flowly deployment (a node, or nginx in front of several): what a user's
+/// client needs.
+pub struct Api {
+    pub base: String,
+}
+
+impl Api {
     pub fn anonymous(&self) -> Client {
         Client {
             base: self.base.clone(),
@@ -180,6 +191,13 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         id_of(&body)
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
     }
 }
 

@@ -9,6 +9,7 @@ mod bad_input;
 mod friends;
 mod helpers;
 mod messages;
+mod nginx;
 mod operations;
 mod realtime;
 mod rooms;
