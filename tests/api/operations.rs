@@ -108,3 +108,58 @@ async fn a_stopped_node_finishes_and_its_data_is_there_for_the_next() {
     assert_eq!(status, StatusCode::OK, "the session survives the restart");
     assert_eq!(page["messages"][1]["body"], "before restart");
 }
+
+fn flowly(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flowly"));
+    cmd.args(args).env_remove("FLOWLY_CONFIG").current_dir(std::env::temp_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run flowly")
+}
+
+#[test]
+fn flowly_config_prints_the_effective_config_without_secrets() {
+    let out = flowly(
+        &["config"],
+        &[
+            ("FLOWLY_DATABASE__URL", "postgres://flowly:hunter2-secret@db:5432/flowly"),
+            ("FLOWLY_REDIS__URL", "redis://:redis-secret@cache:6379"),
+            ("FLOWLY_SERVER__LISTEN", "0.0.0.0:9000"),
+            ("FLOWLY_TEST_DATABASE_URL", "ignored: not a setting"),
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("listen = \"0.0.0.0:9000\""), "{text}");
+    assert!(text.contains("postgres://flowly:***@db:5432/flowly"), "{text}");
+    assert!(!text.contains("hunter2") && !text.contains("redis-secret"), "{text}");
+
+    let bad = flowly(&["config"], &[("FLOWLY_SERVER__LISTEN", "not an address")]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid configuration"));
+}
+
+#[tokio::test]
+async fn an_admin_is_created_from_the_shell_and_can_log_in() {
+    let app = TestApp::spawn().await;
+    let db_url = app.state.config.database.url.expose().to_owned();
+    let redis_url = app.state.config.redis.url.expose().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        let env = [
+            ("FLOWLY_DATABASE__URL", db_url.as_str()),
+            ("FLOWLY_REDIS__URL", redis_url.as_str()),
+            ("FLOWLY_NEW_PASSWORD", "shell-made password"),
+            ("FLOWLY_LOG__LEVEL", "warn"),
+        ];
+        flowly(&["users", "create", "root", "--admin"], &env)
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("administrator"));
+    let (status, session) =
+        app.anonymous().post("/api/v1/auth/login", json!({ "username": "root", "password": "shell-made password" })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(session["user"]["is_admin"], true);
+}
