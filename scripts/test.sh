@@ -65,18 +65,15 @@ start_services() {
 
 # Test databases are named flowly_test_*; drop whatever earlier (aborted) runs left behind.
 drop_leftover_test_dbs() {
-  local dbs db
-  dbs="$(scripts/dev-services.sh psql -d postgres -X -At -v ON_ERROR_STOP=1 \
-    -c "select datname from pg_database where datname like 'flowly\_test\_%'")"
-  if [ -z "$dbs" ]; then
+  local drops
+  drops="$(scripts/dev-services.sh psql -d postgres -X -At -v ON_ERROR_STOP=1 \
+    -c "select format('drop database if exists %I with (force);', datname) from pg_database where datname like 'flowly\_test\_%'")"
+  if [ -z "$drops" ]; then
     echo "no leftover test databases" >&2
     return 0
   fi
-  while IFS= read -r db; do
-    echo "dropping $db" >&2
-    scripts/dev-services.sh psql -d postgres -X -q -v ON_ERROR_STOP=1 \
-      -c "drop database if exists \"$db\" with (force)"
-  done <<<"$dbs"
+  echo "dropping $(wc -l <<<"$drops") leftover test databases" >&2
+  scripts/dev-services.sh psql -d postgres -X -q -v ON_ERROR_STOP=1 <<<"$drops"
 }
 
 # ---------------------------------------------------------------- Rust

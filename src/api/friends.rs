@@ -142,6 +142,7 @@ async fn send_request(
             .ok_or_else(request_gone)?;
         store::friends::befriend(&mut tx, user.id, target.id).await?;
         tx.commit().await?;
+        tell(&state, request.from_user, "friend.answered", &request).await;
         return Ok((
             StatusCode::OK,
             Json(FriendRequestResult {
@@ -160,6 +161,7 @@ async fn send_request(
         other => other?,
     };
     tx.commit().await?;
+    tell(&state, target.id, "friend.request", &request).await;
     Ok((
         StatusCode::CREATED,
         Json(FriendRequestResult {
@@ -230,7 +232,16 @@ async fn accept_request(
         .ok_or_else(request_gone)?;
     store::friends::befriend(&mut tx, request.from_user, request.to_user).await?;
     tx.commit().await?;
+    tell(&state, request.from_user, "friend.answered", &request).await;
     Ok(Json(request))
+}
+
+/// Tells the other person of a request what happened to it, live (`friend.request`,
+/// `friend.answered`, `friend.cancelled`).
+async fn tell(state: &AppState, whom: Uuid, kind: &str, request: &FriendRequest) {
+    let data = serde_json::json!({ "request": request });
+    let frame = crate::realtime::frames::ephemeral(kind, None, data);
+    state.hub.users_ephemeral(vec![whom], frame).await;
 }
 
 /// Decline a request sent to the caller.
@@ -245,6 +256,7 @@ async fn decline_request(
     let request = store::friends::answer_request(&state.db, id, "declined")
         .await?
         .ok_or_else(request_gone)?;
+    tell(&state, request.from_user, "friend.answered", &request).await;
     Ok(Json(request))
 }
 
@@ -260,6 +272,7 @@ async fn cancel_request(
     let request = store::friends::answer_request(&state.db, id, "cancelled")
         .await?
         .ok_or_else(request_gone)?;
+    tell(&state, request.to_user, "friend.cancelled", &request).await;
     Ok(Json(request))
 }
 

@@ -111,7 +111,9 @@ async fn a_stopped_node_finishes_and_its_data_is_there_for_the_next() {
 
 fn flowly(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flowly"));
-    cmd.args(args).env_remove("FLOWLY_CONFIG").current_dir(std::env::temp_dir());
+    cmd.args(args)
+        .env_remove("FLOWLY_CONFIG")
+        .current_dir(std::env::temp_dir());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -123,17 +125,30 @@ fn flowly_config_prints_the_effective_config_without_secrets() {
     let out = flowly(
         &["config"],
         &[
-            ("FLOWLY_DATABASE__URL", "postgres://flowly:hunter2-secret@db:5432/flowly"),
+            (
+                "FLOWLY_DATABASE__URL",
+                "postgres://flowly:hunter2-secret@db:5432/flowly",
+            ),
             ("FLOWLY_REDIS__URL", "redis://:redis-secret@cache:6379"),
             ("FLOWLY_SERVER__LISTEN", "0.0.0.0:9000"),
             ("FLOWLY_TEST_DATABASE_URL", "ignored: not a setting"),
         ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("listen = \"0.0.0.0:9000\""), "{text}");
-    assert!(text.contains("postgres://flowly:***@db:5432/flowly"), "{text}");
-    assert!(!text.contains("hunter2") && !text.contains("redis-secret"), "{text}");
+    assert!(
+        text.contains("postgres://flowly:***@db:5432/flowly"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2") && !text.contains("redis-secret"),
+        "{text}"
+    );
 
     let bad = flowly(&["config"], &[("FLOWLY_SERVER__LISTEN", "not an address")]);
     assert!(!bad.status.success());
@@ -156,10 +171,19 @@ async fn an_admin_is_created_from_the_shell_and_can_log_in() {
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("administrator"));
-    let (status, session) =
-        app.anonymous().post("/api/v1/auth/login", json!({ "username": "root", "password": "shell-made password" })).await;
+    let (status, session) = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({ "username": "root", "password": "shell-made password" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(session["user"]["is_admin"], true);
 }

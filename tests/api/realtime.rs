@@ -440,3 +440,79 @@ async fn a_revoked_session_is_closed_and_a_user_has_a_socket_limit() {
     let (closed, _) = first.until_closed().await;
     assert_eq!(closed.map(|c| c.0), Some(4401));
 }
+
+#[tokio::test]
+async fn friend_requests_and_answers_arrive_live() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let (mut anns, _) = connect(&app.base, &token(&ann), json!({})).await;
+    let (mut bobs, _) = connect(&app.base, &token(&bob), json!({})).await;
+    let (_, sent) = ann
+        .post("/api/v1/friends/requests", json!({ "user_id": bob.id }))
+        .await;
+    let received = bobs.next_of(&["friend.request"]).await;
+    assert_eq!(received["data"]["request"]["id"], sent["request"]["id"]);
+    assert_eq!(received["data"]["request"]["from_user"], ann.id.to_string());
+    let id = sent["request"]["id"].as_str().unwrap();
+    bob.post(&format!("/api/v1/friends/requests/{id}/accept"), json!({}))
+        .await;
+    let answered = anns.next_of(&["friend.answered"]).await;
+    assert_eq!(answered["data"]["request"]["status"], "accepted");
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_answering_heartbeats_is_dropped() {
+    let app = TestApp::spawn_with(|c| {
+        c.realtime.heartbeat_secs = 1;
+        c.realtime.idle_timeout_secs = 2;
+    })
+    .await;
+    let ann = app.register("ann").await;
+    let (silent, _) = connect(&app.base, &token(&ann), json!({})).await;
+    // The client never reads again, so it never answers a ping; the node notices within bounds.
+    for _ in 0..100 {
+        if app.state.hub.socket_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.state.hub.socket_count(), 0);
+    drop(silent);
+}
+
+#[tokio::test]
+async fn users_whose_node_died_fall_offline_when_their_presence_expires() {
+    let app = TestApp::spawn_with(|c| c.realtime.heartbeat_secs = 1).await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    app.group(&ann, "Ops", &[&bob]).await;
+    let (mut anns, _) = connect(&app.base, &token(&ann), json!({})).await;
+    // Bob's socket lived on a node that died: its presence entry is there but about to lapse.
+    let prefix = &app.state.config.redis.key_prefix;
+    let expiry = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 300;
+    let mut redis = app.state.redis.clone();
+    let _: () = redis::pipe()
+        .zadd(
+            format!("{prefix}presence:{}", bob.id),
+            "dead-node:1",
+            expiry,
+        )
+        .zadd(
+            format!("{prefix}presence-index"),
+            bob.id.to_string(),
+            expiry,
+        )
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let offline = anns.next_of(&["presence"]).await;
+    assert_eq!(
+        offline["data"],
+        json!({ "user_id": bob.id, "status": "offline" })
+    );
+}
