@@ -327,6 +327,15 @@ pub async fn tombstone(tx: &mut PgConnection, id: Uuid) -> StoreResult<()> {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    // The stream's earlier events carried the text too; a resumed client must not see it again.
+    sqlx::query(
+        "update room_events e set data = jsonb_set(jsonb_set(e.data, '{message,body}', '\"\"'), '{message,data}', 'null')
+         from messages m
+         where m.id = $1 and e.room_id = m.room_id and e.data->'message'->>'id' = $1::text",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

@@ -516,3 +516,26 @@ async fn users_whose_node_died_fall_offline_when_their_presence_expires() {
         json!({ "user_id": bob.id, "status": "offline" })
     );
 }
+
+#[tokio::test]
+async fn a_deleted_message_is_not_replayed_with_its_text() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let room = app.group(&ann, "Ops", &[&bob]).await;
+    let seen = last_seq(&bob, room).await;
+    let m = say(&ann, room, "oops, a password: hunter2").await;
+    ann.delete(&format!("/api/v1/messages/{}", m["id"].as_str().unwrap()))
+        .await;
+    let (_, replayed) = connect(&app.base, &token(&bob), json!({ room.to_string(): seen })).await;
+    let kinds: Vec<&str> = replayed
+        .iter()
+        .map(|f| f["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["message.created", "message.deleted"]);
+    assert!(
+        !serde_json::to_string(&replayed)
+            .unwrap()
+            .contains("hunter2")
+    );
+}
