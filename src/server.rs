@@ -38,10 +38,12 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         .context("cannot connect to Redis (redis.url)")?;
     let metrics = telemetry::Metrics::new().context("cannot register metrics")?;
     let (shutdown, stopping) = tokio::sync::watch::channel(false);
+    let node_id = uuid::Uuid::now_v7();
     let hub = Hub::start(
         db.clone(),
         redis.clone(),
         client,
+        node_id,
         &config.redis.key_prefix,
         stopping.clone(),
     )
@@ -53,7 +55,7 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         config: Arc::new(config),
         metrics: Arc::new(metrics),
         hub,
-        node_id: uuid::Uuid::now_v7(),
+        node_id,
         shutdown: Arc::new(shutdown),
     };
     tokio::spawn(sweep_presence(state.clone(), stopping));

@@ -79,8 +79,8 @@ struct Inner {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
 enum Wire {
-    /// Room `r` has new durable events.
-    Room { r: Uuid },
+    /// Room `r` has new durable events (announced by node `n`, which dispatched them itself).
+    Room { r: Uuid, n: Uuid },
     /// User `u` joined room `r`; its stream for them starts at `s`.
     Joined { u: Uuid, r: Uuid, s: i64 },
     /// An ephemeral frame for the members of room `r` (except `from`'s own sockets where set).
@@ -94,6 +94,7 @@ enum Wire {
 }
 
 pub struct Hub {
+    node: Uuid,
     db: PgPool,
     redis: redis::aio::ConnectionManager,
     channel: String,
@@ -108,12 +109,14 @@ impl Hub {
         db: PgPool,
         redis: redis::aio::ConnectionManager,
         client: redis::Client,
+        node: Uuid,
         prefix: &str,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Arc<Hub>, redis::RedisError> {
         let channel = format!("{prefix}events");
         let (hints, mut hint_rx) = mpsc::unbounded_channel::<Uuid>();
         let hub = Arc::new(Hub {
+            node,
             db,
             redis,
             channel: channel.clone(),
@@ -234,7 +237,11 @@ impl Hub {
     /// Tells every node (this one included) that `room` has new durable events.
     pub async fn room_changed(&self, room: Uuid) {
         let _ = self.hints.send(room);
-        self.publish(&Wire::Room { r: room }).await;
+        self.publish(&Wire::Room {
+            r: room,
+            n: self.node,
+        })
+        .await;
     }
 
     /// Tells every node that `user` joined `room`, whose stream starts for them at `from_seq`.
@@ -270,8 +277,10 @@ impl Hub {
 
     fn receive(&self, wire: Wire) {
         match wire {
-            Wire::Room { r } => {
-                let _ = self.hints.send(r);
+            Wire::Room { r, n } => {
+                if n != self.node {
+                    let _ = self.hints.send(r);
+                }
             }
             Wire::Joined { u, r, s } => {
                 let mut inner = self.lock();
