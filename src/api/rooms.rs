@@ -499,12 +499,6 @@ async fn mark_read(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<ReadMarker>,
 ) -> ApiResult<Json<ReadState>> {
-    if req.seq < 0 {
-        return Err(ApiError::unprocessable(
-            "invalid_seq",
-            "seq must not be negative",
-        ));
-    }
     let last_read_seq = move_read_marker(&state, &user, id, req.seq).await?;
     Ok(Json(ReadState { last_read_seq }))
 }
