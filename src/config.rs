@@ -166,7 +166,7 @@ impl Default for Config {
             realtime: RealtimeConfig {
                 queue_frames: 256,
                 max_frame_bytes: 64 * 1024,
-                read_buffer_bytes: 4096,
+                read_buffer_bytes: 1024,
                 write_buffer_bytes: 0,
                 max_write_buffer_bytes: 1024 * 1024,
                 write_timeout_secs: 10,
@@ -198,8 +198,48 @@ impl Config {
                     .filter(|k| is_setting(k.as_str()))
                     .split("__"),
             )
-            .extract()
-            .map_err(Box::new)
+            .extract::<Config>()
+            .map_err(Box::new)?
+            .validated()
+            .map_err(|e| Box::new(figment::Error::from(e)))
+    }
+
+    /// Refuses settings that cannot work (zero where a count or an interval is needed).
+    fn validated(self) -> Result<Config, String> {
+        let rt = &self.realtime;
+        let positive = [
+            ("realtime.queue_frames", rt.queue_frames as u64),
+            ("realtime.max_frame_bytes", rt.max_frame_bytes as u64),
+            ("realtime.heartbeat_secs", rt.heartbeat_secs),
+            ("realtime.idle_timeout_secs", rt.idle_timeout_secs),
+            ("realtime.write_timeout_secs", rt.write_timeout_secs),
+            (
+                "realtime.frames_per_second",
+                u64::from(rt.frames_per_second),
+            ),
+            ("realtime.frame_burst", u64::from(rt.frame_burst)),
+            (
+                "realtime.max_sockets_per_user",
+                u64::from(rt.max_sockets_per_user),
+            ),
+            (
+                "database.max_connections",
+                u64::from(self.database.max_connections),
+            ),
+            ("limits.max_body_bytes", self.limits.max_body_bytes as u64),
+            (
+                "limits.max_page_size",
+                self.limits.max_page_size.max(0) as u64,
+            ),
+            (
+                "auth.session_ttl_days",
+                self.auth.session_ttl_days.max(0) as u64,
+            ),
+        ];
+        match positive.iter().find(|(_, v)| *v == 0) {
+            Some((name, _)) => Err(format!("{name} must be greater than 0")),
+            None => Ok(self),
+        }
     }
 
     /// The effective configuration as TOML, secrets redacted.

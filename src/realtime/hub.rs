@@ -13,6 +13,8 @@ use std::{
     },
 };
 
+use std::time::Duration;
+
 use futures::StreamExt;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
@@ -23,19 +25,26 @@ use uuid::Uuid;
 use super::frames::EventFrame;
 use crate::store;
 
-/// What the hub hands a socket, in order.
+/// What the hub hands a socket, in order. Kept to two words: every socket's queue holds a block
+/// of these from the start.
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// A durable room event.
     Event(Arc<EventFrame>),
-    /// An ephemeral frame (typing, presence, read marker, friend request), already serialised.
-    Ephemeral {
-        room: Option<Uuid>,
-        from: Option<Uuid>,
-        text: Arc<str>,
-    },
-    /// The user joined a room whose stream starts at `from_seq`.
-    Joined { room: Uuid, from_seq: i64 },
+    /// An ephemeral frame, shared by every socket it goes to.
+    Ephemeral(Arc<Ephemeral>),
+    /// The user joined a room whose stream starts at the given sequence number.
+    Joined(Box<(Uuid, i64)>),
+}
+
+/// An ephemeral frame (typing, presence, read marker, friend request), already serialised.
+#[derive(Debug)]
+pub struct Ephemeral {
+    /// The room it belongs to: only sockets following the room get it.
+    pub room: Option<Uuid>,
+    /// Its sender, whose own sockets skip it.
+    pub from: Option<Uuid>,
+    pub text: String,
 }
 
 /// A local socket as the hub knows it.
@@ -128,28 +137,8 @@ impl Hub {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(&channel).await?;
         let listener = Arc::clone(&hub);
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let mut messages = pubsub.on_message();
-            loop {
-                tokio::select! {
-                    _ = super::stopped(&mut stop) => break,
-                    msg = messages.next() => match msg {
-                        Some(msg) => {
-                            let payload: String = msg.get_payload().unwrap_or_default();
-                            match serde_json::from_str::<Wire>(&payload) {
-                                Ok(wire) => listener.receive(wire),
-                                Err(e) => tracing::warn!(error = %e, "unreadable hub message"),
-                            }
-                        }
-                        None => {
-                            tracing::error!("redis pub/sub connection lost; real-time fan-out stops until restart");
-                            break;
-                        }
-                    }
-                }
-            }
-        });
+        let stop = shutdown.clone();
+        tokio::spawn(listener.listen(client, pubsub, stop));
 
         let dispatcher = Arc::clone(&hub);
         tokio::spawn(async move {
@@ -164,6 +153,64 @@ impl Hub {
             }
         });
         Ok(hub)
+    }
+
+    /// Relays hub messages from Redis. When the subscription drops (Redis restarted), it
+    /// resubscribes and re-reads every followed room from PostgreSQL, so nothing durable is lost.
+    async fn listen(
+        self: Arc<Self>,
+        client: redis::Client,
+        first: redis::aio::PubSub,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut pubsub = Some(first);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let Some(mut current) = pubsub.take() else {
+                tokio::select! {
+                    _ = super::stopped(&mut stop) => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                match client.get_async_pubsub().await {
+                    Ok(mut p) => match p.subscribe(&self.channel).await {
+                        Ok(()) => {
+                            tracing::info!(
+                                "redis pub/sub resubscribed; catching up followed rooms"
+                            );
+                            backoff = Duration::from_millis(100);
+                            let rooms: Vec<Uuid> = self.lock().rooms.keys().copied().collect();
+                            for room in rooms {
+                                let _ = self.hints.send(room);
+                            }
+                            pubsub = Some(p);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "redis pub/sub: cannot subscribe"),
+                    },
+                    Err(e) => tracing::warn!(error = %e, "redis pub/sub: cannot reconnect"),
+                }
+                continue;
+            };
+            let mut messages = current.on_message();
+            loop {
+                tokio::select! {
+                    _ = super::stopped(&mut stop) => return,
+                    msg = messages.next() => match msg {
+                        Some(msg) => {
+                            let payload: String = msg.get_payload().unwrap_or_default();
+                            match serde_json::from_str::<Wire>(&payload) {
+                                Ok(wire) => self.receive(wire),
+                                Err(e) => tracing::warn!(error = %e, "unreadable hub message"),
+                            }
+                        }
+                        None => {
+                            tracing::error!("redis pub/sub connection lost; reconnecting");
+                            break;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     pub fn next_conn_id(&self) -> u64 {
@@ -297,14 +344,15 @@ impl Hub {
                 });
                 for conn in conns {
                     subs.conns.insert(conn.id, conn.clone());
-                    conn.offer(Outbound::Joined {
-                        room: r,
-                        from_seq: s,
-                    });
+                    conn.offer(Outbound::Joined(Box::new((r, s))));
                 }
             }
             Wire::RoomEphemeral { r, from, f } => {
-                let text: Arc<str> = f.into();
+                let frame = Arc::new(Ephemeral {
+                    room: Some(r),
+                    from,
+                    text: f,
+                });
                 let inner = self.lock();
                 for conn in inner
                     .rooms
@@ -312,26 +360,22 @@ impl Hub {
                     .into_iter()
                     .flat_map(|s| s.conns.values())
                 {
-                    conn.offer(Outbound::Ephemeral {
-                        room: Some(r),
-                        from,
-                        text: Arc::clone(&text),
-                    });
+                    conn.offer(Outbound::Ephemeral(Arc::clone(&frame)));
                 }
             }
             Wire::UserEphemeral { us, f } => {
-                let text: Arc<str> = f.into();
+                let frame = Arc::new(Ephemeral {
+                    room: None,
+                    from: None,
+                    text: f,
+                });
                 let inner = self.lock();
                 for conn in us
                     .iter()
                     .filter_map(|u| inner.users.get(u))
                     .flat_map(HashMap::values)
                 {
-                    conn.offer(Outbound::Ephemeral {
-                        room: None,
-                        from: None,
-                        text: Arc::clone(&text),
-                    });
+                    conn.offer(Outbound::Ephemeral(Arc::clone(&frame)));
                 }
             }
         }

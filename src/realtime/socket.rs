@@ -206,6 +206,13 @@ impl Session {
             wake: Arc::new(Notify::new()),
         };
         hub.register(&conn, &rooms);
+        // Read the rooms again now that the socket is registered: an event or a new membership
+        // committed in between would otherwise wait for the room's next event.
+        let rooms = match store::rooms::ids_for_user(&state.db, user.id).await {
+            Ok(rooms) => rooms,
+            Err(_) => rooms,
+        };
+        hub.register(&conn, &rooms);
         let conn_key = format!("{}:{}", state.node_id, conn.id);
         let mut session = Session {
             state: state.clone(),
@@ -252,6 +259,8 @@ impl Session {
         rooms: Vec<(Uuid, i64)>,
     ) -> Result<(), Ended> {
         let rt = self.state.config.realtime.clone();
+        // Serialised at once: a `Value` kept in this future would stay allocated (a B-tree node
+        // per room) for the socket's whole life.
         let hello = json!({
             "type": "hello",
             "data": {
@@ -260,8 +269,9 @@ impl Session {
                 "heartbeat_secs": rt.heartbeat_secs,
                 "rooms": rooms.iter().map(|(id, seq)| json!({ "room": id, "last_seq": seq })).collect::<Vec<_>>(),
             }
-        });
-        self.send_text(hello.to_string()).await?;
+        })
+        .to_string();
+        self.send_text(hello).await?;
 
         // The client says where it is; live events wait in the queue meanwhile.
         let mut first = None;
@@ -297,7 +307,7 @@ impl Session {
         )
         .await?;
         if let Some(text) = first {
-            self.handle_text(&text).await?;
+            Box::pin(self.handle_text(&text)).await?;
         }
 
         let mut heartbeat = tokio::time::interval(Duration::from_secs(rt.heartbeat_secs));
@@ -311,7 +321,7 @@ impl Session {
                 incoming = stream.next() => {
                     last_heard = Instant::now();
                     match incoming {
-                        Some(Ok(Message::Text(text))) => self.handle_text(&text).await?,
+                        Some(Ok(Message::Text(text))) => Box::pin(self.handle_text(&text)).await?,
                         Some(Ok(Message::Binary(_))) => {
                             self.send_text(frames::error("unsupported", "frames are JSON text", None)).await?;
                         }
@@ -324,7 +334,7 @@ impl Session {
                     }
                 }
                 out = rx.recv() => match out {
-                    Some(out) => self.handle_outbound(out).await?,
+                    Some(out) => Box::pin(self.handle_outbound(out)).await?,
                     None => return Err(Some((close::GOING_AWAY, "server closing"))),
                 },
                 _ = self.conn.wake.notified() => {
@@ -441,17 +451,18 @@ impl Session {
                     self.deliver(&frame).await?;
                 }
             }
-            Outbound::Joined { room, from_seq } => {
+            Outbound::Joined(joined) => {
+                let (room, from_seq) = *joined;
                 if let std::collections::hash_map::Entry::Vacant(entry) = self.delivered.entry(room)
                 {
                     entry.insert(from_seq - 1);
                     self.catch_up(room, None).await?;
                 }
             }
-            Outbound::Ephemeral { room, from, text } => {
-                let visible = room.is_none_or(|r| self.delivered.contains_key(&r));
-                if visible && from != Some(self.user.id) {
-                    self.send_text(text.to_string()).await?;
+            Outbound::Ephemeral(frame) => {
+                let visible = frame.room.is_none_or(|r| self.delivered.contains_key(&r));
+                if visible && frame.from != Some(self.user.id) {
+                    self.send_text(frame.text.clone()).await?;
                 }
             }
         }
@@ -479,16 +490,24 @@ impl Session {
     }
 
     async fn handle_text(&mut self, text: &str) -> Result<(), Ended> {
+        let parsed = serde_json::from_str::<Value>(text);
+        let client_id = parsed
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get("client_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         if !self.allow_frame()? {
+            let message = "too many frames; this one was dropped, slow down";
             return self
                 .send_text(frames::error(
-                    "rate_limited",
-                    "too many frames; slow down",
-                    None,
+                    "frame_rate_limited",
+                    message,
+                    client_id.as_deref(),
                 ))
                 .await;
         }
-        let value: Value = match serde_json::from_str(text) {
+        let value = match parsed {
             Ok(v) => v,
             Err(e) => {
                 return self
@@ -510,10 +529,6 @@ impl Session {
                 ))
                 .await;
         }
-        let client_id = value
-            .get("client_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
         let frame: ClientFrame = match serde_json::from_value(value) {
             Ok(f) => f,
             Err(e) => {

@@ -408,7 +408,7 @@ async fn bad_frames_get_errors_and_floods_and_huge_frames_close_the_socket() {
     let mut limited = false;
     for _ in 0..3 {
         let f = s.next_of(&["pong", "error"]).await;
-        limited |= f["data"]["code"] == "rate_limited";
+        limited |= f["data"]["code"] == "frame_rate_limited";
     }
     assert!(limited, "the sixth frame within the burst is refused");
 
