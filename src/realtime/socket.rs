@@ -9,11 +9,12 @@ use std::{
 
 use axum::{
     extract::{
-        Query, State, WebSocketUpgrade,
+        State, WebSocketUpgrade,
+        ws::rejection::WebSocketUpgradeRejection,
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
     },
     http::HeaderMap,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use axum_extra::extract::CookieJar;
 use futures::{SinkExt, StreamExt, stream::SplitSink};
@@ -28,7 +29,7 @@ use super::{
     presence,
 };
 use crate::{
-    api::{CurrentUser, messages::NewMessageRequest},
+    api::{ApiError, ApiQuery, CurrentUser, messages::NewMessageRequest},
     auth,
     state::AppState,
     store,
@@ -59,13 +60,19 @@ type Sink = SplitSink<WebSocket, Message>;
 /// Frames are documented in docs/protocol.md.
 #[utoipa::path(get, path = "/ws", tag = "realtime",
     params(("token" = Option<String>, Query, description = "session token, for clients that cannot set headers")),
-    responses((status = 101, description = "switching to the WebSocket protocol")))]
+    responses((status = 101, description = "switching to the WebSocket protocol"),
+        (status = 400, body = crate::api::ErrorBody, description = "websocket_required, invalid_query")))]
 pub async fn ws_handler(
     State(state): State<AppState>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     headers: HeaderMap,
-    Query(q): Query<WsQuery>,
+    ApiQuery(q): ApiQuery<WsQuery>,
 ) -> Response {
+    let Ok(ws) = ws else {
+        let message =
+            "this endpoint speaks WebSocket: open it with a WebSocket client (Upgrade: websocket)";
+        return ApiError::bad_request("websocket_required", message).into_response();
+    };
     let rt = &state.config.realtime;
     let ws = ws
         .read_buffer_size(rt.read_buffer_bytes)

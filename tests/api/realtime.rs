@@ -539,3 +539,11 @@ async fn a_deleted_message_is_not_replayed_with_its_text() {
             .contains("hunter2")
     );
 }
+
+#[tokio::test]
+async fn a_plain_http_request_to_the_socket_gets_a_json_error() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.anonymous().get("/api/v1/ws").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(crate::helpers::code(&body), "websocket_required");
+}
