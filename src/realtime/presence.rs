@@ -98,20 +98,31 @@ pub async fn set_status(state: &AppState, user: Uuid, status: &str) -> redis::Re
     Ok(())
 }
 
-/// The presence of some users: `online`, `away` or `offline`.
-pub async fn statuses(state: &AppState, users: &[Uuid]) -> redis::RedisResult<Vec<(Uuid, String)>> {
-    let mut out = Vec::with_capacity(users.len());
-    let mut redis = state.redis.clone();
-    for user in users {
-        let status = if live_sockets(state, *user).await? > 0 {
-            let s: Option<String> = redis.get(status_key(state, *user)).await?;
-            s.unwrap_or_else(|| "online".into())
-        } else {
-            "offline".into()
-        };
-        out.push((*user, status));
+/// Who among a user's contacts is online or away now (one Redis round trip); the offline are
+/// left out.
+pub async fn snapshot(state: &AppState, user: Uuid) -> Result<Vec<(Uuid, String)>, String> {
+    let contacts = crate::store::rooms::contacts(&state.db, user)
+        .await
+        .map_err(|e| e.to_string())?;
+    if contacts.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let mut pipe = redis::pipe();
+    for contact in &contacts {
+        pipe.zcount(conns_key(state, *contact), now_ms(), "+inf")
+            .get(status_key(state, *contact));
+    }
+    let mut redis = state.redis.clone();
+    let answers: Vec<(u64, Option<String>)> = pipe
+        .query_async(&mut redis)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(contacts
+        .into_iter()
+        .zip(answers)
+        .filter(|(_, (live, _))| *live > 0)
+        .map(|(contact, (_, status))| (contact, status.unwrap_or_else(|| "online".into())))
+        .collect())
 }
 
 async fn announce_status(state: &AppState, user: Uuid, status: &str) {

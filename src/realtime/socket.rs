@@ -313,6 +313,22 @@ impl Session {
             json!({ "type": "resumed", "data": { "rooms": self.delivered } }).to_string(),
         )
         .await?;
+        // Who is around right now; changes follow as `presence` frames.
+        match presence::snapshot(&self.state, self.user.id).await {
+            Ok(users) => {
+                let users: Vec<Value> = users
+                    .iter()
+                    .map(|(id, status)| json!({ "user_id": id, "status": status }))
+                    .collect();
+                self.send_text(frames::ephemeral(
+                    "presence.snapshot",
+                    None,
+                    json!({ "users": users }),
+                ))
+                .await?;
+            }
+            Err(e) => tracing::warn!(error = %e, "presence unavailable"),
+        }
         if let Some(text) = first {
             Box::pin(self.handle_text(&text)).await?;
         }

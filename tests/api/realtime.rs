@@ -353,6 +353,14 @@ async fn typing_and_presence_reach_room_mates_and_expire() {
         online["data"],
         json!({ "user_id": bob.id, "status": "online" })
     );
+    // Someone connecting later learns at once who is around.
+    let (mut later, _) = connect(&app.base, &token(&ann), json!({})).await;
+    let snapshot = later.next_of(&["presence.snapshot"]).await;
+    assert_eq!(
+        snapshot["data"]["users"],
+        json!([{ "user_id": bob.id, "status": "online" }])
+    );
+    later.close().await;
 
     bobs.send(json!({ "type": "typing", "room": room })).await;
     let started = anns.next_of(&["typing.started"]).await;
@@ -416,7 +424,20 @@ async fn bad_frames_get_errors_and_floods_and_huge_frames_close_the_socket() {
     big.send(json!({ "type": "send", "room": Uuid::nil(), "body": "y".repeat(10_000) }))
         .await;
     let (closed, _) = big.until_closed().await;
-    assert_eq!(closed.map(|c| c.0), Some(1009));
+    // The frame's unread remainder can make the kernel reset the connection, and a reset may
+    // overtake the close frame; either way the socket is closed, never served on.
+    assert!(closed.as_ref().is_none_or(|c| c.0 == 1009), "{closed:?}");
+    for _ in 0..50 {
+        if app.state.hub.socket_count() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.state.hub.socket_count(),
+        1,
+        "only the well-behaved socket is left"
+    );
 }
 
 #[tokio::test]
