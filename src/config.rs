@@ -69,6 +69,8 @@ pub struct ServerConfig {
     pub trust_forwarded_for: bool,
     /// Seconds given to in-flight requests after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// The built web client (`web/dist`), served at `/` when the directory exists.
+    pub web_dir: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +138,7 @@ impl Default for Config {
                 metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
                 trust_forwarded_for: false,
                 shutdown_grace_secs: 10,
+                web_dir: "web/dist".into(),
             },
             database: DatabaseConfig {
                 url: Secret("postgres://postgres@127.0.0.1:55432/flowly".into()),

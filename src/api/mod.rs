@@ -104,7 +104,7 @@ pub fn app(state: AppState) -> Router {
     routes
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
         .route_layer(middleware::from_fn_with_state(state.metrics.clone(), telemetry::track_http))
-        .fallback(not_found)
+        .fallback_service(web_client(&state.config.server.web_dir))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
         .layer(middleware::from_fn(time_limit))
@@ -129,6 +129,29 @@ async fn time_limit(req: axum::extract::Request, next: middleware::Next) -> Resp
         )
         .into_response(),
     }
+}
+
+/// Everything outside the API: the web client's files, with `index.html` for the client's own
+/// routes (`/rooms/...`). Unknown API paths stay JSON 404s.
+fn web_client(dir: &str) -> axum::routing::MethodRouter {
+    let dir = std::path::PathBuf::from(dir);
+    let files = tower_http::services::ServeDir::new(&dir)
+        .precompressed_gzip()
+        .fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
+    axum::routing::any(move |req: axum::extract::Request| {
+        let files = files.clone();
+        let dir = dir.clone();
+        async move {
+            let path = req.uri().path();
+            if path.starts_with("/api/") || !dir.join("index.html").is_file() {
+                return not_found().await;
+            }
+            match tower::ServiceExt::oneshot(files, req).await {
+                Ok(response) => response.into_response(),
+                Err(e) => ApiError::internal(e).into_response(),
+            }
+        }
+    })
 }
 
 async fn not_found() -> Response {

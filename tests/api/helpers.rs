@@ -46,6 +46,8 @@ pub fn test_config(database: &str) -> Config {
     config.auth.login_attempts_per_ip = 10_000;
     config.auth.registrations_per_ip_per_hour = 10_000;
     config.server.shutdown_grace_secs = 2;
+    // No web client unless a test serves one: the tree's web/dist must not change what tests see.
+    config.server.web_dir = "/nonexistent/flowly-web".into();
     config
 }
 

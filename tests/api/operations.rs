@@ -187,3 +187,50 @@ async fn an_admin_is_created_from_the_shell_and_can_log_in() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(session["user"]["is_admin"], true);
 }
+
+#[tokio::test]
+async fn the_web_client_is_served_at_the_root_and_api_misses_stay_json() {
+    let dir = std::env::temp_dir().join(format!("flowly-web-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>Flowly</title>",
+    )
+    .unwrap();
+    std::fs::write(dir.join("assets/app.js"), "console.log('flowly')").unwrap();
+    let web_dir = dir.display().to_string();
+    let app = TestApp::spawn_with(move |c| c.server.web_dir = web_dir).await;
+    let get = |path: &str| reqwest::get(format!("{}{path}", app.base));
+
+    let index = get("/").await.unwrap();
+    assert_eq!(index.status(), StatusCode::OK);
+    assert!(
+        index
+            .text()
+            .await
+            .unwrap()
+            .contains("<title>Flowly</title>")
+    );
+    let js = get("/assets/app.js").await.unwrap();
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    let client_route = get("/rooms/some-room").await.unwrap();
+    assert!(
+        client_route
+            .text()
+            .await
+            .unwrap()
+            .contains("<title>Flowly</title>"),
+        "client routes get index.html"
+    );
+    let (status, body) = app.anonymous().get("/api/v1/nope").await;
+    assert_eq!(
+        (status, crate::helpers::code(&body)),
+        (StatusCode::NOT_FOUND, "route_not_found")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
