@@ -1,0 +1,155 @@
+// Message input: Enter sends, Shift+Enter breaks the line, @ completes room members, typing frames.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { Member, Message } from '../../api/types';
+import { completeMention, matchMembers, mentionAt, type MentionQuery } from '../../lib/mention';
+import { sendMessage, sendTyping } from '../../state/live';
+import { me } from '../../state/store';
+
+interface Props {
+  roomId: string;
+  taskId?: string | null;
+  members: Member[];
+  replyTo?: Message | null;
+  onCancelReply?: () => void;
+  onSent?: () => void;
+  placeholder?: string;
+}
+
+export function Composer({ roomId, taskId = null, members, replyTo, onCancelReply, onSent, placeholder }: Props) {
+  const [text, setText] = useState('');
+  const [mq, setMq] = useState<MentionQuery | null>(null);
+  const [sel, setSel] = useState(0);
+  const ref = useRef<HTMLTextAreaElement>(null);
+  const user = me.value!;
+  const candidates = mq ? matchMembers(members.filter((m) => m.user_id !== user.id), mq.query) : [];
+  const listId = `mentions-${taskId ?? roomId}`;
+
+  useEffect(() => {
+    if (replyTo) ref.current?.focus();
+  }, [replyTo]);
+  useEffect(() => () => sendTyping(roomId, false), [roomId]);
+
+  const update = (value: string, caret: number) => {
+    setText(value);
+    const q = mentionAt(value, caret);
+    setMq(q);
+    setSel(0);
+    if (!taskId) sendTyping(roomId, value.trim().length > 0);
+  };
+
+  const pick = (username: string) => {
+    const el = ref.current;
+    if (!el || !mq) return;
+    const r = completeMention(text, mq, el.selectionStart ?? text.length, username);
+    setText(r.text);
+    setMq(null);
+    requestAnimationFrame(() => {
+      el.focus();
+      el.setSelectionRange(r.caret, r.caret);
+    });
+  };
+
+  const submit = () => {
+    const body = text.trim();
+    if (!body) return;
+    sendMessage(roomId, body, replyTo?.id ?? null, taskId);
+    if (!taskId) sendTyping(roomId, false);
+    setText('');
+    setMq(null);
+    onCancelReply?.();
+    onSent?.();
+  };
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (candidates.length > 0) {
+      if (e.key === 'ArrowDown') {
+        e.preventDefault();
+        setSel((sel + 1) % candidates.length);
+        return;
+      }
+      if (e.key === 'ArrowUp') {
+        e.preventDefault();
+        setSel((sel - 1 + candidates.length) % candidates.length);
+        return;
+      }
+      if (e.key === 'Enter' || e.key === 'Tab') {
+        e.preventDefault();
+        pick(candidates[sel].username);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        setMq(null);
+        return;
+      }
+    }
+    if (e.key === 'Escape' && replyTo) {
+      onCancelReply?.();
+      return;
+    }
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  };
+
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      {replyTo && (
+        <div class="reply-bar">
+          <span>
+            Replying to <strong>{replyTo.author_display_name}</strong>: {replyTo.body.slice(0, 80)}
+          </span>
+          <button type="button" class="icon small" onClick={onCancelReply} aria-label="Cancel reply">✕</button>
+        </div>
+      )}
+      {candidates.length > 0 && (
+        <ul class="mention-list" id={listId} role="listbox" aria-label="Mention someone">
+          {candidates.map((m, i) => (
+            <li
+              key={m.user_id}
+              id={`${listId}-${i}`}
+              role="option"
+              aria-selected={i === sel}
+              class={i === sel ? 'selected' : ''}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                pick(m.username);
+              }}
+            >
+              <strong>@{m.username}</strong> <span class="muted">{m.display_name}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="composer-row">
+        <textarea
+          ref={ref}
+          rows={1}
+          value={text}
+          maxLength={8000}
+          placeholder={placeholder ?? 'Write a message… (@ to mention)'}
+          aria-label="Message"
+          role="combobox"
+          aria-autocomplete="list"
+          aria-expanded={candidates.length > 0}
+          aria-controls={candidates.length > 0 ? listId : undefined}
+          aria-activedescendant={candidates.length > 0 ? `${listId}-${sel}` : undefined}
+          onInput={(e) => {
+            const el = e.target as HTMLTextAreaElement;
+            update(el.value, el.selectionStart ?? el.value.length);
+          }}
+          onKeyDown={onKeyDown}
+          onBlur={() => setTimeout(() => setMq(null), 150)}
+        />
+        <button class="primary" type="submit" disabled={!text.trim()}>Send</button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,34 @@
+import { defineConfig } from 'vitest/config';
+
+// Dev server proxies the API (and its WebSocket) to a local `flowly serve`.
+// Override the target with FLOWLY_API=http://127.0.0.1:8080 npm run dev.
+const api = process.env.FLOWLY_API ?? 'http://127.0.0.1:18090';
+
+export default defineConfig({
+  esbuild: {
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+  },
+  resolve: {
+    alias: {
+      react: 'preact/compat',
+      'react-dom': 'preact/compat',
+    },
+  },
+  server: {
+    port: 5173,
+    proxy: {
+      '/api': { target: api, ws: true, changeOrigin: false },
+    },
+  },
+  build: {
+    outDir: 'dist',
+    target: 'es2020',
+    sourcemap: false,
+    chunkSizeWarningLimit: 400,
+  },
+  test: {
+    environment: 'node',
+    include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
+  },
+});
