@@ -29,6 +29,14 @@ if [ -z "$(scripts/dev-services.sh psql -d postgres -X -At -c "select 1 from pg_
   scripts/dev-services.sh psql -d postgres -X -q -c "create database flowly"
 fi
 
+if [ -f web/package.json ]; then
+  step "building the web client"
+  have npm || die "Node.js 20 or newer (with npm) is needed to build the web client"
+  node_major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old for the web client; install Node.js 20 or newer"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+fi
+
 step "building flowly (release; the first build takes a few minutes)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowly/target}"
 cargo build --release --locked --bin flowly
@@ -62,7 +70,7 @@ curl -fsS "$url/readyz" >/dev/null || die "flowly did not become ready at $url"
 
 cat >&2 <<MSG
 
-Flowly is running at $url
+Flowly is running at $url   (open it in a browser)
   API:      $url/api/v1   (OpenAPI: $url/api/v1/openapi.json)
   metrics:  $("$flowly" config | sed -n 's/^metrics_listen = "\(.*\)"$/http:\/\/\1\/metrics/p' | head -n 1)
   log in:   the administrator's username and password are in $ROOT_DIR/$credentials

@@ -29,6 +29,9 @@ export default defineConfig({
   },
   test: {
     environment: 'node',
+    // The optional end-to-end run (src/e2e) renders the app in happy-dom against a real server.
+    environmentOptions: { happyDOM: { url: process.env.FLOWLY_E2E_URL ?? 'http://127.0.0.1:18090/' } },
+    testTimeout: 60_000,
     include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
   },
 });

@@ -107,6 +107,11 @@ export function stopStream(): void {
   socket = null;
 }
 
+/** For the end-to-end run: drop the socket as a network failure would. */
+export function dropSocketForTest(): void {
+  (socket as unknown as { ws: { close(code: number, reason: string): void } | null } | null)?.ws?.close(4002, 'test drop');
+}
+
 export function reconnectNow(): void {
   socket?.reconnectNow();
 }
