@@ -89,11 +89,36 @@ run_rust_tests() {
 # ---------------------------------------------------------------- web (placeholder)
 # >>> Web tests go here once the frontend exists (web/package.json). <<<
 run_web_tests() {
-  if [ -f web/package.json ]; then
-    (cd web && npm ci && npm test)
-  else
-    echo "no web/package.json; skipping web tests" >&2
+  if [ ! -f web/package.json ]; then
+    echo "no web/package.json; no web client to test" >&2
+    return 0
   fi
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test)
+  run_web_e2e
+}
+
+# The web client against a real `flowly serve` (its own database, port and Redis prefix) serving
+# the freshly built web/dist.
+run_web_e2e() {
+  local db=flowly_test_web_e2e port pid rc=0
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  cargo build --quiet --bin flowly
+  scripts/dev-services.sh psql -d postgres -X -q -v ON_ERROR_STOP=1 \
+    -c "drop database if exists $db with (force)" -c "create database $db"
+  FLOWLY_DATABASE__URL="${FLOWLY_TEST_DATABASE_URL%/*}/$db" FLOWLY_REDIS__URL="$FLOWLY_TEST_REDIS_URL" \
+    FLOWLY_REDIS__KEY_PREFIX="web-e2e-$$:" FLOWLY_SERVER__LISTEN="127.0.0.1:$port" \
+    FLOWLY_SERVER__METRICS_LISTEN="127.0.0.1:0" FLOWLY_SERVER__WEB_DIR="$ROOT_DIR/web/dist" \
+    FLOWLY_AUTH__REGISTRATIONS_PER_IP_PER_HOUR=100000 FLOWLY_LIMITS__WRITES_PER_USER_PER_MINUTE=1000000 \
+    FLOWLY_LOG__LEVEL=warn "$CARGO_TARGET_DIR/debug/flowly" serve &
+  pid=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  (cd web && FLOWLY_E2E_URL="http://127.0.0.1:$port/" npm run test:e2e) || rc=$?
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  return "$rc"
 }
 
 # ---------------------------------------------------------------- main

@@ -24,11 +24,11 @@ export function normaliseMessage(m: Message, me: string): Message {
   return { ...m, reactions: normaliseReactions(m.reactions, me) };
 }
 
-/** Merge messages by id (later wins), sorted by seq; drops task-discussion messages. */
-export function merge(a: Message[], b: Message[]): Message[] {
+/** Merge messages by id (later wins), sorted by seq; drops task-discussion messages unless asked. */
+export function merge(a: Message[], b: Message[], discussion = false): Message[] {
   const byId = new Map<string, Message>();
   for (const m of a) byId.set(m.id, m);
-  for (const m of b) if (!m.task_id) byId.set(m.id, m);
+  for (const m of b) if (discussion || !m.task_id) byId.set(m.id, m);
   return [...byId.values()].sort((x, y) => x.seq - y.seq);
 }
 

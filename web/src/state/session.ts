@@ -36,7 +36,13 @@ export async function restoreSession(): Promise<void> {
   } catch {
     /* storage disabled */
   }
-  setCsrfToken(readCookie('flowly_csrf') ?? stored);
+  const cookie = readCookie('flowly_csrf');
+  setCsrfToken(cookie ?? stored);
+  // No CSRF cookie means no session cookie either (same lifetime): skip the request that would 401.
+  if (!cookie && !stored) {
+    booting.value = false;
+    return;
+  }
   try {
     me.value = await api.me();
     await refreshRooms();

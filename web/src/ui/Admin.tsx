@@ -25,6 +25,7 @@ export function Admin() {
     <section class="screen">
       <h1>Users</h1>
       <ErrorText error={first.error || error} />
+      <div class="table-wrap">
       <table class="users">
         <thead>
           <tr><th>User</th><th>Created</th><th>Status</th><th><span class="sr-only">Actions</span></th></tr>
@@ -49,6 +50,7 @@ export function Admin() {
           ))}
         </tbody>
       </table>
+      </div>
       {hasMore && (
         <button
           disabled={busy}

@@ -80,6 +80,10 @@ export function App() {
 
   const user = me.value;
   const section = route.value.path[0];
+  const unread = rooms.value.reduce((n, r) => n + r.unread_count, 0);
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) Flowly` : 'Flowly';
+  }, [unread]);
   useEffect(() => {
     if (!booting.value && user && (section === 'login' || section === 'signup')) navigate('/');
   }, [user, section, booting.value]);

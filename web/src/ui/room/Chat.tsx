@@ -36,6 +36,7 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
   const [atBottom, setAtBottom] = useState(true);
   const jump = route.value.query.get('m');
   const jumpSeq = jump && /^\d+$/.test(jump) ? Number(jump) : null;
+  const lastTop = useRef(0);
   const pendingScroll = useRef<'bottom' | 'divider' | number | null>(null);
 
   const set = (next: typeof tl) => (tlSig.value = next);
@@ -135,8 +136,11 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
     const fromBottom = list.scrollHeight - list.scrollTop - list.clientHeight;
     stick.current = fromBottom < 40 && !tl.hasNewer;
     setAtBottom(stick.current);
-    if (list.scrollTop < 400) void loadOlder();
-    if (fromBottom < 400) void loadNewer();
+    const down = list.scrollTop > lastTop.current;
+    lastTop.current = list.scrollTop;
+    // Page in the direction the user scrolls, so a short window never pages both ways at once.
+    if (!down && list.scrollTop < 400) void loadOlder();
+    else if (down && fromBottom < 400) void loadNewer();
     readIfVisible();
   };
 
@@ -165,7 +169,7 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
     // Live messages at the bottom: keep the window bounded.
     if (stick.current && tl.messages.length > MAX + PAGE) set({ ...trim(tl, MAX, 'bottom'), loaded: true });
     // A short window does not scroll: fetch more so the user can.
-    if (tl.loaded && tl.hasOlder && list.scrollHeight <= list.clientHeight + 10) void loadOlder();
+    if (tl.loaded && tl.hasOlder && tl.messages.length < MAX && list.scrollHeight <= list.clientHeight + 10) void loadOlder();
     readIfVisible();
   }, [tl, pending.length]);
 

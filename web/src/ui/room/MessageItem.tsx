@@ -1,6 +1,6 @@
 // One message: author, body (mentions highlighted), reply link, reactions, and its actions.
 import { memo } from 'preact/compat';
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api/endpoints';
 import { describeError } from '../../api/errors';
 import type { Message } from '../../api/types';
@@ -42,6 +42,15 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
   const [picker, setPicker] = useState(false);
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(m.body);
+  const actionsRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!menu) return;
+    const close = (e: Event) => {
+      if (!actionsRef.current?.contains(e.target as Node)) setMenu(false);
+    };
+    document.addEventListener('pointerdown', close);
+    return () => document.removeEventListener('pointerdown', close);
+  }, [menu]);
   const mine = m.author_id === meId;
   const deleted = !!m.deleted_at;
   const system = m.kind === 'system';
@@ -158,7 +167,7 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
         )}
       </div>
       {!deleted && (
-        <div class="msg-actions">
+        <div class="msg-actions" ref={actionsRef}>
           <button
             type="button"
             class="icon small"

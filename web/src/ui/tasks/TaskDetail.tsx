@@ -1,7 +1,7 @@
 // One task: every field editable, activity, source conversation, and its own discussion.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type NewTask } from '../../api/endpoints';
-import { PRIORITIES, STATUSES, type Message, type Priority, type Task, type TaskStatus } from '../../api/types';
+import { api } from '../../api/endpoints';
+import { PRIORITIES, STATUSES, type Message, type Task } from '../../api/types';
 import * as ob from '../../chat/outbox';
 import { merge, normaliseMessage } from '../../chat/timeline';
 import { dateTimeOf, timeOf } from '../../lib/format';
@@ -12,7 +12,7 @@ import { ErrorText, useAction, useLoad } from '../common';
 import { Body } from '../room/MessageItem';
 import { Composer } from '../room/Composer';
 import { describeChanges } from './changes';
-import { parseLabels } from './TaskForm';
+import { diff, formOf } from '../../tasks/form';
 
 export function TaskDetail({ taskId }: { taskId: string }) {
   const task = useLoad(() => api.task(taskId), [taskId]);
@@ -40,7 +40,7 @@ function TaskView({ task, setTask, reload }: { task: Task; setTask: (t: Task) =>
         const msg = f.data?.message as Message | undefined;
         if (!msg) return;
         if (msg.task_id === task.id && discussion.data) {
-          discussion.set({ ...discussion.data, messages: merge(discussion.data.messages, [normaliseMessage(msg, user.id)]).map((m) => m) });
+          discussion.set({ ...discussion.data, messages: merge(discussion.data.messages, [normaliseMessage(msg, user.id)], true) });
           if (f.type === 'message.created') setTask({ ...task, comment_count: task.comment_count + 1 });
         }
         if (f.type.startsWith('task.') && (msg.ref_task_id === task.id || msg.data?.task_id === task.id)) {
@@ -162,7 +162,7 @@ function TaskView({ task, setTask, reload }: { task: Task; setTask: (t: Task) =>
             class="linkish small"
             onClick={() =>
               void api.taskMessages(task.id, { before: msgs[0]?.seq, limit: 50 }).then((p) =>
-                discussion.set({ has_more: p.has_more, messages: merge(p.messages, msgs) }),
+                discussion.set({ has_more: p.has_more, messages: merge(p.messages, msgs, true) }),
               )
             }
           >
@@ -203,35 +203,4 @@ function TaskView({ task, setTask, reload }: { task: Task; setTask: (t: Task) =>
       </section>
     </section>
   );
-}
-
-interface Form {
-  title: string;
-  description: string;
-  status: TaskStatus;
-  priority: Priority;
-  assignee_id: string;
-  due_on: string;
-  labels: string;
-}
-
-function formOf(t: Task): Form {
-  return {
-    title: t.title, description: t.description, status: t.status, priority: t.priority,
-    assignee_id: t.assignee_id ?? '', due_on: t.due_on ?? '', labels: t.labels.join(', '),
-  };
-}
-
-/** Only the fields that changed; `null` clears assignee and due date. */
-export function diff(t: Task, f: Form): Partial<NewTask> {
-  const out: Partial<NewTask> = {};
-  if (f.title.trim() !== t.title) out.title = f.title.trim();
-  if (f.description.trim() !== t.description) out.description = f.description.trim();
-  if (f.status !== t.status) out.status = f.status;
-  if (f.priority !== t.priority) out.priority = f.priority;
-  if ((f.assignee_id || null) !== (t.assignee_id ?? null)) out.assignee_id = f.assignee_id || null;
-  if ((f.due_on || null) !== (t.due_on ?? null)) out.due_on = f.due_on || null;
-  const labels = parseLabels(f.labels);
-  if (labels.join('\n') !== [...t.labels].join('\n')) out.labels = labels;
-  return out;
 }

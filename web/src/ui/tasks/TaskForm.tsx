@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api, type NewTask } from '../../api/endpoints';
 import { PRIORITIES, STATUSES, type Member, type Message, type Priority, type Task, type TaskStatus } from '../../api/types';
+import { parseLabels } from '../../tasks/form';
 import { prefillTask } from '../../tasks/prefill';
 import { href } from '../../state/router';
 import { toast } from '../../state/store';
@@ -14,10 +15,6 @@ interface Props {
   status?: TaskStatus;
   onClose: () => void;
   onCreated?: (t: Task) => void;
-}
-
-export function parseLabels(text: string): string[] {
-  return [...new Set(text.split(',').map((l) => l.trim()).filter(Boolean))].sort();
 }
 
 export function TaskFormDialog({ roomId, members, source, status = 'todo', onClose, onCreated }: Props) {
