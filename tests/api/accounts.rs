@@ -126,17 +126,7 @@ async fn login_logout_and_sessions() {
 async fn logout_everywhere_ends_every_session() {
     let app = TestApp::spawn().await;
     let ann = app.register("ann").await;
-    let anon = app.anonymous();
-    let (_, s) = anon
-        .post(
-            "/api/v1/auth/login",
-            json!({"username": "ann", "password": "password-ann"}),
-        )
-        .await;
-    let phone = Client {
-        token: s["token"].as_str().map(str::to_owned),
-        ..anon.clone()
-    };
+    let phone = app.login("ann", "password-ann").await;
     assert_eq!(phone.get("/api/v1/me").await.0, StatusCode::OK);
     assert_eq!(
         ann.post("/api/v1/auth/logout-all", json!({})).await.0,
@@ -151,16 +141,7 @@ async fn changing_the_password_ends_other_sessions_and_needs_the_old_one() {
     let app = TestApp::spawn().await;
     let ann = app.register("ann").await;
     let anon = app.anonymous();
-    let (_, s) = anon
-        .post(
-            "/api/v1/auth/login",
-            json!({"username": "ann", "password": "password-ann"}),
-        )
-        .await;
-    let phone = Client {
-        token: s["token"].as_str().map(str::to_owned),
-        ..anon.clone()
-    };
+    let phone = app.login("ann", "password-ann").await;
 
     let (status, err) = ann
         .post(

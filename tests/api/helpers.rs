@@ -166,6 +166,22 @@ impl Api {
         }
     }
 
+    /// Logs in again (another device); the client carries the new session's token.
+    pub async fn login(&self, username: &str, password: &str) -> Client {
+        let anon = self.anonymous();
+        let (status, session) = anon
+            .post(
+                "/api/v1/auth/login",
+                json!({ "username": username, "password": password }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {session}");
+        Client {
+            token: session["token"].as_str().map(str::to_owned),
+            ..anon
+        }
+    }
+
     /// Makes two users friends.
     pub async fn befriend(&self, a: &TestUser, b: &TestUser) {
         let (status, body) = a

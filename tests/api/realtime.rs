@@ -14,6 +14,17 @@ fn token(user: &TestUser) -> String {
     user.client.token.clone().expect("token")
 }
 
+/// Waits, at most `tries` tenths of a second, until the node holds `n` sockets (it drops a
+/// socket asynchronously, after a timeout or a failed write).
+async fn wait_for_sockets(app: &TestApp, n: usize, tries: u32) {
+    for _ in 0..tries {
+        if app.state.hub.socket_count() == n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 async fn last_seq(user: &TestUser, room: Uuid) -> i64 {
     let (_, r) = user.get(&format!("/api/v1/rooms/{room}")).await;
     r["last_seq"].as_i64().expect("last_seq")
@@ -313,12 +324,7 @@ async fn a_client_that_stops_reading_is_cut_off_while_others_keep_receiving() {
     }
     assert_eq!(received, total);
     // The write that could not finish times out; wait (bounded) for the node to drop the socket.
-    for _ in 0..150 {
-        if app.state.hub.socket_count() == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_for_sockets(&app, 1, 150).await;
     assert_eq!(
         app.state.hub.socket_count(),
         1,
@@ -427,12 +433,7 @@ async fn bad_frames_get_errors_and_floods_and_huge_frames_close_the_socket() {
     // The frame's unread remainder can make the kernel reset the connection, and a reset may
     // overtake the close frame; either way the socket is closed, never served on.
     assert!(closed.as_ref().is_none_or(|c| c.0 == 1009), "{closed:?}");
-    for _ in 0..50 {
-        if app.state.hub.socket_count() == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_for_sockets(&app, 1, 50).await;
     assert_eq!(
         app.state.hub.socket_count(),
         1,
@@ -492,12 +493,7 @@ async fn a_peer_that_stops_answering_heartbeats_is_dropped() {
     let ann = app.register("ann").await;
     let (silent, _) = connect(&app.base, &token(&ann), json!({})).await;
     // The client never reads again, so it never answers a ping; the node notices within bounds.
-    for _ in 0..100 {
-        if app.state.hub.socket_count() == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_for_sockets(&app, 0, 100).await;
     assert_eq!(app.state.hub.socket_count(), 0);
     drop(silent);
 }
