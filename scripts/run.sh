@@ -54,6 +54,12 @@ if [ -z "$("$flowly" users list)" ]; then
   printf 'username: admin\npassword: %s\n' "$password" >"$credentials"
 fi
 
+if [ -f "$credentials" ]; then
+  login="as admin; the password is in $ROOT_DIR/$credentials"
+else
+  login="with an existing account (this database already had users); \"$flowly users create NAME --admin\" makes another administrator"
+fi
+
 listen="$("$flowly" config | sed -n 's/^listen = "\(.*\)"$/\1/p' | head -n 1)"
 url="http://${listen/0.0.0.0/127.0.0.1}"
 
@@ -73,9 +79,7 @@ cat >&2 <<MSG
 Flowly is running at $url   (open it in a browser)
   API:      $url/api/v1   (OpenAPI: $url/api/v1/openapi.json)
   metrics:  $("$flowly" config | sed -n 's/^metrics_listen = "\(.*\)"$/http:\/\/\1\/metrics/p' | head -n 1)
-  log in:   the administrator's username and password are in $ROOT_DIR/$credentials
-            e.g. curl -s $url/api/v1/auth/login -H 'content-type: application/json' \\
-                   -d '{"username":"admin","password":"<password>"}'
+  log in:   $login
 Stop with Ctrl-C (the services keep running; scripts/dev-services.sh stop stops them).
 MSG
 wait "$server"

@@ -184,7 +184,7 @@ impl Default for Config {
                 presence_ttl_secs: 90,
             },
             log: LogConfig {
-                level: "info".into(),
+                level: "info,sqlx=warn".into(),
                 format: "json".into(),
             },
         }
