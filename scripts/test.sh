@@ -50,7 +50,7 @@ trap print_summary EXIT
 . scripts/lib.sh
 
 install_system_packages() {
-  install_packages_if_missing redis-server=redis-server unzip=unzip pip=python3-pip curl=curl cc=build-essential nginx=nginx
+  install_packages_if_missing redis-server=redis-server unzip=unzip pip=python3-pip curl=curl cc=build-essential nginx=nginx chromium=chromium
   echo "system packages present" >&2
 }
 
@@ -98,26 +98,33 @@ run_web_tests() {
 }
 
 # The web client against a real `flowly serve` (its own database, port and Redis prefix) serving
-# the freshly built web/dist.
+# the freshly built web/dist: the happy-dom suite, then two users in Debian's Chromium
+# (playwright-core), including a server restart in the middle of a conversation.
 run_web_e2e() {
-  local db=flowly_test_web_e2e port pid rc=0
+  local db=flowly_test_web_e2e port state rc=0
   port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   cargo build --quiet --bin flowly
   scripts/dev-services.sh psql -d postgres -X -q -v ON_ERROR_STOP=1 \
     -c "drop database if exists $db with (force)" -c "create database $db"
-  FLOWLY_DATABASE__URL="${FLOWLY_TEST_DATABASE_URL%/*}/$db" FLOWLY_REDIS__URL="$FLOWLY_TEST_REDIS_URL" \
-    FLOWLY_REDIS__KEY_PREFIX="web-e2e-$$:" FLOWLY_SERVER__LISTEN="127.0.0.1:$port" \
-    FLOWLY_SERVER__METRICS_LISTEN="127.0.0.1:0" FLOWLY_SERVER__WEB_DIR="$ROOT_DIR/web/dist" \
-    FLOWLY_AUTH__REGISTRATIONS_PER_IP_PER_HOUR=100000 FLOWLY_LIMITS__WRITES_PER_USER_PER_MINUTE=1000000 \
-    FLOWLY_LOG__LEVEL=warn "$CARGO_TARGET_DIR/debug/flowly" serve &
-  pid=$!
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.2
-  done
-  (cd web && FLOWLY_E2E_URL="http://127.0.0.1:$port/" npm run test:e2e) || rc=$?
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  state="$(mktemp -d)"
+  # Settings exported in a subshell so the browser run's restart command brings the server back
+  # on the same port, database and Redis prefix. `&&` because set -e does not apply in here.
+  (
+    export FLOWLY_DATABASE__URL="${FLOWLY_TEST_DATABASE_URL%/*}/$db" FLOWLY_REDIS__URL="$FLOWLY_TEST_REDIS_URL" \
+      FLOWLY_REDIS__KEY_PREFIX="web-e2e-$$:" FLOWLY_SERVER__LISTEN="127.0.0.1:$port" \
+      FLOWLY_SERVER__METRICS_LISTEN="127.0.0.1:0" FLOWLY_SERVER__WEB_DIR="$ROOT_DIR/web/dist" \
+      FLOWLY_AUTH__REGISTRATIONS_PER_IP_PER_HOUR=100000 FLOWLY_LIMITS__WRITES_PER_USER_PER_MINUTE=1000000 \
+      FLOWLY_LOG__LEVEL=warn FLOWLY_BIN="$CARGO_TARGET_DIR/debug/flowly"
+    web/browser/server.sh start "$state" &&
+      (cd web && FLOWLY_E2E_URL="http://127.0.0.1:$port/" npm run test:e2e) &&
+      (cd web && FLOWLY_E2E_URL="http://127.0.0.1:$port/" \
+        FLOWLY_E2E_RESTART_CMD="$ROOT_DIR/web/browser/server.sh restart $state" npm run test:browser)
+  ) || rc=$?
+  web/browser/server.sh stop "$state" || true
+  if [ "$rc" -ne 0 ] && [ -f "$state/server.log" ]; then
+    echo "last lines of the server log ($state/server.log):" >&2
+    tail -n 40 "$state/server.log" >&2
+  fi
   return "$rc"
 }
 
