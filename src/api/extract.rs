@@ -129,19 +129,10 @@ impl FromRequestParts<AppState> for CurrentUser {
         if let Some(user) = parts.extensions.get::<CurrentUser>() {
             return Ok(user.clone());
         }
-        let (token, via_cookie) = match bearer_token(parts) {
-            Some(token) => (token, false),
-            None => {
-                let jar = CookieJar::from_headers(&parts.headers);
-                match jar.get(auth::SESSION_COOKIE) {
-                    Some(c) => (c.value().to_owned(), true),
-                    None => {
-                        return Err(ApiError::unauthorized(
-                            "log in first: no session cookie or bearer token",
-                        ));
-                    }
-                }
-            }
+        let Some((token, via_cookie)) = presented_token(&parts.headers) else {
+            return Err(ApiError::unauthorized(
+                "log in first: no session cookie or bearer token",
+            ));
         };
         let session = auth::authenticate(state, &token).await?.ok_or_else(|| {
             ApiError::unauthorized("the session has expired or was revoked; log in again")
@@ -195,25 +186,23 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
-/// The raw session token of the request, if any (for logout).
-pub fn session_token(parts: &Parts) -> Option<String> {
-    bearer_token(parts).or_else(|| {
-        CookieJar::from_headers(&parts.headers)
+/// The session token a request presents, and whether it came as the cookie (which needs CSRF
+/// or origin checks) rather than as `Authorization: Bearer`.
+pub fn presented_token(headers: &axum::http::HeaderMap) -> Option<(String, bool)> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_owned());
+    match bearer {
+        Some(token) => Some((token, false)),
+        None => CookieJar::from_headers(headers)
             .get(auth::SESSION_COOKIE)
-            .map(|c| c.value().to_owned())
-    })
-}
-
-fn bearer_token(parts: &Parts) -> Option<String> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?;
-    Some(token.trim().to_owned())
+            .map(|c| (c.value().to_owned(), true)),
+    }
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -16,7 +16,6 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
-use axum_extra::extract::CookieJar;
 use futures::{SinkExt, StreamExt, stream::SplitSink};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -38,7 +37,6 @@ use crate::{
 /// Close codes (4000–4999 are the application's).
 pub mod close {
     pub const GOING_AWAY: u16 = 1001;
-    pub const POLICY: u16 = 1008;
     pub const TOO_BIG: u16 = 1009;
     pub const UNAUTHENTICATED: u16 = 4401;
     pub const FORBIDDEN_ORIGIN: u16 = 4403;
@@ -104,17 +102,12 @@ async fn authenticate(
     headers: &HeaderMap,
     query_token: Option<String>,
 ) -> Result<(CurrentUser, String), (u16, &'static str)> {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
-    let cookie = CookieJar::from_headers(headers)
-        .get(auth::SESSION_COOKIE)
-        .map(|c| c.value().to_owned());
-    let (token, via_cookie) = match (bearer.or(query_token), cookie) {
-        (Some(t), _) => (t, false),
-        (None, Some(c)) => (c, true),
+    // A bearer header wins, then `?token=`, then the cookie.
+    let presented = crate::api::extract::presented_token(headers);
+    let (token, via_cookie) = match (presented, query_token) {
+        (Some((token, false)), _) => (token, false),
+        (_, Some(token)) => (token, false),
+        (Some((cookie, true)), None) => (cookie, true),
         (None, None) => return Err((close::UNAUTHENTICATED, "unauthenticated: log in first")),
     };
     // A cookie rides along with any page's request: only our own origin may use it.
