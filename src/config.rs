@@ -21,7 +21,40 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub realtime: RealtimeConfig,
+    pub assistant: AssistantConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantConfig {
+    /// Directory holding the embedded models (`scripts/fetch-models.sh` fills `.cache/models`).
+    pub models_dir: String,
+    /// `local` (all-MiniLM-L6-v2 through candle, the default) or `ollama`.
+    pub embedder: String,
+    /// The embedding model: a directory under `models_dir` for `local`, a model name for `ollama`.
+    pub embed_model: String,
+    /// `ollama` (the appliance default), `local` (a GGUF file under `models_dir`), or `none`
+    /// (answers built from the best passages, no language model).
+    pub generator: String,
+    /// The generation model: a GGUF path under `models_dir` for `local`, a model name for `ollama`.
+    pub generate_model: String,
+    /// Where Ollama listens.
+    pub ollama_url: String,
+    /// Longest question accepted, in characters.
+    pub max_question_chars: usize,
+    /// Passages retrieved for an answer.
+    pub top_k: usize,
+    /// Most tokens a generated answer may have.
+    pub max_answer_tokens: usize,
+    /// Seconds one model call may take before it fails (and the job is retried).
+    pub model_timeout_secs: u64,
+    /// Deliveries of a job before it goes to the dead-letter stream.
+    pub max_attempts: u32,
+    /// Milliseconds a job may stay unacknowledged before another worker reclaims it.
+    pub reclaim_idle_ms: u64,
+    /// Questions one user may ask per minute.
+    pub asks_per_user_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,6 +216,21 @@ impl Default for Config {
                 typing_ttl_ms: 6000,
                 presence_ttl_secs: 90,
             },
+            assistant: AssistantConfig {
+                models_dir: ".cache/models".into(),
+                embedder: "local".into(),
+                embed_model: "all-minilm-l6-v2".into(),
+                generator: "none".into(),
+                generate_model: "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+                ollama_url: "http://127.0.0.1:11434".into(),
+                max_question_chars: 2000,
+                top_k: 5,
+                max_answer_tokens: 256,
+                model_timeout_secs: 120,
+                max_attempts: 5,
+                reclaim_idle_ms: 60_000,
+                asks_per_user_per_minute: 20,
+            },
             log: LogConfig {
                 level: "info,sqlx=warn".into(),
                 format: "json".into(),
@@ -255,7 +303,14 @@ impl Config {
 /// (`FLOWLY_CONFIG`, `FLOWLY_NEW_PASSWORD`, `FLOWLY_TEST_*`) belong to tools.
 fn is_setting(key: &str) -> bool {
     const SECTIONS: &[&str] = &[
-        "server", "database", "redis", "auth", "limits", "realtime", "log",
+        "server",
+        "database",
+        "redis",
+        "auth",
+        "limits",
+        "realtime",
+        "assistant",
+        "log",
     ];
     let key = key.to_ascii_lowercase();
     SECTIONS.iter().any(|s| {

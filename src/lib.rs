@@ -4,6 +4,7 @@
 //! [`store`] (all SQL) ← [`api`] (HTTP) ← [`server`] and the binaries.
 
 pub mod api;
+pub mod assistant;
 pub mod auth;
 pub mod config;
 pub mod domain;
