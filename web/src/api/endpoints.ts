@@ -1,7 +1,7 @@
 // One typed function per REST endpoint the client uses.
 import { del, get, patch, post, put } from './client';
 import type {
-  FriendRequest, Member, Message, MessagePage, PendingRequest, Priority, Room, SearchHit,
+  AssistantRequest, FriendRequest, Member, Message, MessagePage, PendingRequest, Priority, Room, SearchHit,
   SessionList, SessionResponse, Task, TaskEvent, TaskStatus, User,
 } from './types';
 
@@ -79,6 +79,16 @@ export const api = {
     get<MessagePage>(`tasks/${id}/messages`, page),
   sendTaskMessage: (id: string, body: string, client_id: string, reply_to?: string | null) =>
     post<Message>(`tasks/${id}/messages`, { body, client_id, reply_to: reply_to ?? undefined }),
+
+  ask: (question: string, room: string | null, postToRoom: boolean) =>
+    post<{ request: AssistantRequest }>('assistant/ask', { question, room, post: postToRoom }),
+  summarise: (roomId: string) => post<{ request: AssistantRequest }>(`rooms/${roomId}/summary`, {}),
+  extractTasks: (room: string, message_ids: string[]) =>
+    post<{ request: AssistantRequest }>('assistant/extract-tasks', { room, message_ids }),
+  assistantRequest: (id: string) => get<AssistantRequest>(`assistant/requests/${id}`),
+  assistantRequests: (limit = 20) => get<AssistantRequest[]>('assistant/requests', { limit }),
+  acceptProposal: (id: string, n: number, overrides: { title?: string; assignee?: string | null; due?: string | null }) =>
+    post<{ task: Task }>(`assistant/requests/${id}/proposals/${n}/accept`, overrides),
 };
 
 export interface NewTask {

@@ -191,3 +191,51 @@ export interface Frame {
   seq?: number;
   data?: any;
 }
+
+// ----- assistant (docs/protocol.md "Assistant") -----
+
+export type AssistantKind = 'ask' | 'summary' | 'extract';
+export type AssistantStatus = 'queued' | 'running' | 'done' | 'failed';
+
+/** A passage an answer used; `n` is the number cited in the text as `[n]`. */
+export interface Citation {
+  n: number;
+  kind: 'message' | 'task';
+  id: string;
+  room: string;
+  room_name: string;
+  seq: number | null;
+  excerpt: string;
+  author: string | null;
+  created_at: string;
+}
+
+/** One field of a proposed task and the message it came from. */
+export interface Cited<T> {
+  value: T;
+  cite: string | null;
+}
+
+export interface Proposal {
+  n: number;
+  title: Cited<string>;
+  assignee: Cited<{ id: string; username: string } | null>;
+  due: Cited<string | null>;
+  accepted_task: string | null;
+}
+
+export interface AssistantRequest {
+  id: string;
+  kind: AssistantKind;
+  status: AssistantStatus;
+  question: string;
+  room: string | null;
+  post: boolean;
+  answer: string | null;
+  citations: Citation[];
+  proposals: Proposal[] | null;
+  error: { code: string; message: string } | null;
+  model: string | null;
+  created_at: string;
+  finished_at: string | null;
+}

@@ -2,13 +2,14 @@
 import { api } from '../api/endpoints';
 import { describeError } from '../api/errors';
 import type { Frame, Message } from '../api/types';
+import { applyAssistantFrame } from '../assistant/requests';
 import * as ob from '../chat/outbox';
 import { applyToRooms, markRead } from '../chat/rooms';
 import { applyFrame } from '../chat/timeline';
 import { StreamSocket, streamUrl } from '../stream/socket';
 import { SeqTracker } from '../stream/tracker';
 import {
-  cachedTimeline, conn, frameListeners, friendsVersion, me, members, outbox, presence, resetTimeline, rooms, toast, typing,
+  assistant, cachedTimeline, conn, frameListeners, friendsVersion, me, members, outbox, presence, resetTimeline, rooms, toast, typing,
 } from './store';
 
 let socket: StreamSocket | null = null;
@@ -185,6 +186,12 @@ function handleFrame(frame: Frame): void {
       return;
     case 'friend.cancelled':
       friendsVersion.value++;
+      return;
+    case 'assistant.status':
+    case 'assistant.delta':
+    case 'assistant.done':
+    case 'assistant.error':
+      assistant.value = applyAssistantFrame(assistant.value, frame);
       return;
   }
 }

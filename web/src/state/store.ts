@@ -1,6 +1,7 @@
 // App-wide state as Preact signals. Screens read these; frames.ts and actions write them.
 import { signal, type Signal } from '@preact/signals';
 import type { Member, PresenceStatus, Room, User } from '../api/types';
+import type { Requests } from '../assistant/requests';
 import type { Pending } from '../chat/outbox';
 import { EMPTY, type Timeline } from '../chat/timeline';
 import type { ConnState } from '../stream/socket';
@@ -14,6 +15,8 @@ export const presence = signal<Record<string, PresenceStatus>>({});
 export const typing = signal<Record<string, Record<string, { username: string; until: number }>>>({});
 export const outbox = signal<Pending[]>([]);
 export const members = signal<Record<string, Member[]>>({});
+/** The assistant requests this page has made or loaded, by id. */
+export const assistant = signal<Requests>({});
 /** Bumped when friends or requests change (friend.* frames, or after a reconnect). */
 export const friendsVersion = signal(0);
 
@@ -61,6 +64,7 @@ export function clearAll(): void {
   presence.value = {};
   typing.value = {};
   outbox.value = [];
+  assistant.value = {};
   members.value = {};
   timelines.clear();
 }

@@ -4,6 +4,7 @@ import { expirePending, pruneTyping, reconnectNow } from '../state/live';
 import { href, navigate, route } from '../state/router';
 import { booting, dismissToast, me, rooms, toasts } from '../state/store';
 import { Admin } from './Admin';
+import { AssistantPanel } from './assistant/AssistantPanel';
 import { Auth } from './Auth';
 import { Friends } from './Friends';
 import { MyTasks } from './MyTasks';
@@ -37,6 +38,7 @@ function Home() {
         <li><a href={href('/my-tasks')}>See your tasks</a></li>
         <li><a href={href('/friends')}>Find friends</a> and start a direct message</li>
         <li><a href={href('/search')}>Search messages</a></li>
+        <li><a href={href('/assistant')}>Ask the assistant</a> about anything in your rooms</li>
       </ul>
     </section>
   );
@@ -53,6 +55,12 @@ function Main() {
       return <MyTasks />;
     case 'search':
       return <Search />;
+    case 'assistant':
+      return (
+        <section class="screen assistant-screen">
+          <AssistantPanel />
+        </section>
+      );
     case 'friends':
       return <Friends />;
     case 'profile':

@@ -61,6 +61,7 @@ export function Sidebar() {
       <ul class="nav-list">
         {nav('/my-tasks', 'My tasks', 'my-tasks')}
         {nav('/search', 'Search', 'search')}
+        {nav('/assistant', 'Assistant', 'assistant')}
         {nav('/friends', 'Friends', 'friends')}
         {nav('/profile', 'Profile', 'profile')}
         {user.is_admin && nav('/admin', 'Admin', 'admin')}

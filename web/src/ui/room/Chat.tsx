@@ -10,6 +10,8 @@ import { dayOf } from '../../lib/format';
 import { discardSend, markRoomRead, retrySend } from '../../state/live';
 import { navigate, route } from '../../state/router';
 import { me, outbox, timelineOf, typing } from '../../state/store';
+import { describeError } from '../../api/errors';
+import { startRequest } from '../assistant/AssistantPanel';
 import { ErrorText } from '../common';
 import { TaskFormDialog } from '../tasks/TaskForm';
 import { Composer } from './Composer';
@@ -32,6 +34,9 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
   const [taskFrom, setTaskFrom] = useState<Message | null>(null);
   const [thread, setThread] = useState<Message | null>(null);
   const [highlight, setHighlight] = useState<number | null>(null);
+  /** Messages picked for "Extract tasks" (null: not selecting). */
+  const [selection, setSelection] = useState<string[] | null>(null);
+  const [extractError, setExtractError] = useState('');
   const [divider] = useState<number | null>(() => (room.unread_count > 0 ? room.last_read_seq : null));
   const [atBottom, setAtBottom] = useState(true);
   const jump = route.value.query.get('m');
@@ -186,6 +191,11 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
       onReply: (m) => setReplyTo(m),
       onMakeTask: (m) => setTaskFrom(m),
       onShowThread: (m) => setThread(m),
+      onSelect: (m) =>
+        setSelection((cur) => {
+          const list = cur ?? [];
+          return list.includes(m.id) ? list.filter((id) => id !== m.id) : [...list, m.id];
+        }),
       onUpdated: (m) => {
         const cur = tlSig.value;
         tlSig.value = { ...cur, messages: cur.messages.map((x) => (x.id === m.id ? { ...m, reply_count: x.reply_count } : x)) };
@@ -238,6 +248,7 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
                 canModerate={canModerate}
                 actions={actions}
                 highlight={highlight === m.seq}
+                selected={selection === null || m.kind === 'system' ? null : selection.includes(m.id)}
               />
             </Fragment>
           );
@@ -263,6 +274,28 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
       </div>
       {(!atBottom || tl.hasNewer) && tl.loaded && (
         <button class="jump-latest" onClick={jumpToLatest}>Jump to latest ↓</button>
+      )}
+      {selection !== null && (
+        <div class="select-bar" role="region" aria-label="Selected messages">
+          <span class="grow">
+            {selection.length === 0 ? 'Tick the messages to turn into tasks.' : `${selection.length} selected`}
+            {extractError && <span class="error-inline"> {extractError}</span>}
+          </span>
+          <button
+            class="primary small"
+            disabled={selection.length === 0 || selection.length > 50}
+            title={selection.length > 50 ? 'At most 50 messages' : undefined}
+            onClick={() =>
+              startRequest(room.id, () => api.extractTasks(room.id, selection)).then(
+                () => (setSelection(null), setExtractError('')),
+                (e) => setExtractError(describeError(e)),
+              )
+            }
+          >
+            Extract tasks
+          </button>
+          <button class="small" onClick={() => (setSelection(null), setExtractError(''))}>Cancel</button>
+        </div>
       )}
       <p class="typing" aria-live="polite">
         {typists.length === 1 ? `${typists[0]} is typing…` : typists.length > 1 ? `${typists.join(', ')} are typing…` : ' '}

@@ -3,10 +3,11 @@ import { memo } from 'preact/compat';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api/endpoints';
 import { describeError } from '../../api/errors';
-import type { Message } from '../../api/types';
+import type { Citation, Message } from '../../api/types';
 import { bodyParts, timeOf, dateTimeOf } from '../../lib/format';
 import { href } from '../../state/router';
 import { toast } from '../../state/store';
+import { CitedText } from '../assistant/Answer';
 import { Avatar } from '../common';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '👀', '✅'];
@@ -17,6 +18,8 @@ export interface MessageActions {
   onUpdated(m: Message): void;
   onShowThread?(m: Message): void;
   onJump?(id: string): void;
+  /** Starts (or extends) a selection of messages to extract tasks from. */
+  onSelect?(m: Message): void;
 }
 
 interface Props {
@@ -27,6 +30,8 @@ interface Props {
   canModerate: boolean;
   actions: MessageActions;
   highlight?: boolean;
+  /** While messages are being selected: whether this one is. */
+  selected?: boolean | null;
 }
 
 export function Body({ text }: { text: string }) {
@@ -37,7 +42,7 @@ export function Body({ text }: { text: string }) {
   );
 }
 
-function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actions, highlight }: Props) {
+function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actions, highlight, selected }: Props) {
   const [menu, setMenu] = useState(false);
   const [picker, setPicker] = useState(false);
   const [editing, setEditing] = useState(false);
@@ -54,6 +59,9 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
   const mine = m.author_id === meId;
   const deleted = !!m.deleted_at;
   const system = m.kind === 'system';
+  const byAssistant = m.kind === 'assistant';
+  const author = byAssistant ? 'Flowly assistant' : m.author_display_name ?? 'Someone';
+  const selecting = selected !== null && selected !== undefined;
 
   const act = async (fn: () => Promise<Message>) => {
     try {
@@ -98,16 +106,25 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
 
   return (
     <article
-      class={`msg${compact ? ' compact' : ''}${mine ? ' mine' : ''}${highlight ? ' highlight' : ''}`}
+      class={`msg${compact ? ' compact' : ''}${mine ? ' mine' : ''}${highlight ? ' highlight' : ''}${byAssistant ? ' msg-assistant' : ''}`}
       data-id={m.id}
       data-seq={m.seq}
-      aria-label={`${m.author_display_name ?? 'Someone'} at ${timeOf(m.created_at)}`}
+      aria-label={`${author} at ${timeOf(m.created_at)}`}
     >
-      {!compact && <Avatar name={m.author_display_name ?? '?'} userId={m.author_id} />}
+      {selecting && !deleted && (
+        <input
+          type="checkbox"
+          class="select-box"
+          checked={!!selected}
+          aria-label={`Select the message from ${author}`}
+          onChange={() => actions.onSelect?.(m)}
+        />
+      )}
+      {!compact && <Avatar name={byAssistant ? 'Flowly' : m.author_display_name ?? '?'} userId={m.author_id} />}
       <div class="msg-main">
         {!compact && (
           <header class="msg-head">
-            <strong>{m.author_display_name}</strong>
+            <strong>{author}</strong>
             <time class="muted" dateTime={m.created_at} title={dateTimeOf(m.created_at)}>{timeOf(m.created_at)}</time>
           </header>
         )}
@@ -140,7 +157,7 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
           <p class="body tombstone">This message was deleted.</p>
         ) : (
           <p class="body">
-            <Body text={m.body} />
+            {byAssistant ? <CitedText text={m.body} citations={(m.data?.citations as Citation[] | undefined) ?? []} /> : <Body text={m.body} />}
             {m.edited_at && <span class="muted edited" title={dateTimeOf(m.edited_at)}> (edited)</span>}
           </p>
         )}
@@ -193,6 +210,9 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
                 </div>
               )}
               <button role="menuitem" onClick={() => (setMenu(false), actions.onMakeTask(m))}>Make task</button>
+              {actions.onSelect && (
+                <button role="menuitem" onClick={() => (setMenu(false), actions.onSelect!(m))}>Select for tasks…</button>
+              )}
               {mine && (
                 <button role="menuitem" onClick={() => (setMenu(false), setDraft(m.body), setEditing(true))}>Edit</button>
               )}

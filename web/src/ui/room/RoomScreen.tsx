@@ -4,7 +4,9 @@ import { api } from '../../api/endpoints';
 import { roomLabel } from '../../chat/rooms';
 import { refreshMembers } from '../../state/live';
 import { href } from '../../state/router';
-import { members, roomById, rooms } from '../../state/store';
+import { describeError } from '../../api/errors';
+import { members, roomById, rooms, toast } from '../../state/store';
+import { AssistantPanel, panelRoom, startRequest } from '../assistant/AssistantPanel';
 import { ErrorText, PresenceDot } from '../common';
 import { Board } from '../tasks/Board';
 import { TaskList } from '../tasks/TaskList';
@@ -35,6 +37,10 @@ export function RoomScreen({ roomId, tab }: { roomId: string; tab: string }) {
     );
   }
 
+  const panelOpen = panelRoom.value === roomId;
+  const summarise = () =>
+    startRequest(roomId, () => api.summarise(roomId)).catch((e) => toast(describeError(e), 'error'));
+
   const tabLink = (key: string, label: string) => (
     <a
       href={href(`/r/${roomId}${key === 'chat' ? '' : '/' + key}`)}
@@ -59,17 +65,30 @@ export function RoomScreen({ roomId, tab }: { roomId: string; tab: string }) {
           {tabLink('board', 'Board')}
           {tabLink('tasks', 'Tasks')}
         </nav>
+        <button
+          class={`small${panelOpen ? ' active' : ''}`}
+          aria-pressed={panelOpen}
+          onClick={() => (panelRoom.value = panelOpen ? null : roomId)}
+        >
+          Ask
+        </button>
+        <button class="small" onClick={summarise} title="Summarise what happened since you last read this room">
+          Summarise
+        </button>
         <button class="small" onClick={() => setSettings(true)} aria-label={`Members and settings (${room.member_count} members)`}>
           👥 {room.member_count}
         </button>
       </header>
-      {tab === 'board' ? (
-        <Board room={room} members={list} />
-      ) : tab === 'tasks' ? (
-        <TaskList room={room} members={list} />
-      ) : (
-        <Chat room={room} members={list} />
-      )}
+      <div class={`room-body${panelOpen ? ' with-panel' : ''}`}>
+        {tab === 'board' ? (
+          <Board room={room} members={list} />
+        ) : tab === 'tasks' ? (
+          <TaskList room={room} members={list} />
+        ) : (
+          <Chat room={room} members={list} />
+        )}
+        {panelOpen && <AssistantPanel room={room} members={list} onClose={() => (panelRoom.value = null)} />}
+      </div>
       {settings && <RoomSettings room={room} members={list} onClose={() => setSettings(false)} />}
     </section>
   );

@@ -1,11 +1,13 @@
 // A message and its replies (GET messages/{id}/replies), with a composer that replies to it.
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api } from '../../api/endpoints';
 import type { Member, Message, Room } from '../../api/types';
 import * as ob from '../../chat/outbox';
 import { normaliseMessage } from '../../chat/timeline';
 import { timeOf } from '../../lib/format';
 import { me, onFrames, outbox } from '../../state/store';
+import { describeError } from '../../api/errors';
+import { startRequest } from '../assistant/AssistantPanel';
 import { Dialog, ErrorText, useLoad } from '../common';
 import { Body } from './MessageItem';
 import { Composer } from './Composer';
@@ -26,6 +28,11 @@ export function ThreadDialog({ root, room, members, onClose }: { root: Message; 
   );
   const list = replies.data?.messages ?? [];
   const pending = ob.visible(outbox.value, room.id, null, list).filter((p) => p.reply_to === root.id);
+  const [extractError, setExtractError] = useState('');
+  const extract = () => {
+    const ids = [root.id, ...list.filter((m) => !m.deleted_at).map((m) => m.id)].slice(-50);
+    startRequest(room.id, () => api.extractTasks(room.id, ids)).then(onClose, (e) => setExtractError(describeError(e)));
+  };
   return (
     <Dialog title="Thread" onClose={onClose}>
       <div class="thread">
@@ -50,6 +57,10 @@ export function ThreadDialog({ root, room, members, onClose }: { root: Message; 
             </li>
           ))}
         </ul>
+        <div class="row">
+          <button type="button" class="small" onClick={extract} disabled={replies.loading}>Extract tasks from this thread</button>
+          {extractError && <span class="error-inline small">{extractError}</span>}
+        </div>
         <Composer roomId={room.id} members={members} replyTo={root} placeholder="Reply…" />
       </div>
     </Dialog>

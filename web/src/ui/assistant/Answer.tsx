@@ -1,0 +1,44 @@
+// An answer with its numbered citations as links into the conversation, and the sources under it.
+import type { Citation } from '../../api/types';
+import { answerParts, citationPath } from '../../assistant/requests';
+import { dateTimeOf } from '../../lib/format';
+import { href } from '../../state/router';
+
+export function CitedText({ text, citations }: { text: string; citations: Citation[] }) {
+  return (
+    <>
+      {answerParts(text, citations).map((p, i) =>
+        'text' in p ? (
+          p.text
+        ) : p.citation ? (
+          <a key={i} class="cite" href={href(citationPath(p.citation))} title={sourceLabel(p.citation)}>
+            [{p.cite}]
+          </a>
+        ) : (
+          <span key={i} class="cite muted">[{p.cite}]</span>
+        ),
+      )}
+    </>
+  );
+}
+
+export function sourceLabel(c: Citation): string {
+  const who = c.kind === 'task' ? 'task' : c.author ?? 'someone';
+  return `${c.room_name} · ${who} · ${dateTimeOf(c.created_at)}`;
+}
+
+export function Sources({ citations }: { citations: Citation[] }) {
+  if (citations.length === 0) return null;
+  return (
+    <ol class="sources" aria-label="Sources">
+      {citations.map((c) => (
+        <li key={c.n} value={c.n}>
+          <a href={href(citationPath(c))}>
+            <span class="muted small">{sourceLabel(c)}</span>
+            <span class="excerpt">{c.excerpt}</span>
+          </a>
+        </li>
+      ))}
+    </ol>
+  );
+}
