@@ -34,6 +34,9 @@ pub struct AssistantConfig {
     pub embedder: String,
     /// The embedding model: a directory under `models_dir` for `local`, a model name for `ollama`.
     pub embed_model: String,
+    /// Vector length of an `ollama` embedding model; 0 learns it from the first answer (the
+    /// `local` model knows its own).
+    pub embed_dims: usize,
     /// `ollama` (the appliance default), `local` (a GGUF file under `models_dir`), or `none`
     /// (answers built from the best passages, no language model).
     pub generator: String,
@@ -220,6 +223,7 @@ impl Default for Config {
                 models_dir: ".cache/models".into(),
                 embedder: "local".into(),
                 embed_model: "all-minilm-l6-v2".into(),
+                embed_dims: 0,
                 generator: "none".into(),
                 generate_model: "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf".into(),
                 ollama_url: "http://127.0.0.1:11434".into(),

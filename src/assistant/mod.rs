@@ -8,6 +8,9 @@
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+pub mod embed;
+pub mod models;
+
 /// What can go wrong in a model call. Each variant says whether retrying can help.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
