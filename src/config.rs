@@ -58,6 +58,13 @@ pub struct AssistantConfig {
     pub reclaim_idle_ms: u64,
     /// Questions one user may ask per minute.
     pub asks_per_user_per_minute: u32,
+    /// Assistant requests one worker process handles at once.
+    pub worker_concurrency: usize,
+    /// Seconds between the worker's sweeps for rooms the indexer has not caught up with (a
+    /// lost index hint is picked up here).
+    pub index_sweep_secs: u64,
+    /// Most unread messages a summary covers.
+    pub summary_max_messages: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -234,6 +241,9 @@ impl Default for Config {
                 max_attempts: 5,
                 reclaim_idle_ms: 60_000,
                 asks_per_user_per_minute: 20,
+                worker_concurrency: 2,
+                index_sweep_secs: 30,
+                summary_max_messages: 50,
             },
             log: LogConfig {
                 level: "info,sqlx=warn".into(),
@@ -282,6 +292,21 @@ impl Config {
                 u64::from(self.database.max_connections),
             ),
             ("limits.max_body_bytes", self.limits.max_body_bytes as u64),
+            (
+                "assistant.max_question_chars",
+                self.assistant.max_question_chars as u64,
+            ),
+            ("assistant.top_k", self.assistant.top_k as u64),
+            ("assistant.max_attempts", u64::from(self.assistant.max_attempts)),
+            (
+                "assistant.worker_concurrency",
+                self.assistant.worker_concurrency as u64,
+            ),
+            ("assistant.index_sweep_secs", self.assistant.index_sweep_secs),
+            (
+                "assistant.summary_max_messages",
+                self.assistant.summary_max_messages.max(0) as u64,
+            ),
             (
                 "limits.max_page_size",
                 self.limits.max_page_size.max(0) as u64,

@@ -88,3 +88,8 @@ pub trait Generator: Send + Sync {
         deltas: mpsc::Sender<String>,
     ) -> Result<String, ModelError>;
 }
+pub mod extract;
+pub mod index;
+pub mod queue;
+pub mod retrieve;
+pub mod worker;

@@ -291,6 +291,26 @@ pub async fn claim_proposal(
         == 1)
 }
 
+/// Releases a claim whose task could not be made.
+pub async fn unclaim_proposal(
+    tx: &mut PgConnection,
+    id: Uuid,
+    index: i32,
+    task: Uuid,
+) -> StoreResult<()> {
+    sqlx::query(
+        "update assistant_requests
+         set proposals = jsonb_set(proposals, array[$2::text, 'accepted_task'], 'null'::jsonb)
+         where id = $1 and proposals->$2::int->>'accepted_task' = $3::text",
+    )
+    .bind(id)
+    .bind(index)
+    .bind(task)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Messages of a room visible to `viewer` by id (tombstones and system messages left out), in
 /// stream order: the input of task extraction and summaries.
 #[derive(Debug, Clone, FromRow)]
