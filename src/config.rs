@@ -297,12 +297,18 @@ impl Config {
                 self.assistant.max_question_chars as u64,
             ),
             ("assistant.top_k", self.assistant.top_k as u64),
-            ("assistant.max_attempts", u64::from(self.assistant.max_attempts)),
+            (
+                "assistant.max_attempts",
+                u64::from(self.assistant.max_attempts),
+            ),
             (
                 "assistant.worker_concurrency",
                 self.assistant.worker_concurrency as u64,
             ),
-            ("assistant.index_sweep_secs", self.assistant.index_sweep_secs),
+            (
+                "assistant.index_sweep_secs",
+                self.assistant.index_sweep_secs,
+            ),
             (
                 "assistant.summary_max_messages",
                 self.assistant.summary_max_messages.max(0) as u64,

@@ -93,9 +93,21 @@ async fn limit_asks(state: &AppState, user: &CurrentUser) -> ApiResult<()> {
 async fn enqueue(state: &AppState, new: NewRequest<'_>) -> ApiResult<AssistantRequest> {
     let row = store::assistant::insert(&state.db, &new).await?;
     let mut redis = state.redis.clone();
-    if let Err(e) = queue::enqueue(&mut redis, &state.config.redis.key_prefix, &Job::Request { id: row.id }).await {
+    if let Err(e) = queue::enqueue(
+        &mut redis,
+        &state.config.redis.key_prefix,
+        &Job::Request { id: row.id },
+    )
+    .await
+    {
         // Nothing half-done stays behind: the request is marked failed before answering 503.
-        let _ = store::assistant::fail(&state.db, row.id, "queue_unavailable", "the job queue is unavailable").await;
+        let _ = store::assistant::fail(
+            &state.db,
+            row.id,
+            "queue_unavailable",
+            "the job queue is unavailable",
+        )
+        .await;
         return Err(ApiError::unavailable(e));
     }
     Ok(row.into())
@@ -367,10 +379,14 @@ async fn accept_proposal(
     };
     let task_row = parse_new(&new, room, user.id)?;
     // The source messages the proposal cites, as the task's snapshot.
-    let mut sources: Vec<Uuid> = [proposal.title.cite, proposal.assignee.cite, proposal.due.cite]
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut sources: Vec<Uuid> = [
+        proposal.title.cite,
+        proposal.assignee.cite,
+        proposal.due.cite,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     sources.dedup();
     let mut snapshot = Vec::new();
     for source in &sources {

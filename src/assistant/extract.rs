@@ -17,25 +17,77 @@ use crate::{
 
 /// Verbs that start an instruction.
 const IMPERATIVES: &[&str] = &[
-    "add", "book", "call", "check", "clean", "create", "deploy", "document", "draft", "email",
-    "finish", "fix", "follow", "investigate", "merge", "migrate", "move", "order", "organise",
-    "organize", "plan", "prepare", "publish", "refactor", "release", "remove", "renew", "reply",
-    "review", "rewrite", "schedule", "send", "set", "ship", "submit", "test", "update", "upgrade",
+    "add",
+    "book",
+    "call",
+    "check",
+    "clean",
+    "create",
+    "deploy",
+    "document",
+    "draft",
+    "email",
+    "finish",
+    "fix",
+    "follow",
+    "investigate",
+    "merge",
+    "migrate",
+    "move",
+    "order",
+    "organise",
+    "organize",
+    "plan",
+    "prepare",
+    "publish",
+    "refactor",
+    "release",
+    "remove",
+    "renew",
+    "reply",
+    "review",
+    "rewrite",
+    "schedule",
+    "send",
+    "set",
+    "ship",
+    "submit",
+    "test",
+    "update",
+    "upgrade",
     "write",
 ];
 
 /// Openings of a request to someone; the rest is the task.
 const REQUESTS: &[&str] = &[
-    "can you ", "could you ", "would you ", "can someone ", "could someone ", "please ",
-    "we need to ", "we should ", "need to ", "someone should ", "someone needs to ",
-    "don't forget to ", "remember to ",
+    "can you ",
+    "could you ",
+    "would you ",
+    "can someone ",
+    "could someone ",
+    "please ",
+    "we need to ",
+    "we should ",
+    "need to ",
+    "someone should ",
+    "someone needs to ",
+    "don't forget to ",
+    "remember to ",
 ];
 
 /// Openings of a commitment by the author.
 const COMMITMENTS: &[&str] = &["i will ", "i'll ", "i can ", "let me "];
 
 /// Replies that take a task on.
-const TAKING_IT: &[&str] = &["i'll take", "i will take", "i'll do", "i can do", "on it", "i'll handle", "mine"];
+const TAKING_IT: &[&str] = &[
+    "i'll take",
+    "i will take",
+    "i'll do",
+    "i can do",
+    "on it",
+    "i'll handle",
+    "mine",
+];
 
 /// Longest proposed title, in characters.
 const MAX_TITLE_CHARS: usize = 200;
@@ -52,19 +104,31 @@ pub fn extract(messages: &[SourceMessage], members: &HashMap<String, UserRef>) -
             let Some(title) = clean_title(&title) else {
                 continue;
             };
-            if out.iter().any(|p| p.title.value.eq_ignore_ascii_case(&title)) {
+            if out
+                .iter()
+                .any(|p| p.title.value.eq_ignore_ascii_case(&title))
+            {
                 continue;
             }
             let mut proposal = Proposal {
                 n: out.len() + 1,
-                title: Cited { value: title, cite: Some(m.id) },
+                title: Cited {
+                    value: title,
+                    cite: Some(m.id),
+                },
                 assignee: Cited {
                     cite: assignee.as_ref().map(|_| m.id),
                     value: assignee,
                 },
                 due: match due_in(sentence, m.created_at.date_naive()) {
-                    Some(d) => Cited { value: Some(d), cite: Some(m.id) },
-                    None => Cited { value: None, cite: None },
+                    Some(d) => Cited {
+                        value: Some(d),
+                        cite: Some(m.id),
+                    },
+                    None => Cited {
+                        value: None,
+                        cite: None,
+                    },
                 },
                 accepted_task: None,
             };
@@ -73,13 +137,19 @@ pub fn extract(messages: &[SourceMessage], members: &HashMap<String, UserRef>) -
                 if proposal.due.value.is_none()
                     && let Some(d) = due_in(&reply.body, reply.created_at.date_naive())
                 {
-                    proposal.due = Cited { value: Some(d), cite: Some(reply.id) };
+                    proposal.due = Cited {
+                        value: Some(d),
+                        cite: Some(reply.id),
+                    };
                 }
                 if proposal.assignee.value.is_none()
                     && TAKING_IT.iter().any(|t| lower.contains(t))
                     && let Some(who) = author_of(reply)
                 {
-                    proposal.assignee = Cited { value: Some(who), cite: Some(reply.id) };
+                    proposal.assignee = Cited {
+                        value: Some(who),
+                        cite: Some(reply.id),
+                    };
                 }
             }
             out.push(proposal);
@@ -89,7 +159,10 @@ pub fn extract(messages: &[SourceMessage], members: &HashMap<String, UserRef>) -
 }
 
 fn author_of(m: &SourceMessage) -> Option<UserRef> {
-    Some(UserRef { id: m.author_id?, username: m.author.clone()? })
+    Some(UserRef {
+        id: m.author_id?,
+        username: m.author.clone()?,
+    })
 }
 
 /// Sentences and lines of a message.
@@ -103,7 +176,8 @@ fn sentences(body: &str) -> impl Iterator<Item = &str> {
 /// Strips a leading `prefix` (case-insensitive), returning the rest.
 fn after<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// The task a sentence asks for, and who should do it.
@@ -130,7 +204,15 @@ fn task_in(
             .collect();
         let rest = rest[name.len()..].trim_start_matches([',', ':', ' ']);
         let who = members.get(&name.to_ascii_lowercase()).cloned();
-        for verb in ["will ", "please ", "can you ", "could you ", "would you ", "should ", "to "] {
+        for verb in [
+            "will ",
+            "please ",
+            "can you ",
+            "could you ",
+            "would you ",
+            "should ",
+            "to ",
+        ] {
             if let Some(task) = after(rest, verb) {
                 return Some((task.to_owned(), who));
             }
@@ -168,9 +250,23 @@ fn starts_with_imperative(text: &str) -> bool {
 
 /// Phrases that say when, cut from the end of a title.
 const DUE_TAILS: &[&str] = &[
-    " by ", " before ", " until ", " due ", " on monday", " on tuesday", " on wednesday",
-    " on thursday", " on friday", " on saturday", " on sunday", " today", " tomorrow",
-    " this week", " next week", " end of week", " eow",
+    " by ",
+    " before ",
+    " until ",
+    " due ",
+    " on monday",
+    " on tuesday",
+    " on wednesday",
+    " on thursday",
+    " on friday",
+    " on saturday",
+    " on sunday",
+    " today",
+    " tomorrow",
+    " this week",
+    " next week",
+    " end of week",
+    " eow",
 ];
 
 /// A title from a task phrase: no trailing when-phrase, `@`-mentions or punctuation,
@@ -192,7 +288,11 @@ fn clean_title(raw: &str) -> Option<String> {
     }
     let mut chars = title.chars();
     let first = chars.next()?;
-    let title: String = first.to_uppercase().chain(chars).take(MAX_TITLE_CHARS).collect();
+    let title: String = first
+        .to_uppercase()
+        .chain(chars)
+        .take(MAX_TITLE_CHARS)
+        .collect();
     Some(title)
 }
 
@@ -233,7 +333,12 @@ pub fn due_in(text: &str, written: NaiveDate) -> Option<String> {
             ("sunday", Weekday::Sun),
         ]
         .iter()
-        .find(|(name, _)| has(&format!("by {name}")) || has(&format!("on {name}")) || has(&format!("before {name}")) || has(&format!("due {name}")))
+        .find(|(name, _)| {
+            has(&format!("by {name}"))
+                || has(&format!("on {name}"))
+                || has(&format!("before {name}"))
+                || has(&format!("due {name}"))
+        })
         .map(|(_, day)| next_weekday(written, *day, false))
     }?;
     parse_due(&date.to_string()).ok().map(|d| d.to_string())
@@ -241,7 +346,11 @@ pub fn due_in(text: &str, written: NaiveDate) -> Option<String> {
 
 /// The next `day` after `from` (or `from` itself when `inclusive` and it is that day).
 fn next_weekday(from: NaiveDate, day: Weekday, inclusive: bool) -> NaiveDate {
-    let mut d = if inclusive { from } else { from + Duration::days(1) };
+    let mut d = if inclusive {
+        from
+    } else {
+        from + Duration::days(1)
+    };
     while d.weekday() != day {
         d += Duration::days(1);
     }
@@ -250,7 +359,10 @@ fn next_weekday(from: NaiveDate, day: Weekday, inclusive: bool) -> NaiveDate {
 
 /// Lower-case usernames mentioned anywhere in `messages` (to resolve to members).
 pub fn mentions(messages: &[SourceMessage]) -> Vec<String> {
-    let mut names: Vec<String> = messages.iter().flat_map(|m| mentioned_usernames(&m.body)).collect();
+    let mut names: Vec<String> = messages
+        .iter()
+        .flat_map(|m| mentioned_usernames(&m.body))
+        .collect();
     names.sort();
     names.dedup();
     names
@@ -277,7 +389,10 @@ mod tests {
             body: body.into(),
             reply_to: reply_to.map(Uuid::from_u128),
             // A Wednesday.
-            created_at: Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).single().unwrap_or_default(),
+            created_at: Utc
+                .with_ymd_and_hms(2026, 11, 25, 10, 0, 0)
+                .single()
+                .unwrap_or_default(),
         }
     }
 
@@ -285,14 +400,27 @@ mod tests {
         ["ann", "bob"]
             .iter()
             .enumerate()
-            .map(|(i, u)| (u.to_string(), UserRef { id: Uuid::from_u128(i as u128 + 1), username: u.to_string() }))
+            .map(|(i, u)| {
+                (
+                    u.to_string(),
+                    UserRef {
+                        id: Uuid::from_u128(i as u128 + 1),
+                        username: u.to_string(),
+                    },
+                )
+            })
             .collect()
     }
 
     #[test]
     fn requests_commitments_and_todos_become_cited_proposals() {
         let messages = vec![
-            msg(1, "carol", "Morning all. @bob can you update the release notes by friday?", None),
+            msg(
+                1,
+                "carol",
+                "Morning all. @bob can you update the release notes by friday?",
+                None,
+            ),
             msg(2, "ann", "I'll book the venue for the offsite", None),
             msg(3, "bob", "todo: renew the TLS certificate", None),
             msg(4, "carol", "Nice weather today", None),
@@ -301,11 +429,17 @@ mod tests {
         let p = extract(&messages, &members());
         assert_eq!(p.len(), 3, "{p:?}");
         assert_eq!(p[0].title.value, "Update the release notes");
-        assert_eq!(p[0].assignee.value.as_ref().map(|u| u.username.as_str()), Some("bob"));
+        assert_eq!(
+            p[0].assignee.value.as_ref().map(|u| u.username.as_str()),
+            Some("bob")
+        );
         assert_eq!(p[0].due.value.as_deref(), Some("2026-11-27"));
         assert_eq!(p[0].due.cite, Some(Uuid::from_u128(1)));
         assert_eq!(p[1].title.value, "Book the venue for the offsite");
-        assert_eq!(p[1].assignee.value.as_ref().map(|u| u.username.as_str()), Some("ann"));
+        assert_eq!(
+            p[1].assignee.value.as_ref().map(|u| u.username.as_str()),
+            Some("ann")
+        );
         assert_eq!(p[2].title.value, "Renew the TLS certificate");
         assert_eq!(p[2].title.cite, Some(Uuid::from_u128(3)));
         assert_eq!(p[2].assignee.cite, Some(Uuid::from_u128(5)));
@@ -316,8 +450,14 @@ mod tests {
     #[test]
     fn due_phrases_are_relative_to_the_message() {
         let wed = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default();
-        assert_eq!(due_in("ship it by 2026-12-03", wed).as_deref(), Some("2026-12-03"));
-        assert_eq!(due_in("by Monday please", wed).as_deref(), Some("2026-11-30"));
+        assert_eq!(
+            due_in("ship it by 2026-12-03", wed).as_deref(),
+            Some("2026-12-03")
+        );
+        assert_eq!(
+            due_in("by Monday please", wed).as_deref(),
+            Some("2026-11-30")
+        );
         assert_eq!(due_in("end of week", wed).as_deref(), Some("2026-11-27"));
         assert_eq!(due_in("next week", wed).as_deref(), Some("2026-12-04"));
         assert_eq!(due_in("whenever", wed), None);

@@ -88,6 +88,7 @@ pub trait Generator: Send + Sync {
         deltas: mpsc::Sender<String>,
     ) -> Result<String, ModelError>;
 }
+pub mod eval;
 pub mod extract;
 pub mod index;
 pub mod queue;

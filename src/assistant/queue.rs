@@ -14,7 +14,9 @@ use std::time::Duration;
 use redis::{
     AsyncCommands, RedisResult, Value,
     aio::ConnectionManager,
-    streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadOptions, StreamReadReply},
+    streams::{
+        StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadOptions, StreamReadReply,
+    },
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -31,7 +33,11 @@ const INDEX_STREAM_CAP: usize = 100_000;
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
     /// Room `room` changed: index its events past the cursor (`full`: re-check every source).
-    Index { room: Uuid, #[serde(default)] full: bool },
+    Index {
+        room: Uuid,
+        #[serde(default)]
+        full: bool,
+    },
     /// Process an assistant request (ask, summary, extract).
     Request { id: Uuid },
 }
@@ -66,7 +72,11 @@ impl Stream {
 }
 
 /// Appends a job to its stream.
-pub async fn enqueue(redis: &mut ConnectionManager, prefix: &str, job: &Job) -> RedisResult<String> {
+pub async fn enqueue(
+    redis: &mut ConnectionManager,
+    prefix: &str,
+    job: &Job,
+) -> RedisResult<String> {
     let body = serde_json::to_string(job).unwrap_or_default();
     match job {
         Job::Request { .. } => {
@@ -111,7 +121,9 @@ pub async fn hint_room(redis: &mut ConnectionManager, prefix: &str, room: Uuid) 
             }
         }
         Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, %room, "cannot queue an index hint; the sweep catches up"),
+        Err(e) => {
+            tracing::warn!(error = %e, %room, "cannot queue an index hint; the sweep catches up")
+        }
     }
 }
 
@@ -331,7 +343,10 @@ mod tests {
         let room = Uuid::nil();
         let job = Job::Index { room, full: false };
         let text = serde_json::to_string(&job).unwrap_or_default();
-        assert_eq!(text, format!(r#"{{"job":"index","room":"{room}","full":false}}"#));
+        assert_eq!(
+            text,
+            format!(r#"{{"job":"index","room":"{room}","full":false}}"#)
+        );
         assert_eq!(serde_json::from_str::<Job>(&text).ok(), Some(job));
         let hint: Job = serde_json::from_str(&format!(r#"{{"job":"index","room":"{room}"}}"#))
             .unwrap_or(Job::Request { id: room });

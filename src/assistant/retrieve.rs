@@ -121,8 +121,14 @@ mod tests {
 
     #[test]
     fn citations_are_read_from_brackets() {
-        assert_eq!(cited_numbers("A [2] and B [1, 3]. Again [2].", 3), vec![2, 1, 3]);
-        assert_eq!(cited_numbers("No [x] cites [9] or [0] here [", 3), Vec::<usize>::new());
+        assert_eq!(
+            cited_numbers("A [2] and B [1, 3]. Again [2].", 3),
+            vec![2, 1, 3]
+        );
+        assert_eq!(
+            cited_numbers("No [x] cites [9] or [0] here [", 3),
+            Vec::<usize>::new()
+        );
         assert_eq!(cited_numbers("[1][2]", 5), vec![1, 2]);
     }
 

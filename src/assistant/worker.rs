@@ -46,7 +46,10 @@ impl Backends {
     pub fn load(config: &crate::config::AssistantConfig) -> Backends {
         Backends {
             embedder: super::models::embedder(config).map_err(|e| e.to_string()),
-            generator: Err::<Arc<dyn Generator>, _>(format!("generator {} not built yet", config.generator)),
+            generator: Err::<Arc<dyn Generator>, _>(format!(
+                "generator {} not built yet",
+                config.generator
+            )),
         }
     }
 
@@ -148,7 +151,11 @@ async fn connection(state: &AppState) -> anyhow::Result<redis::aio::ConnectionMa
 
 /// Starts a worker on `state` (its database, Redis and key prefix). `name` identifies it among
 /// the consumers (unique per process).
-pub async fn spawn(state: AppState, backends: Backends, name: &str) -> anyhow::Result<WorkerHandle> {
+pub async fn spawn(
+    state: AppState,
+    backends: Backends,
+    name: &str,
+) -> anyhow::Result<WorkerHandle> {
     let cfg = state.config.assistant.clone();
     let prefix = state.config.redis.key_prefix.clone();
     let (stop, stopping) = watch::channel(false);
@@ -171,7 +178,9 @@ pub async fn spawn(state: AppState, backends: Backends, name: &str) -> anyhow::R
         cfg.reclaim_idle_ms,
     )
     .await?;
-    tasks.push(tokio::spawn(worker.clone().request_loop(requests, stopping.clone())));
+    tasks.push(tokio::spawn(
+        worker.clone().request_loop(requests, stopping.clone()),
+    ));
     if let Ok(embedder) = &worker.backends.embedder {
         let index = Consumer::new(
             connection(&state).await?,
@@ -184,13 +193,20 @@ pub async fn spawn(state: AppState, backends: Backends, name: &str) -> anyhow::R
         .await?;
         let indexer = Indexer::new(state.db.clone(), Arc::clone(embedder));
         if store::knowledge::other_model_exists(&state.db, embedder.model()).await? {
-            tracing::info!(model = embedder.model(), "the embedding model changed: reindexing every room");
+            tracing::info!(
+                model = embedder.model(),
+                "the embedding model changed: reindexing every room"
+            );
             let mut redis = state.redis.clone();
             for room in store::knowledge::all_rooms(&state.db).await? {
                 queue::enqueue(&mut redis, &prefix, &Job::Index { room, full: true }).await?;
             }
         }
-        tasks.push(tokio::spawn(worker.clone().index_loop(index, indexer, stopping.clone())));
+        tasks.push(tokio::spawn(worker.clone().index_loop(
+            index,
+            indexer,
+            stopping.clone(),
+        )));
         tasks.push(tokio::spawn(worker.clone().sweep_loop(stopping.clone())));
     }
     tracing::info!(consumer = name, "assistant worker started");
@@ -209,7 +225,9 @@ impl Worker {
     }
 
     async fn request_loop(self, mut consumer: Consumer, mut stopping: watch::Receiver<bool>) {
-        let slots = Arc::new(Semaphore::new(self.state.config.assistant.worker_concurrency));
+        let slots = Arc::new(Semaphore::new(
+            self.state.config.assistant.worker_concurrency,
+        ));
         loop {
             let free = slots.available_permits().max(1);
             let read = tokio::select! {
@@ -281,7 +299,8 @@ impl Worker {
                         transient: false,
                     }),
                 };
-                self.settle(&mut consumer, &delivery, outcome, started).await;
+                self.settle(&mut consumer, &delivery, outcome, started)
+                    .await;
             }
         }
     }
@@ -308,7 +327,9 @@ impl Worker {
             Err(e) if e.transient || e.code == "attempts_exhausted" || e.code == "bad_job" => {
                 tracing::error!(code = e.code, error = %e.message, attempt = delivery.attempt, "assistant job dead-lettered");
                 self.observe(stream, "dead", started);
-                consumer.dead_letter(delivery, &format!("{}: {}", e.code, e.message)).await
+                consumer
+                    .dead_letter(delivery, &format!("{}: {}", e.code, e.message))
+                    .await
             }
             Err(e) => {
                 tracing::warn!(code = e.code, error = %e.message, "assistant job failed");
@@ -333,9 +354,15 @@ impl Worker {
             }
             match store::knowledge::rooms_behind(&self.state.db, 1000).await {
                 Ok(rooms) => {
+                    // Straight onto the stream: the room's hint marker may belong to a hint
+                    // that was lost, and duplicates are cheap (the cursor makes them no-ops).
                     let mut redis = self.redis.clone();
                     for room in rooms {
-                        queue::hint_room(&mut redis, &self.prefix, room).await;
+                        let job = Job::Index { room, full: false };
+                        if let Err(e) = queue::enqueue(&mut redis, &self.prefix, &job).await {
+                            tracing::warn!(error = %e, "index sweep cannot queue a room");
+                            break;
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "index sweep failed"),
@@ -394,7 +421,8 @@ impl Worker {
         {
             self.record_failure(id, e).await;
         }
-        self.settle(&mut consumer, &delivery, outcome, started).await;
+        self.settle(&mut consumer, &delivery, outcome, started)
+            .await;
     }
 
     async fn record_failure(&self, id: Uuid, e: &JobError) {
@@ -427,8 +455,12 @@ impl Worker {
         if !store::assistant::start(&self.state.db, id).await? {
             return self.post_if_asked(&row).await; // done earlier; finish posting if a crash cut it
         }
-        self.send(row.user_id, "assistant.status", json!({ "request": id, "status": "running" }))
-            .await;
+        self.send(
+            row.user_id,
+            "assistant.status",
+            json!({ "request": id, "status": "running" }),
+        )
+        .await;
         let result = match row.kind.as_str() {
             "ask" => self.ask(&row).await?,
             "summary" => self.summarise(&row).await?,
@@ -515,7 +547,11 @@ impl Worker {
             tokio::spawn(async move {
                 while let Some(text) = rx.recv().await {
                     worker
-                        .send(user, "assistant.delta", json!({ "request": request_id, "text": text }))
+                        .send(
+                            user,
+                            "assistant.delta",
+                            json!({ "request": request_id, "text": text }),
+                        )
                         .await;
                 }
             })
@@ -541,8 +577,12 @@ impl Worker {
         .await?;
         if hits.is_empty() {
             let answer = "I found nothing about this in the rooms you are in.".to_owned();
-            self.send(row.user_id, "assistant.delta", json!({ "request": row.id, "text": answer }))
-                .await;
+            self.send(
+                row.user_id,
+                "assistant.delta",
+                json!({ "request": row.id, "text": answer }),
+            )
+            .await;
             return Ok(Outcome::answer(answer, vec![], generator_name));
         }
         let passages: Vec<Passage> = hits

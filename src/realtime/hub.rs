@@ -55,8 +55,11 @@ pub async fn publish_to_users(
     users: Vec<Uuid>,
     frame: String,
 ) -> redis::RedisResult<()> {
-    let payload = serde_json::to_string(&Wire::UserEphemeral { us: users, f: frame })
-        .unwrap_or_default();
+    let payload = serde_json::to_string(&Wire::UserEphemeral {
+        us: users,
+        f: frame,
+    })
+    .unwrap_or_default();
     redis.publish(format!("{prefix}events"), payload).await
 }
 

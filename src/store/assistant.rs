@@ -186,14 +186,20 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> StoreResult<Option<Reques
 
 /// A request locked for the rest of the transaction.
 pub async fn lock(tx: &mut PgConnection, id: Uuid) -> StoreResult<Option<RequestRow>> {
-    Ok(sqlx::query_as(&format!("{SELECT} where id = $1 for update"))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("{SELECT} where id = $1 for update"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?,
+    )
 }
 
 /// The owner's newest requests.
-pub async fn recent(db: impl PgExecutor<'_>, owner: Uuid, limit: i64) -> StoreResult<Vec<RequestRow>> {
+pub async fn recent(
+    db: impl PgExecutor<'_>,
+    owner: Uuid,
+    limit: i64,
+) -> StoreResult<Vec<RequestRow>> {
     Ok(sqlx::query_as(&format!(
         "{SELECT} where user_id = $1 order by created_at desc, id desc limit $2"
     ))
@@ -244,7 +250,12 @@ pub async fn finish(db: impl PgExecutor<'_>, id: Uuid, done: &Finished<'_>) -> S
 }
 
 /// Marks a request failed, unless it already finished.
-pub async fn fail(db: impl PgExecutor<'_>, id: Uuid, code: &str, message: &str) -> StoreResult<bool> {
+pub async fn fail(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    code: &str,
+    message: &str,
+) -> StoreResult<bool> {
     Ok(sqlx::query(
         "update assistant_requests set status = 'failed', error_code = $2, error_message = $3, finished_at = now()
          where id = $1 and status in ('queued', 'running')",

@@ -3,6 +3,7 @@
 //! query itself, so a non-member gets nothing back rather than relying on handlers to check.
 
 pub mod assistant;
+pub mod corpus;
 pub mod friends;
 pub mod knowledge;
 pub mod messages;

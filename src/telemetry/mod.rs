@@ -98,7 +98,9 @@ impl Metrics {
                 "assistant_job_duration_seconds",
                 "Assistant job latency from delivery to outcome, by stream",
             )
-            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0]),
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+            ]),
             &["stream"],
         )?;
         registry.register(Box::new(assistant_queue_depth.clone()))?;
