@@ -188,6 +188,15 @@ impl Consumer {
         self.stream
     }
 
+    /// The same consumer on another connection: for acknowledging from tasks while this one
+    /// blocks in a read (commands on one connection queue behind a blocking read).
+    pub fn on(&self, redis: ConnectionManager) -> Consumer {
+        Consumer {
+            redis,
+            ..self.clone()
+        }
+    }
+
     /// Up to `count` jobs: first those idle past `reclaim_idle_ms` in other consumers' (or our
     /// own) hands, then new ones, waiting up to `block` for one to arrive.
     pub async fn read(&mut self, count: usize, block: Duration) -> RedisResult<Vec<Delivery>> {

@@ -247,7 +247,7 @@ impl Worker {
                     return;
                 };
                 let worker = self.clone();
-                let consumer = consumer.clone();
+                let consumer = consumer.on(self.redis.clone());
                 tokio::spawn(async move {
                     worker.handle_request(consumer, delivery).await;
                     drop(permit);
