@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 pub mod embed;
+pub mod generate;
 pub mod models;
 
 /// What can go wrong in a model call. Each variant says whether retrying can help.

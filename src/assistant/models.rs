@@ -12,7 +12,8 @@ use ollama_rs::Ollama;
 use ollama_rs::error::OllamaError;
 
 use crate::assistant::embed::{LocalEmbedder, OllamaEmbedder};
-use crate::assistant::{Embedder, ModelError};
+use crate::assistant::generate::{ExtractiveGenerator, LocalGenerator, OllamaGenerator};
+use crate::assistant::{Embedder, Generator, ModelError};
 use crate::config::AssistantConfig;
 
 /// The embedder `cfg.embedder` names: `local` (a model directory under `models_dir`) or `ollama`.
@@ -42,6 +43,27 @@ pub fn embedder(cfg: &AssistantConfig) -> Result<Arc<dyn Embedder>, ModelError> 
         )?)),
         other => Err(ModelError::NotAvailable(format!(
             "unknown assistant.embedder {other:?}; use \"local\" or \"ollama\""
+        ))),
+    }
+}
+
+/// The generator `cfg.generator` names: `ollama`, `local` (a GGUF file under `models_dir`) or
+/// `none` (extractive answers, no language model).
+pub fn generator(cfg: &AssistantConfig) -> Result<Arc<dyn Generator>, ModelError> {
+    let timeout = Duration::from_secs(cfg.model_timeout_secs.max(1));
+    match cfg.generator.as_str() {
+        "none" => Ok(Arc::new(ExtractiveGenerator::new())),
+        "local" => {
+            let path = model_path(cfg, &cfg.generate_model, "assistant.generate_model")?;
+            Ok(Arc::new(LocalGenerator::load(&path, timeout)?))
+        }
+        "ollama" => Ok(Arc::new(OllamaGenerator::new(
+            &cfg.ollama_url,
+            &cfg.generate_model,
+            timeout,
+        )?)),
+        other => Err(ModelError::NotAvailable(format!(
+            "unknown assistant.generator {other:?}; use \"ollama\", \"local\" or \"none\""
         ))),
     }
 }
