@@ -350,7 +350,9 @@ pub async fn evaluate(
                 .enumerate()
                 .map(|(i, h)| retrieve::passage(i + 1, h))
                 .collect();
-            let (tx, _rx) = mpsc::channel(1024);
+            // Nobody reads the pieces here: a closed receiver lets the generator run on.
+            let (tx, rx) = mpsc::channel(1);
+            drop(rx);
             let answer = generator
                 .generate(
                     &GenerateRequest {

@@ -46,10 +46,7 @@ impl Backends {
     pub fn load(config: &crate::config::AssistantConfig) -> Backends {
         Backends {
             embedder: super::models::embedder(config).map_err(|e| e.to_string()),
-            generator: Err::<Arc<dyn Generator>, _>(format!(
-                "generator {} not built yet",
-                config.generator
-            )),
+            generator: super::models::generator(config).map_err(|e| e.to_string()),
         }
     }
 

@@ -266,7 +266,7 @@ async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> 
                 rooms > 0 && questions > 0 && messages >= rooms * 4,
                 "the corpus needs rooms, questions and at least 4 messages per room"
             );
-            let generator = Backends::load(&config.assistant).generator.ok();
+            let generator = models::generator(&config.assistant).ok();
             let (pool, name, url) = scratch(&config, "eval").await?;
             let corpus = eval::load(
                 &pool,
