@@ -34,6 +34,9 @@ pub struct AssistantConfig {
     pub embedder: String,
     /// The embedding model: a directory under `models_dir` for `local`, a model name for `ollama`.
     pub embed_model: String,
+    /// Vector length of an `ollama` embedding model; 0 learns it from the first answer (the
+    /// `local` model knows its own).
+    pub embed_dims: usize,
     /// `ollama` (the appliance default), `local` (a GGUF file under `models_dir`), or `none`
     /// (answers built from the best passages, no language model).
     pub generator: String,
@@ -55,6 +58,13 @@ pub struct AssistantConfig {
     pub reclaim_idle_ms: u64,
     /// Questions one user may ask per minute.
     pub asks_per_user_per_minute: u32,
+    /// Assistant requests one worker process handles at once.
+    pub worker_concurrency: usize,
+    /// Seconds between the worker's sweeps for rooms the indexer has not caught up with (a
+    /// lost index hint is picked up here).
+    pub index_sweep_secs: u64,
+    /// Most unread messages a summary covers.
+    pub summary_max_messages: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -220,6 +230,7 @@ impl Default for Config {
                 models_dir: ".cache/models".into(),
                 embedder: "local".into(),
                 embed_model: "all-minilm-l6-v2".into(),
+                embed_dims: 0,
                 generator: "none".into(),
                 generate_model: "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf".into(),
                 ollama_url: "http://127.0.0.1:11434".into(),
@@ -230,6 +241,9 @@ impl Default for Config {
                 max_attempts: 5,
                 reclaim_idle_ms: 60_000,
                 asks_per_user_per_minute: 20,
+                worker_concurrency: 2,
+                index_sweep_secs: 30,
+                summary_max_messages: 50,
             },
             log: LogConfig {
                 level: "info,sqlx=warn".into(),
@@ -278,6 +292,27 @@ impl Config {
                 u64::from(self.database.max_connections),
             ),
             ("limits.max_body_bytes", self.limits.max_body_bytes as u64),
+            (
+                "assistant.max_question_chars",
+                self.assistant.max_question_chars as u64,
+            ),
+            ("assistant.top_k", self.assistant.top_k as u64),
+            (
+                "assistant.max_attempts",
+                u64::from(self.assistant.max_attempts),
+            ),
+            (
+                "assistant.worker_concurrency",
+                self.assistant.worker_concurrency as u64,
+            ),
+            (
+                "assistant.index_sweep_secs",
+                self.assistant.index_sweep_secs,
+            ),
+            (
+                "assistant.summary_max_messages",
+                self.assistant.summary_max_messages.max(0) as u64,
+            ),
             (
                 "limits.max_page_size",
                 self.limits.max_page_size.max(0) as u64,

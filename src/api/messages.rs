@@ -187,6 +187,9 @@ pub async fn send(
     store::messages::set_mentions(&mut tx, id, room, &mentioned_usernames(body.as_str())).await?;
     tx.commit().await?;
     state.hub.room_changed(room).await;
+    if task.is_none() {
+        super::assistant::ask_from_message(state, user, room, body.as_str()).await;
+    }
     let message = store::messages::get(&state.db, user.id, id)
         .await?
         .ok_or_else(message_not_found)?;

@@ -1,6 +1,7 @@
 //! The HTTP API under `/api/v1`: one module per resource, each exposing `router()`, assembled here
 //! with the OpenAPI document, health checks and the middleware stack.
 
+pub mod assistant;
 mod auth;
 pub use auth::create_user;
 pub use rooms::move_read_marker;
@@ -54,6 +55,7 @@ use crate::{state::AppState, telemetry};
         (name = "rooms", description = "DMs, group rooms and members"),
         (name = "messages", description = "Messages, reactions, mentions and search"),
         (name = "tasks", description = "Tasks, their history and discussions"),
+        (name = "assistant", description = "Questions, summaries and task proposals answered from the team's chats and tasks"),
         (name = "realtime", description = "The WebSocket stream (frames in docs/protocol.md)"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -89,6 +91,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(rooms::router())
         .merge(messages::router())
         .merge(tasks::router())
+        .merge(assistant::router())
         .routes(utoipa_axum::routes!(crate::realtime::socket::ws_handler));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)

@@ -129,13 +129,13 @@ async fn end_of_column(
 }
 
 /// The source of a task made from a message.
-struct Source {
-    message_id: Uuid,
-    snapshot: Value,
+pub(crate) struct Source {
+    pub(crate) message_id: Uuid,
+    pub(crate) snapshot: Value,
 }
 
 /// Inserts a task and records its creation; returns the task as the caller sees it.
-async fn insert_task(
+pub(crate) async fn insert_task(
     state: &AppState,
     user: &CurrentUser,
     mut row: TaskRow,
@@ -186,7 +186,7 @@ async fn record(
     Ok(())
 }
 
-fn parse_new(req: &NewTask, room: Uuid, creator: Uuid) -> ApiResult<TaskRow> {
+pub(crate) fn parse_new(req: &NewTask, room: Uuid, creator: Uuid) -> ApiResult<TaskRow> {
     Ok(TaskRow {
         id: store::new_id(),
         room_id: room,
@@ -296,7 +296,7 @@ async fn task_from_message(
     Ok((StatusCode::CREATED, Json(task)))
 }
 
-fn snapshot_entry(m: &Message) -> Value {
+pub(crate) fn snapshot_entry(m: &Message) -> Value {
     json!({
         "id": m.id, "seq": m.seq, "author_id": m.author_id, "author_username": m.author_username,
         "author_display_name": m.author_display_name, "body": m.body, "created_at": m.created_at,

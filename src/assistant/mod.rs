@@ -8,6 +8,10 @@
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+pub mod embed;
+pub mod generate;
+pub mod models;
+
 /// What can go wrong in a model call. Each variant says whether retrying can help.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -85,3 +89,9 @@ pub trait Generator: Send + Sync {
         deltas: mpsc::Sender<String>,
     ) -> Result<String, ModelError>;
 }
+pub mod eval;
+pub mod extract;
+pub mod index;
+pub mod queue;
+pub mod retrieve;
+pub mod worker;

@@ -1,11 +1,19 @@
-//! The Flowly server binary: `serve`, `migrate`, `config`, `users`.
+//! The Flowly server binary: `serve`, `worker`, `migrate`, `config`, `users`, `assistant`.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
 use flowly::{
     api::create_user,
+    assistant::{
+        eval,
+        index::Indexer,
+        models,
+        worker::{self, Backends},
+    },
     config::Config,
     domain::{DisplayName, Password, Username},
     server, store, telemetry,
@@ -35,6 +43,11 @@ struct Cli {
 enum Command {
     /// Run a node: the API, the web client and the metrics endpoint.
     Serve,
+    /// Run an assistant worker: indexing and answering (as many as wanted, on any host).
+    Worker,
+    /// The assistant's index and its measurements.
+    #[command(subcommand)]
+    Assistant(AssistantCommand),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the effective configuration, secrets redacted.
@@ -57,6 +70,42 @@ enum UsersCommand {
     },
     /// List accounts.
     List,
+}
+
+#[derive(Subcommand)]
+enum AssistantCommand {
+    /// Embed every message and task not yet in the index (or embedded by another model), and
+    /// drop chunks whose source is gone.
+    Reindex,
+    /// Build a generated team corpus in a scratch database and report retrieval recall@5, MRR
+    /// and citation precision.
+    Eval {
+        #[arg(long, default_value_t = 20)]
+        rooms: usize,
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 200)]
+        questions: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Keep the scratch database (`<database>_eval`) afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Measure embedding throughput and retrieval latency on a generated corpus in a scratch
+    /// database (`<database>_bench`).
+    Bench {
+        #[arg(long, default_value_t = 100_000)]
+        chunks: usize,
+        #[arg(long, default_value_t = 100)]
+        rooms: usize,
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[tokio::main]
@@ -92,6 +141,247 @@ async fn main() -> anyhow::Result<()> {
             server::serve(state, listener, metrics, server::shutdown_signal()).await
         }
         Command::Users(cmd) => users(config, cmd).await,
+        Command::Worker => {
+            telemetry::init_logging(&config.log);
+            worker(config).await
+        }
+        Command::Assistant(cmd) => {
+            telemetry::init_logging(&config.log);
+            assistant(config, cmd).await
+        }
+    }
+}
+
+/// Runs a worker until SIGTERM, serving its metrics on `server.metrics_listen`.
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let backends = Backends::load(&config.assistant);
+    for problem in backends.problems() {
+        eprintln!("assistant model not available: {problem}");
+    }
+    let metrics_listen = config.server.metrics_listen;
+    let state = server::connect(config).await?;
+    let metrics = tokio::net::TcpListener::bind(metrics_listen)
+        .await
+        .with_context(|| format!("cannot listen on {metrics_listen} (metrics)"))?;
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(telemetry::metrics_handler))
+        .with_state(state.clone());
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(async move {
+        axum::serve(metrics, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let name = format!("worker-{}", state.node_id);
+    let handle = worker::spawn(state.clone(), backends, &name).await?;
+    server::shutdown_signal().await;
+    tracing::info!("worker shutting down");
+    handle.stop().await;
+    let _ = stop_tx.send(true);
+    let _ = state.shutdown.send(true);
+    let _ = serving.await;
+    Ok(())
+}
+
+fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}})"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// A fresh scratch database next to the configured one, migrated.
+async fn scratch(config: &Config, suffix: &str) -> anyhow::Result<(sqlx::PgPool, String, String)> {
+    use sqlx::Connection;
+    let url = config.database.url.expose().to_owned();
+    let (base, db) = url
+        .rsplit_once('/')
+        .context("database.url has no database name")?;
+    let db = db.split('?').next().unwrap_or(db);
+    let name = format!("{db}_{suffix}");
+    anyhow::ensure!(
+        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "database name {name:?} is not a plain identifier"
+    );
+    let mut admin = sqlx::PgConnection::connect(&url)
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    sqlx::query(&format!("drop database if exists {name} with (force)"))
+        .execute(&mut admin)
+        .await?;
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut admin)
+        .await?;
+    let scratch_url = format!("{base}/{name}");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&scratch_url)
+        .await?;
+    store::migrate(&pool).await?;
+    Ok((pool, name, url))
+}
+
+async fn drop_scratch(url: &str, name: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(&format!("drop database if exists {name} with (force)"))
+        .execute(&mut admin)
+        .await?;
+    Ok(())
+}
+
+async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> {
+    let embedder = models::embedder(&config.assistant).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match cmd {
+        AssistantCommand::Reindex => {
+            let pool = store::connect(&config.database)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            store::migrate(&pool).await?;
+            let indexer = Indexer::new(pool, embedder);
+            let pending = indexer.pending().await?;
+            let bar = bar(pending.max(0) as u64, "chunks");
+            let done = indexer.reindex_all(&|n| bar.inc(n)).await?;
+            bar.finish();
+            println!(
+                "embedded {} chunks, removed {}",
+                done.embedded, done.removed
+            );
+            Ok(())
+        }
+        AssistantCommand::Eval {
+            rooms,
+            messages,
+            questions,
+            seed,
+            keep,
+        } => {
+            anyhow::ensure!(
+                rooms > 0 && questions > 0 && messages >= rooms * 4,
+                "the corpus needs rooms, questions and at least 4 messages per room"
+            );
+            let generator = models::generator(&config.assistant).ok();
+            let (pool, name, url) = scratch(&config, "eval").await?;
+            let corpus = eval::load(
+                &pool,
+                eval::CorpusSize {
+                    rooms,
+                    messages,
+                    questions,
+                    seed,
+                },
+            )
+            .await?;
+            println!(
+                "corpus: {} rooms, {} messages, {} questions (seed {seed})",
+                corpus.rooms.len(),
+                corpus.messages,
+                corpus.questions.len()
+            );
+            let indexer = Indexer::new(pool.clone(), Arc::clone(&embedder));
+            let bar1 = bar(indexer.pending().await?.max(0) as u64, "chunks");
+            let started = std::time::Instant::now();
+            indexer.reindex_all(&|n| bar1.inc(n)).await?;
+            bar1.finish();
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "indexed {} chunks in {secs:.1} s ({:.0} chunks/s)",
+                corpus.messages,
+                corpus.messages as f64 / secs
+            );
+            let bar2 = bar(corpus.questions.len() as u64, "questions");
+            let report = eval::evaluate(
+                &pool,
+                embedder.as_ref(),
+                generator.clone(),
+                &corpus.questions,
+                &|n| bar2.inc(n),
+            )
+            .await?;
+            bar2.finish();
+            println!("recall@5            {:.3}", report.recall_at_5);
+            println!("MRR                 {:.3}", report.mrr);
+            match report.citation_precision {
+                Some(p) => println!(
+                    "citation precision  {p:.3} ({} citations, generator {})",
+                    report.cited,
+                    generator
+                        .as_ref()
+                        .map(|g| g.name().to_owned())
+                        .unwrap_or_default()
+                ),
+                None => println!("citation precision  n/a (no generator or no citations)"),
+            }
+            pool.close().await;
+            if !keep {
+                drop_scratch(&url, &name).await?;
+            }
+            if report.recall_at_5 < 0.9 {
+                println!("below the 0.9 recall@5 target");
+            }
+            Ok(())
+        }
+        AssistantCommand::Bench {
+            chunks,
+            rooms,
+            queries,
+            seed,
+            keep,
+        } => {
+            anyhow::ensure!(
+                rooms > 0 && chunks >= rooms * 4,
+                "at least 4 chunks per room"
+            );
+            let (pool, name, url) = scratch(&config, "bench").await?;
+            let corpus = eval::load(
+                &pool,
+                eval::CorpusSize {
+                    rooms,
+                    messages: chunks,
+                    questions: 200.min(chunks / 4),
+                    seed,
+                },
+            )
+            .await?;
+            println!(
+                "corpus: {} rooms, {} messages",
+                corpus.rooms.len(),
+                corpus.messages
+            );
+            let bar1 = bar(chunks as u64, "chunks");
+            let report = eval::bench(&pool, Arc::clone(&embedder), &corpus, queries, &|n| {
+                bar1.inc(n)
+            })
+            .await?;
+            bar1.finish();
+            println!(
+                "embedding: {} chunks in {:.1} s = {:.0} chunks/s ({})",
+                report.chunks,
+                report.embed_secs,
+                report.chunks_per_sec,
+                embedder.model()
+            );
+            println!(
+                "retrieval at {} chunks, {} queries: search p50 {:.1} ms p99 {:.1} ms; with question embedding p50 {:.1} ms p99 {:.1} ms",
+                report.chunks,
+                report.queries,
+                report.search_p50_us as f64 / 1000.0,
+                report.search_p99_us as f64 / 1000.0,
+                report.total_p50_us as f64 / 1000.0,
+                report.total_p99_us as f64 / 1000.0
+            );
+            pool.close().await;
+            if !keep {
+                drop_scratch(&url, &name).await?;
+            }
+            Ok(())
+        }
     }
 }
 

@@ -47,6 +47,22 @@ pub struct Ephemeral {
     pub text: String,
 }
 
+/// Sends an ephemeral frame to some users' sockets on every node, from a process that has only a
+/// Redis connection and the deployment's key prefix (the assistant's worker).
+pub async fn publish_to_users(
+    redis: &mut redis::aio::ConnectionManager,
+    prefix: &str,
+    users: Vec<Uuid>,
+    frame: String,
+) -> redis::RedisResult<()> {
+    let payload = serde_json::to_string(&Wire::UserEphemeral {
+        us: users,
+        f: frame,
+    })
+    .unwrap_or_default();
+    redis.publish(format!("{prefix}events"), payload).await
+}
+
 /// A local socket as the hub knows it.
 #[derive(Clone)]
 pub struct Conn {
@@ -107,6 +123,8 @@ pub struct Hub {
     db: PgPool,
     redis: redis::aio::ConnectionManager,
     channel: String,
+    /// The deployment's Redis key prefix.
+    prefix: String,
     inner: Mutex<Inner>,
     next_conn: AtomicU64,
     hints: mpsc::UnboundedSender<Uuid>,
@@ -129,6 +147,7 @@ impl Hub {
             db,
             redis,
             channel: channel.clone(),
+            prefix: prefix.to_owned(),
             inner: Mutex::default(),
             next_conn: AtomicU64::new(1),
             hints,
@@ -281,7 +300,8 @@ impl Hub {
         }
     }
 
-    /// Tells every node (this one included) that `room` has new durable events.
+    /// Tells every node (this one included) that `room` has new durable events, and the
+    /// assistant's indexer that the room changed.
     pub async fn room_changed(&self, room: Uuid) {
         let _ = self.hints.send(room);
         self.publish(&Wire::Room {
@@ -289,6 +309,8 @@ impl Hub {
             n: self.node,
         })
         .await;
+        let mut redis = self.redis.clone();
+        crate::assistant::queue::hint_room(&mut redis, &self.prefix, room).await;
     }
 
     /// Tells every node that `user` joined `room`, whose stream starts for them at `from_seq`.

@@ -2,7 +2,10 @@
 //! on the pool or inside a transaction. Room-scoped reads and writes join `room_members` in the
 //! query itself, so a non-member gets nothing back rather than relying on handlers to check.
 
+pub mod assistant;
+pub mod corpus;
 pub mod friends;
+pub mod knowledge;
 pub mod messages;
 pub mod rooms;
 pub mod sessions;

@@ -44,6 +44,12 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
     pub db_pool: IntGaugeVec,
+    /// Assistant jobs not yet done, by stream (`requests`, `index`).
+    pub assistant_queue_depth: IntGaugeVec,
+    /// Assistant jobs handled, by stream and outcome (`done`, `failed`, `retried`, `dead`).
+    pub assistant_jobs: IntCounterVec,
+    /// Time from a job's delivery to its outcome, by stream.
+    pub assistant_job_duration: HistogramVec,
 }
 
 impl Metrics {
@@ -73,11 +79,41 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(db_pool.clone()))?;
+        let assistant_queue_depth = IntGaugeVec::new(
+            Opts::new(
+                "assistant_queue_depth",
+                "Assistant jobs waiting or in progress, by stream",
+            ),
+            &["stream"],
+        )?;
+        let assistant_jobs = IntCounterVec::new(
+            Opts::new(
+                "assistant_jobs_total",
+                "Assistant jobs handled, by stream and outcome",
+            ),
+            &["stream", "outcome"],
+        )?;
+        let assistant_job_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "assistant_job_duration_seconds",
+                "Assistant job latency from delivery to outcome, by stream",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+            ]),
+            &["stream"],
+        )?;
+        registry.register(Box::new(assistant_queue_depth.clone()))?;
+        registry.register(Box::new(assistant_jobs.clone()))?;
+        registry.register(Box::new(assistant_job_duration.clone()))?;
         Ok(Metrics {
             registry,
             http_requests,
             http_duration,
             db_pool,
+            assistant_queue_depth,
+            assistant_jobs,
+            assistant_job_duration,
         })
     }
 

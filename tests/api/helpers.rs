@@ -344,3 +344,59 @@ pub async fn say(user: &TestUser, room: Uuid, body: &str) -> Value {
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }
+
+/// The models `scripts/fetch-models.sh` fetched, for the assistant's tests.
+pub fn models_dir() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/.cache/models").to_owned()
+}
+
+/// Assistant settings for tests: the real local embedder, the extractive generator, fast
+/// reclaiming and sweeping.
+pub fn assistant_test_config(config: &mut Config) {
+    config.assistant.models_dir = models_dir();
+    config.assistant.embedder = "local".into();
+    config.assistant.generator = "none".into();
+    config.assistant.index_sweep_secs = 1;
+    config.assistant.reclaim_idle_ms = 500;
+}
+
+impl TestApp {
+    /// Starts an assistant worker in this process against the app's database and Redis prefix.
+    pub async fn start_worker(&self) -> flowly::assistant::worker::WorkerHandle {
+        self.start_worker_with(|_| {}).await
+    }
+
+    /// Starts a worker whose assistant settings `adjust` may change (the app keeps its own).
+    pub async fn start_worker_with(
+        &self,
+        adjust: impl FnOnce(&mut flowly::config::AssistantConfig),
+    ) -> flowly::assistant::worker::WorkerHandle {
+        let mut config = (*self.state.config).clone();
+        adjust(&mut config.assistant);
+        let mut state = self.state.clone();
+        state.config = std::sync::Arc::new(config);
+        let backends = flowly::assistant::worker::Backends::load(&state.config.assistant);
+        flowly::assistant::worker::spawn(state, backends, &format!("test-{}", Uuid::now_v7()))
+            .await
+            .expect("worker starts")
+    }
+}
+
+/// Polls `check` (every 50 ms, for at most 60 s) until it returns `Some`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,324 @@
+//! The assistant's search index (`knowledge_chunks`), the indexer's per-room cursors, and hybrid
+//! retrieval. Retrieval joins the asker's room membership in the query itself.
+
+use chrono::{DateTime, Utc};
+use pgvector::Vector;
+use sqlx::{FromRow, PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use super::{StoreResult, new_id};
+
+/// The text a task is indexed as: its title, description, status, assignee and due date.
+const TASK_TEXT: &str = "concat_ws(E'\\n', 'Task: ' || t.title, nullif(t.description, ''),
+    'Status: ' || t.status, 'Assignee: @' || au.username, 'Due: ' || t.due_on::text)";
+
+/// A source whose chunk is missing or out of date.
+#[derive(Debug, Clone, FromRow)]
+pub struct Stale {
+    pub source_id: Uuid,
+    pub text: String,
+}
+
+/// Locks the room's indexer cursor (creating it at 0) for the rest of the transaction, so one
+/// worker at a time indexes a room, and returns it with the room's newest sequence number.
+/// `None` when the room no longer exists.
+pub async fn lock_cursor(tx: &mut PgConnection, room: Uuid) -> StoreResult<Option<(i64, i64)>> {
+    sqlx::query(
+        "insert into assistant_index_cursors (room_id) select id from rooms where id = $1
+         on conflict (room_id) do nothing",
+    )
+    .bind(room)
+    .execute(&mut *tx)
+    .await?;
+    Ok(sqlx::query_as(
+        "select c.seq, r.last_seq from assistant_index_cursors c join rooms r on r.id = c.room_id
+         where c.room_id = $1 for update of c",
+    )
+    .bind(room)
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
+pub async fn set_cursor(tx: &mut PgConnection, room: Uuid, seq: i64) -> StoreResult<()> {
+    sqlx::query(
+        "update assistant_index_cursors set seq = greatest(seq, $2), updated_at = now() where room_id = $1",
+    )
+    .bind(room)
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Messages and tasks touched by a room's events in `(after, upto]`: created, edited, deleted
+/// messages, and tasks named by task events.
+pub async fn touched(
+    tx: &mut PgConnection,
+    room: Uuid,
+    after: i64,
+    upto: i64,
+) -> StoreResult<(Vec<Uuid>, Vec<Uuid>)> {
+    let rows: Vec<(Option<Uuid>, Option<Uuid>)> = sqlx::query_as(
+        "select distinct coalesce(data->'message'->>'id', data->>'message_id')::uuid,
+                coalesce(data->'message'->>'ref_task_id', data->'message'->'data'->>'task_id')::uuid
+         from room_events where room_id = $1 and seq > $2 and seq <= $3",
+    )
+    .bind(room)
+    .bind(after)
+    .bind(upto)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut messages: Vec<Uuid> = rows.iter().filter_map(|r| r.0).collect();
+    let mut tasks: Vec<Uuid> = rows.iter().filter_map(|r| r.1).collect();
+    messages.sort_unstable();
+    messages.dedup();
+    tasks.sort_unstable();
+    tasks.dedup();
+    Ok((messages, tasks))
+}
+
+/// Live user messages of a room (all, or those in `ids`) whose chunk is missing, has other
+/// text, or was made by another model. System and assistant messages are never indexed.
+pub async fn stale_messages(
+    db: impl PgExecutor<'_>,
+    room: Uuid,
+    ids: Option<&[Uuid]>,
+    model: &str,
+    limit: i64,
+) -> StoreResult<Vec<Stale>> {
+    Ok(sqlx::query_as(
+        "select m.id as source_id, m.body as text from messages m
+         left join knowledge_chunks c on c.source_kind = 'message' and c.source_id = m.id
+         where m.room_id = $1 and ($2::uuid[] is null or m.id = any($2))
+           and m.kind = 'user' and m.deleted_at is null and m.body <> ''
+           and (c.id is null or c.text <> m.body or c.model <> $3)
+         order by m.seq limit $4",
+    )
+    .bind(room)
+    .bind(ids)
+    .bind(model)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Live tasks of a room (all, or those in `ids`) whose chunk is missing or out of date.
+pub async fn stale_tasks(
+    db: impl PgExecutor<'_>,
+    room: Uuid,
+    ids: Option<&[Uuid]>,
+    model: &str,
+    limit: i64,
+) -> StoreResult<Vec<Stale>> {
+    let sql = format!(
+        "select s.source_id, s.text from (
+           select t.id as source_id, {TASK_TEXT} as text from tasks t
+           left join users au on au.id = t.assignee_id
+           where t.room_id = $1 and ($2::uuid[] is null or t.id = any($2)) and t.deleted_at is null) s
+         left join knowledge_chunks c on c.source_kind = 'task' and c.source_id = s.source_id
+         where c.id is null or c.text <> s.text or c.model <> $3
+         order by s.source_id limit $4"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(room)
+        .bind(ids)
+        .bind(model)
+        .bind(limit)
+        .fetch_all(db)
+        .await?)
+}
+
+/// How many sources of every room need (re-)embedding.
+pub async fn count_stale(db: impl PgExecutor<'_>, model: &str) -> StoreResult<i64> {
+    let sql = format!(
+        "select
+           (select count(*) from messages m
+              left join knowledge_chunks c on c.source_kind = 'message' and c.source_id = m.id
+              where m.kind = 'user' and m.deleted_at is null and m.body <> ''
+                and (c.id is null or c.text <> m.body or c.model <> $1))
+         + (select count(*) from (select t.id, {TASK_TEXT} as text from tasks t
+              left join users au on au.id = t.assignee_id where t.deleted_at is null) s
+              left join knowledge_chunks c on c.source_kind = 'task' and c.source_id = s.id
+              where c.id is null or c.text <> s.text or c.model <> $1)"
+    );
+    Ok(sqlx::query_scalar(&sql).bind(model).fetch_one(db).await?)
+}
+
+/// Writes (or replaces) the chunk of a source.
+#[allow(clippy::too_many_arguments)]
+pub async fn upsert(
+    tx: &mut PgConnection,
+    kind: &str,
+    source: Uuid,
+    room: Uuid,
+    text: &str,
+    model: &str,
+    embedding: Vec<f32>,
+) -> StoreResult<()> {
+    let dims = embedding.len() as i32;
+    sqlx::query(
+        "insert into knowledge_chunks (id, source_kind, source_id, room_id, text, model, dims, embedding)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (source_kind, source_id) do update
+           set room_id = excluded.room_id, text = excluded.text, model = excluded.model,
+               dims = excluded.dims, embedding = excluded.embedding, updated_at = now()",
+    )
+    .bind(new_id())
+    .bind(kind)
+    .bind(source)
+    .bind(room)
+    .bind(text)
+    .bind(model)
+    .bind(dims)
+    .bind(Vector::from(embedding))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Removes chunks of a room (all, or of the given sources) whose source is gone: deleted
+/// messages and tasks. Returns how many went.
+pub async fn remove_gone(
+    tx: &mut PgConnection,
+    room: Uuid,
+    messages: Option<&[Uuid]>,
+    tasks: Option<&[Uuid]>,
+) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "delete from knowledge_chunks c where c.room_id = $1 and (
+           (c.source_kind = 'message' and ($2::uuid[] is null or c.source_id = any($2))
+              and not exists (select 1 from messages m where m.id = c.source_id and m.room_id = c.room_id
+                              and m.kind = 'user' and m.deleted_at is null and m.body <> ''))
+        or (c.source_kind = 'task' and ($3::uuid[] is null or c.source_id = any($3))
+              and not exists (select 1 from tasks t where t.id = c.source_id and t.room_id = c.room_id
+                              and t.deleted_at is null)))",
+    )
+    .bind(room)
+    .bind(messages)
+    .bind(tasks)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Rooms whose event log has moved past the indexer's cursor (the periodic sweep's work).
+pub async fn rooms_behind(db: impl PgExecutor<'_>, limit: i64) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "select r.id from rooms r left join assistant_index_cursors c on c.room_id = r.id
+         where r.last_seq > coalesce(c.seq, 0) order by r.updated_at limit $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Every room, for a full reindex.
+pub async fn all_rooms(db: impl PgExecutor<'_>) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar("select id from rooms order by id")
+        .fetch_all(db)
+        .await?)
+}
+
+/// Whether any chunk was made by a model other than `model` (the embedder changed).
+pub async fn other_model_exists(db: impl PgExecutor<'_>, model: &str) -> StoreResult<bool> {
+    Ok(
+        sqlx::query_scalar("select exists(select 1 from knowledge_chunks where model <> $1)")
+            .bind(model)
+            .fetch_one(db)
+            .await?,
+    )
+}
+
+/// How many chunks a source kind has in a room (tests and operations).
+pub async fn count(db: impl PgExecutor<'_>) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("select count(*) from knowledge_chunks")
+        .fetch_one(db)
+        .await?)
+}
+
+/// A retrieved chunk with what a citation shows.
+#[derive(Debug, Clone, FromRow)]
+pub struct Hit {
+    pub source_kind: String,
+    pub source_id: Uuid,
+    pub room_id: Uuid,
+    pub room_name: String,
+    pub text: String,
+    pub seq: Option<i64>,
+    pub author: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Reciprocal-rank-fusion score (higher is better).
+    pub score: f64,
+}
+
+/// Hybrid retrieval for `viewer`: the nearest chunks by cosine distance (HNSW) and the best
+/// full-text matches (`websearch_to_tsquery`, its terms OR-ed so a question need not contain
+/// every word), fused by reciprocal rank (k = 60). Only chunks of rooms the viewer belongs to
+/// (and of `room` when given) are considered, in both branches; deleted sources never come back.
+#[allow(clippy::too_many_arguments)]
+pub async fn search(
+    tx: &mut PgConnection,
+    viewer: Uuid,
+    room: Option<Uuid>,
+    embedding: Vec<f32>,
+    text: &str,
+    model: &str,
+    candidates: i64,
+    limit: i64,
+) -> StoreResult<Vec<Hit>> {
+    // Filtered HNSW scans keep scanning until enough rows pass the membership filter.
+    sqlx::query("set local hnsw.iterative_scan = relaxed_order")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("set local hnsw.ef_search = 100")
+        .execute(&mut *tx)
+        .await?;
+    Ok(sqlx::query_as(
+        "with mine as (
+           select room_id from room_members where user_id = $1 and ($2::uuid is null or room_id = $2)
+         ),
+         q as (
+           select nullif(replace(websearch_to_tsquery('english', $4)::text, ' & ', ' | '), '')::tsquery as tq
+         ),
+         vec as (
+           select c.id, row_number() over (order by c.embedding <=> $3) as rank
+           from (select c.id, c.embedding from knowledge_chunks c
+                 where c.room_id in (select room_id from mine) and c.model = $5
+                 order by c.embedding <=> $3 limit $6) c
+         ),
+         fts as (
+           select c.id, row_number() over (order by ts_rank_cd(c.tsv, q.tq) desc, c.id) as rank
+           from knowledge_chunks c, q
+           where q.tq is not null and c.room_id in (select room_id from mine) and c.tsv @@ q.tq
+           order by ts_rank_cd(c.tsv, q.tq) desc, c.id limit $6
+         ),
+         fused as (
+           select id, sum(1.0 / (60 + rank))::float8 as score
+           from (select id, rank from vec union all select id, rank from fts) r
+           group by id
+         )
+         select c.source_kind, c.source_id, c.room_id, r.name as room_name, c.text,
+                m.seq, coalesce(mu.username, tu.username) as author,
+                coalesce(m.created_at, t.created_at, c.updated_at) as created_at, f.score
+         from fused f
+         join knowledge_chunks c on c.id = f.id
+         join room_members rm on rm.room_id = c.room_id and rm.user_id = $1
+         join rooms r on r.id = c.room_id
+         left join messages m on c.source_kind = 'message' and m.id = c.source_id
+         left join users mu on mu.id = m.author_id
+         left join tasks t on c.source_kind = 'task' and t.id = c.source_id
+         left join users tu on tu.id = t.creator_id
+         where (m.id is not null and m.deleted_at is null) or (t.id is not null and t.deleted_at is null)
+         order by f.score desc, c.source_id
+         limit $7",
+    )
+    .bind(viewer)
+    .bind(room)
+    .bind(Vector::from(embedding))
+    .bind(text)
+    .bind(model)
+    .bind(candidates)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?)
+}
