@@ -7,7 +7,8 @@
 // board; bad input shows error messages; no console errors. With FLOWLY_E2E_RESTART_CMD (a shell
 // command that restarts the server and returns once it is ready) the run also restarts the server
 // and checks that a message ann sends right after the restart reaches bob's open page without a
-// reload. Screenshots go to web/browser/screenshots/. Exits non-zero on the first failure.
+// reload. Bob asks the assistant and follows a citation; ann extracts a task from a message and
+// accepts it (a `flowly worker` must be running against the same database). Screenshots go to web/browser/screenshots/. Exits non-zero on the first failure.
 //
 // Optional: FLOWLY_E2E_CHROMIUM (default /usr/bin/chromium), FLOWLY_E2E_HEADED=1.
 import { spawn } from 'node:child_process';
@@ -276,6 +277,53 @@ async function main() {
       await messageIn(bob, reply).waitFor();
       await shot(bob, 'room-360');
       await bob.setViewportSize(viewport);
+    });
+
+    await step('bob asks the assistant; the answer streams in and its citation opens the message', async () => {
+      const panel = bob.getByRole('complementary', { name: 'Assistant' });
+      await bob.getByRole('button', { name: 'Ask', exact: true }).click();
+      await panel.getByLabel('Ask the assistant').fill('Who should write the release notes?');
+      await panel.getByLabel('Ask the assistant').press('Enter');
+      const answer = panel.locator('article.ask-done').first();
+      await answer.waitFor({ timeout: 30_000 });
+      const source = answer.getByRole('list', { name: 'Sources' }).getByRole('link').filter({ hasText: 'release notes' }).first();
+      await source.waitFor();
+      await answer.locator('a.cite').first().waitFor();
+      await shot(bob, 'assistant-answer');
+      await source.click();
+      await bob.waitForURL(/\?m=\d+/);
+      await bob.locator('article.msg.highlight').filter({ hasText: 'release notes' }).waitFor();
+    });
+
+    const ask = `@${BOB.username} please write the release notes by friday ${suffix}`;
+    await step('ann selects a message, extracts tasks and accepts one; it links to its source', async () => {
+      await openRoom(ann, ROOM);
+      await send(ann, ask);
+      const msg = messageIn(ann, ask);
+      await msg.waitFor();
+      await msg.hover();
+      await msg.getByRole('button', { name: 'Message actions' }).click();
+      await msg.getByRole('menuitem', { name: 'Select for tasks…' }).click();
+      await msg.getByRole('checkbox').waitFor();
+      if (!(await msg.getByRole('checkbox').isChecked())) await fail('the message that started the selection is not selected');
+      await ann.getByRole('region', { name: 'Selected messages' }).getByRole('button', { name: 'Extract tasks' }).click();
+      const proposal = ann.getByRole('form', { name: 'Proposed task 1' });
+      await proposal.waitFor({ timeout: 30_000 });
+      const proposed = await proposal.getByLabel('Title', { exact: true }).inputValue();
+      if (!/release notes/i.test(proposed)) await fail(`the proposed title "${proposed}" does not come from the message`);
+      const assignee = await proposal.getByLabel('Assignee', { exact: true }).inputValue();
+      if (!assignee) await fail('the proposal has no assignee although the message mentions bob');
+      if (!(await proposal.getByLabel('Due', { exact: true }).inputValue())) await fail('the proposal has no due date although the message says friday');
+      await shot(ann, 'assistant-proposals');
+      await proposal.getByRole('button', { name: 'Create task' }).click();
+      const created = ann.locator('li.proposal.accepted').getByRole('link');
+      await created.waitFor();
+      await created.click();
+      const fields = ann.getByRole('form', { name: 'Task fields' });
+      await fields.waitFor();
+      const value = await fields.getByLabel('Title').inputValue();
+      if (value !== proposed) await fail(`the created task is titled "${value}", expected "${proposed}"`);
+      await ann.getByText(ask.slice(0, 30)).first().waitFor();
     });
 
     if (RESTART_CMD) {

@@ -86,7 +86,7 @@ export const api = {
   extractTasks: (room: string, message_ids: string[]) =>
     post<{ request: AssistantRequest }>('assistant/extract-tasks', { room, message_ids }),
   assistantRequest: (id: string) => get<AssistantRequest>(`assistant/requests/${id}`),
-  assistantRequests: (limit = 20) => get<AssistantRequest[]>('assistant/requests', { limit }),
+  assistantRequests: (limit = 20) => get<{ requests: AssistantRequest[] }>('assistant/requests', { limit }),
   acceptProposal: (id: string, n: number, overrides: { title?: string; assignee?: string | null; due?: string | null }) =>
     post<{ task: Task }>(`assistant/requests/${id}/proposals/${n}/accept`, overrides),
 };

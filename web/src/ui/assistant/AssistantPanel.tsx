@@ -80,9 +80,9 @@ export function AssistantPanel({ room, members = [], onClose }: { room?: Room; m
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    api.assistantRequests(20).then((list) => {
+    api.assistantRequests(20).then(({ requests }) => {
       let map = assistant.value;
-      for (const r of list) map = upsert(map, r);
+      for (const r of requests) map = upsert(map, r);
       assistant.value = map;
     }, setError);
   }, []);

@@ -75,29 +75,30 @@ function ProposalForm({ request, p, members }: { request: LiveRequest; p: Propos
       setBusy(false);
     }
   };
+  const key = `proposal-${request.id}-${p.n}`;
   const assigneeKnown = !p.assignee.value || members.some((m) => m.user_id === p.assignee.value!.id);
   return (
     <li class="proposal">
       <form onSubmit={accept} aria-label={`Proposed task ${p.n}`}>
-        <label>
-          Title <SourceLink request={request} id={p.title.cite} what="title" />
-          <input value={title} maxLength={300} onInput={(e) => setTitle((e.target as HTMLInputElement).value)} />
-        </label>
+        <div class="field">
+          <label for={`${key}-title`}>Title</label> <SourceLink request={request} id={p.title.cite} what="title" />
+          <input id={`${key}-title`} value={title} maxLength={300} onInput={(e) => setTitle((e.target as HTMLInputElement).value)} />
+        </div>
         <div class="row">
-          <label class="grow">
-            Assignee <SourceLink request={request} id={p.assignee.cite} what="assignee" />
-            <select value={assignee} onChange={(e) => setAssignee((e.target as HTMLSelectElement).value)}>
+          <div class="field">
+            <label for={`${key}-assignee`}>Assignee</label> <SourceLink request={request} id={p.assignee.cite} what="assignee" />
+            <select id={`${key}-assignee`} value={assignee} onChange={(e) => setAssignee((e.target as HTMLSelectElement).value)}>
               <option value="">Nobody</option>
               {!assigneeKnown && p.assignee.value && <option value={p.assignee.value.id}>@{p.assignee.value.username}</option>}
               {members.map((m) => (
                 <option key={m.user_id} value={m.user_id}>{m.display_name} (@{m.username})</option>
               ))}
             </select>
-          </label>
-          <label>
-            Due <SourceLink request={request} id={p.due.cite} what="due date" />
-            <input type="date" value={due} onInput={(e) => setDue((e.target as HTMLInputElement).value)} />
-          </label>
+          </div>
+          <div class="field">
+            <label for={`${key}-due`}>Due</label> <SourceLink request={request} id={p.due.cite} what="due date" />
+            <input id={`${key}-due`} type="date" value={due} onInput={(e) => setDue((e.target as HTMLInputElement).value)} />
+          </div>
         </div>
         {error && <p class="error" role="alert">{error}</p>}
         <button type="submit" class="primary small" disabled={busy}>{busy ? 'Creating…' : 'Create task'}</button>
