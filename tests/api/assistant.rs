@@ -553,9 +553,16 @@ async fn questions_about_a_hidden_room_never_return_its_content() {
 
     // Ann is in both rooms; an answer she has posted into the open room is built from that
     // room only, or Bob would read the board's secret in it.
-    say(&ann, open_room, "@flowly what is the Zephyr acquisition price?").await;
+    say(
+        &ann,
+        open_room,
+        "@flowly what is the Zephyr acquisition price?",
+    )
+    .await;
     let posted = eventually("the answer posted into the open room", || async {
-        let (_, page) = bob.get(&format!("/api/v1/rooms/{open_room}/messages")).await;
+        let (_, page) = bob
+            .get(&format!("/api/v1/rooms/{open_room}/messages"))
+            .await;
         page["messages"]
             .as_array()
             .unwrap()
@@ -566,7 +573,10 @@ async fn questions_about_a_hidden_room_never_return_its_content() {
     .await;
     let request = wait_finished(&ann, posted["data"]["request"].as_str().unwrap()).await;
     assert!(!leaks(&request), "{request}");
-    assert!(!leaks(&json!({ "answer": posted["body"], "citations": posted["data"]["citations"] })), "{posted}");
+    assert!(
+        !leaks(&json!({ "answer": posted["body"], "citations": posted["data"]["citations"] })),
+        "{posted}"
+    );
     worker.stop().await;
 }
 
