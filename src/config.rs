@@ -65,6 +65,9 @@ pub struct AssistantConfig {
     pub index_sweep_secs: u64,
     /// Most unread messages a summary covers.
     pub summary_max_messages: i64,
+    /// Where `flowly worker` serves its Prometheus `/metrics` (its own port, so a worker can
+    /// run beside `flowly serve` on one host).
+    pub worker_metrics_listen: SocketAddr,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -244,6 +247,7 @@ impl Default for Config {
                 worker_concurrency: 2,
                 index_sweep_secs: 30,
                 summary_max_messages: 50,
+                worker_metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9465)),
             },
             log: LogConfig {
                 level: "info,sqlx=warn".into(),

@@ -7,13 +7,11 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, Duration, NaiveDate, Weekday};
-use uuid::Uuid;
-
 use crate::{
     domain::{mentioned_usernames, tasks::parse_due},
     store::assistant::{Cited, Proposal, SourceMessage, UserRef},
 };
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
 /// Verbs that start an instruction.
 const IMPERATIVES: &[&str] = &[
@@ -368,15 +366,11 @@ pub fn mentions(messages: &[SourceMessage]) -> Vec<String> {
     names
 }
 
-/// A message id set, for checks.
-pub fn ids(messages: &[SourceMessage]) -> Vec<Uuid> {
-    messages.iter().map(|m| m.id).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
 
     fn msg(n: u128, author: &str, body: &str, reply_to: Option<u128>) -> SourceMessage {
         SourceMessage {

@@ -152,13 +152,13 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Runs a worker until SIGTERM, serving its metrics on `server.metrics_listen`.
+/// Runs a worker until SIGTERM, serving its metrics on `assistant.worker_metrics_listen`.
 async fn worker(config: Config) -> anyhow::Result<()> {
     let backends = Backends::load(&config.assistant);
     for problem in backends.problems() {
         eprintln!("assistant model not available: {problem}");
     }
-    let metrics_listen = config.server.metrics_listen;
+    let metrics_listen = config.assistant.worker_metrics_listen;
     let state = server::connect(config).await?;
     let metrics = tokio::net::TcpListener::bind(metrics_listen)
         .await

@@ -78,7 +78,8 @@ pub async fn touched(
 }
 
 /// Live user messages of a room (all, or those in `ids`) whose chunk is missing, has other
-/// text, or was made by another model. System and assistant messages are never indexed.
+/// text, or was made by another model. System and assistant messages are never indexed, nor
+/// questions to the assistant (`@flowly …`): they would be the best match for themselves.
 pub async fn stale_messages(
     db: impl PgExecutor<'_>,
     room: Uuid,
@@ -90,7 +91,7 @@ pub async fn stale_messages(
         "select m.id as source_id, m.body as text from messages m
          left join knowledge_chunks c on c.source_kind = 'message' and c.source_id = m.id
          where m.room_id = $1 and ($2::uuid[] is null or m.id = any($2))
-           and m.kind = 'user' and m.deleted_at is null and m.body <> ''
+           and m.kind = 'user' and m.deleted_at is null and m.body <> '' and m.body not like '@flowly %'
            and (c.id is null or c.text <> m.body or c.model <> $3)
          order by m.seq limit $4",
     )
@@ -134,7 +135,7 @@ pub async fn count_stale(db: impl PgExecutor<'_>, model: &str) -> StoreResult<i6
         "select
            (select count(*) from messages m
               left join knowledge_chunks c on c.source_kind = 'message' and c.source_id = m.id
-              where m.kind = 'user' and m.deleted_at is null and m.body <> ''
+              where m.kind = 'user' and m.deleted_at is null and m.body <> '' and m.body not like '@flowly %'
                 and (c.id is null or c.text <> m.body or c.model <> $1))
          + (select count(*) from (select t.id, {TASK_TEXT} as text from tasks t
               left join users au on au.id = t.assignee_id where t.deleted_at is null) s
@@ -188,7 +189,7 @@ pub async fn remove_gone(
         "delete from knowledge_chunks c where c.room_id = $1 and (
            (c.source_kind = 'message' and ($2::uuid[] is null or c.source_id = any($2))
               and not exists (select 1 from messages m where m.id = c.source_id and m.room_id = c.room_id
-                              and m.kind = 'user' and m.deleted_at is null and m.body <> ''))
+                              and m.kind = 'user' and m.deleted_at is null and m.body <> '' and m.body not like '@flowly %'))
         or (c.source_kind = 'task' and ($3::uuid[] is null or c.source_id = any($3))
               and not exists (select 1 from tasks t where t.id = c.source_id and t.room_id = c.room_id
                               and t.deleted_at is null)))",
@@ -229,7 +230,7 @@ pub async fn other_model_exists(db: impl PgExecutor<'_>, model: &str) -> StoreRe
     )
 }
 
-/// How many chunks a source kind has in a room (tests and operations).
+/// How many chunks the index holds.
 pub async fn count(db: impl PgExecutor<'_>) -> StoreResult<i64> {
     Ok(sqlx::query_scalar("select count(*) from knowledge_chunks")
         .fetch_one(db)

@@ -550,6 +550,33 @@ async fn questions_about_a_hidden_room_never_return_its_content() {
     assert_eq!(status, StatusCode::ACCEPTED);
     let done = wait_finished(&bob, queued["request"]["id"].as_str().unwrap()).await;
     assert!(!leaks(&done), "{done}");
+
+    // Ann is in both rooms; an answer she has posted into the open room is built from that
+    // room only, or Bob would read the board's secret in it.
+    say(
+        &ann,
+        open_room,
+        "@flowly what is the Zephyr acquisition price?",
+    )
+    .await;
+    let posted = eventually("the answer posted into the open room", || async {
+        let (_, page) = bob
+            .get(&format!("/api/v1/rooms/{open_room}/messages"))
+            .await;
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["kind"] == "assistant")
+            .cloned()
+    })
+    .await;
+    let request = wait_finished(&ann, posted["data"]["request"].as_str().unwrap()).await;
+    assert!(!leaks(&request), "{request}");
+    assert!(
+        !leaks(&json!({ "answer": posted["body"], "citations": posted["data"]["citations"] })),
+        "{posted}"
+    );
     worker.stop().await;
 }
 

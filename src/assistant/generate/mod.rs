@@ -182,7 +182,8 @@ mod tests {
         assert_eq!(
             prompt,
             "Passages:\n[1] #general · alice: The release is on Friday.\n[2] Lunch at noon.\n\n\
-             Question: When is the release?"
+             Question: When is the release?\n\n\
+             Answer in one to three sentences, citing the passages you used like [1]."
         );
         assert!(system_prompt(&request).contains("[n]"));
     }
