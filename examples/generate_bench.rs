@@ -2,10 +2,11 @@
 //!
 //! `cargo run --release --example generate_bench [-- MODELS_DIR [MAX_TOKENS]]`
 //! (run under `flock /tmp/flowly-bench.lock` so no other measurement overlaps).
+//! `FLOWLY_BENCH_WEIGHTS=quantized` keeps the Q4_1 weights instead of expanding them to f32.
 
 use std::time::Instant;
 
-use flowly::assistant::generate::LocalGenerator;
+use flowly::assistant::generate::{LocalGenerator, Weights};
 use flowly::assistant::{GenerateRequest, Generator, Passage};
 
 #[tokio::main]
@@ -16,8 +17,15 @@ async fn main() -> anyhow::Result<()> {
     let path =
         std::path::Path::new(&dir).join("smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
     let started = Instant::now();
-    let generator = LocalGenerator::load(&path, std::time::Duration::from_secs(600))?;
-    println!("load: {:.2} s", started.elapsed().as_secs_f64());
+    let weights = match std::env::var("FLOWLY_BENCH_WEIGHTS").as_deref() {
+        Ok("quantized") => Weights::Quantized,
+        _ => Weights::F32,
+    };
+    let generator = LocalGenerator::load_with(&path, std::time::Duration::from_secs(600), weights)?;
+    println!(
+        "weights {weights:?}, load: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let passages = [
         (
             "#release · alice · 2026-11-20",

