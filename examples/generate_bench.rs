@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use flowly::assistant::generate::{LocalGenerator, Weights};
-use flowly::assistant::{GenerateRequest, Generator, Passage};
+use flowly::assistant::{GenerateKind, GenerateRequest, Generator, Passage};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         ),
     ];
     let request = GenerateRequest {
+        kind: GenerateKind::Answer,
         instruction: "Answer the question.".into(),
         question: "When do we ship version 2.4 and who runs the migration?".into(),
         passages: passages

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{
-    Embedder, GenerateRequest, Generator,
+    Embedder, GenerateKind, GenerateRequest, Generator,
     index::{IndexError, Indexer},
     retrieve,
 };
@@ -356,6 +356,7 @@ pub async fn evaluate(
             let answer = generator
                 .generate(
                     &GenerateRequest {
+                        kind: GenerateKind::Answer,
                         instruction: "Answer from the passages, citing them as [n].".into(),
                         question: q.text.clone(),
                         passages,

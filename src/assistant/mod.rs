@@ -66,10 +66,22 @@ pub struct Passage {
     pub text: String,
 }
 
+/// What a generated text is for. Language models follow the instruction; the extractive
+/// generator, which has none, picks its sentences differently for each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GenerateKind {
+    /// Answer the question from the passages that match it best.
+    #[default]
+    Answer,
+    /// Summarise the passages (a room's messages, oldest first) as a whole.
+    Summary,
+}
+
 /// What to write: an instruction (answer, summarise...), the user's question or request, and
 /// the passages it must be built from.
 #[derive(Debug, Clone)]
 pub struct GenerateRequest {
+    pub kind: GenerateKind,
     pub instruction: String,
     pub question: String,
     pub passages: Vec<Passage>,

@@ -10,7 +10,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use uuid::Uuid;
 
 use super::{
-    Embedder, GenerateRequest, Generator, ModelError, Passage, extract,
+    Embedder, GenerateKind, GenerateRequest, Generator, ModelError, Passage, extract,
     index::{IndexError, Indexer},
     queue::{self, Consumer, Delivery, Job, Stream},
     retrieve,
@@ -592,6 +592,7 @@ impl Worker {
                 row.user_id,
                 row.id,
                 GenerateRequest {
+                    kind: GenerateKind::Answer,
                     instruction: ASK_INSTRUCTION.into(),
                     question: row.question.clone(),
                     passages,
@@ -648,6 +649,7 @@ impl Worker {
                 row.user_id,
                 row.id,
                 GenerateRequest {
+                    kind: GenerateKind::Summary,
                     instruction: SUMMARY_INSTRUCTION.into(),
                     question: row.question.clone(),
                     passages,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use flowly::assistant::generate::{ExtractiveGenerator, LocalGenerator};
-use flowly::assistant::{GenerateRequest, Generator, ModelError, Passage, models};
+use flowly::assistant::{GenerateKind, GenerateRequest, Generator, ModelError, Passage, models};
 use tokio::sync::mpsc;
 
 use crate::helpers::{config, models_dir};
@@ -28,6 +28,7 @@ fn release_request(max_tokens: usize) -> GenerateRequest {
         ),
     ];
     GenerateRequest {
+        kind: GenerateKind::Answer,
         instruction: "Answer the question.".into(),
         question: "Who runs the database migration, and when?".into(),
         passages: passages

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use flowly::assistant::{GenerateRequest, ModelError, Passage, models};
+use flowly::assistant::{GenerateKind, GenerateRequest, ModelError, Passage, models};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -129,6 +129,7 @@ fn ollama_config(url: &str) -> flowly::config::AssistantConfig {
 
 fn request() -> GenerateRequest {
     GenerateRequest {
+        kind: GenerateKind::Answer,
         instruction: "Answer the question.".into(),
         question: "Who runs the migration?".into(),
         passages: vec![Passage {

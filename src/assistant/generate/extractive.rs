@@ -5,7 +5,9 @@
 //! everywhere counts little), with a small bonus for sentences from better-ranked passages; the
 //! best few are given in order of score, near-duplicates skipped. When no sentence shares a
 //! word with the question (a summary request, say), the opening sentences of the first passages
-//! are given instead. Deterministic: the same request gives the same answer.
+//! are given instead. A summary ([`GenerateKind::Summary`]) is built differently: the messages
+//! that say the most (rare words, shared with the rest of the conversation) are kept, one line
+//! each, in the order they were written. Deterministic: the same request gives the same answer.
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,7 +15,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::stream_answer;
-use crate::assistant::{GenerateRequest, Generator, ModelError, Passage};
+use crate::assistant::{GenerateKind, GenerateRequest, Generator, ModelError, Passage};
 
 /// Most sentences in one answer.
 const MAX_SENTENCES: usize = 4;
@@ -105,8 +107,91 @@ struct Candidate<'a> {
     terms: Vec<String>,
 }
 
+/// Most lines in an extractive summary.
+const MAX_SUMMARY_LINES: usize = 6;
+
+/// The summary's pieces: a heading, then one `author: sentence [n]` line per kept message, in
+/// the order written. A message scores by the rarity of its words (a short "ok, thanks" says
+/// little) and by how many of them the rest of the conversation shares (what it was about).
+fn compose_summary(request: &GenerateRequest) -> Vec<String> {
+    let passages = &request.passages;
+    if passages.is_empty() {
+        return vec!["There is nothing to summarise.".into()];
+    }
+    let bags: Vec<HashSet<String>> = passages
+        .iter()
+        .map(|p| terms(&p.text).into_iter().collect())
+        .collect();
+    let n = passages.len() as f64;
+    let mut df: HashMap<&str, usize> = HashMap::new();
+    for bag in &bags {
+        for t in bag {
+            *df.entry(t.as_str()).or_default() += 1;
+        }
+    }
+    let mut scored: Vec<(f64, usize)> = bags
+        .iter()
+        .enumerate()
+        .map(|(i, bag)| {
+            let (mut rare, mut shared) = (0.0, 0.0);
+            for t in bag {
+                let d = df[t.as_str()] as f64;
+                rare += ((n + 1.0) / d).ln();
+                if d > 1.0 {
+                    shared += 1.0;
+                }
+            }
+            // Very short messages (acknowledgements) rarely carry a point of their own.
+            let weight = if bag.len() < 3 { 0.3 } else { 1.0 };
+            (weight * (rare + shared), i)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let keep = passages.len().div_ceil(3).clamp(1, MAX_SUMMARY_LINES);
+    let mut kept: Vec<usize> = Vec::with_capacity(keep);
+    for &(_, i) in &scored {
+        let first = sentences(&passages[i].text).into_iter().next();
+        let duplicate = kept.iter().any(|&k| bags[k] == bags[i]);
+        if first.is_some() && !duplicate {
+            kept.push(i);
+        }
+        if kept.len() == keep {
+            break;
+        }
+    }
+    kept.sort_unstable();
+    let mut pieces = vec![if passages.len() == 1 {
+        "One message:".to_string()
+    } else {
+        format!("The main points of {} messages:", passages.len())
+    }];
+    for i in kept {
+        let p = &passages[i];
+        // Labels read `#room · author · time`: the author says who made the point.
+        let author = p.label.split(" · ").nth(1).filter(|a| !a.is_empty());
+        let text = sentences(&p.text)
+            .into_iter()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let text = shortened(&text);
+        let (body, end) = match text.chars().last() {
+            Some(e @ ('.' | '!' | '?')) => (&text[..text.len() - 1], e),
+            _ => (text.as_str(), '.'),
+        };
+        pieces.push(match author {
+            Some(a) => format!("\n- {a}: {body} [{}]{end}", p.n),
+            None => format!("\n- {body} [{}]{end}", p.n),
+        });
+    }
+    pieces
+}
+
 /// The answer's pieces: `sentence [n]`, best first.
 pub(crate) fn compose(request: &GenerateRequest) -> Vec<String> {
+    if request.kind == GenerateKind::Summary {
+        return compose_summary(request);
+    }
     if request.passages.is_empty() {
         return vec![
             "I found nothing about this in the conversations and tasks you can see.".into(),
@@ -269,6 +354,66 @@ mod tests {
             sentences("Version 2.1 ships Friday. Who tests it?\nBob does"),
             vec!["Version 2.1 ships Friday.", "Who tests it?", "Bob does"]
         );
+    }
+
+    fn summary_of(texts: &[(&str, &str)]) -> String {
+        let passages = texts
+            .iter()
+            .enumerate()
+            .map(|(i, (author, text))| Passage {
+                n: i + 1,
+                label: format!("#launch · {author} · 2026-11-25 10:00"),
+                text: (*text).into(),
+            })
+            .collect();
+        compose(&GenerateRequest {
+            kind: GenerateKind::Summary,
+            instruction: String::new(),
+            question: "Summarise #launch".into(),
+            passages,
+            max_tokens: 256,
+        })
+        .concat()
+    }
+
+    #[test]
+    fn a_summary_keeps_the_informative_messages_in_order_not_the_question_match() {
+        let summary = summary_of(&[
+            ("alice", "The launch is planned for Friday at 10am."),
+            ("bob", "ok"),
+            (
+                "bob",
+                "I will prepare the release notes for the launch before Thursday.",
+            ),
+            ("carol", "thanks!"),
+            (
+                "carol",
+                "The landing page uses the blue colour scheme from the brand kit.",
+            ),
+            (
+                "dave",
+                "Someone needs to book the meeting room for the launch retro.",
+            ),
+        ]);
+        assert!(
+            summary.starts_with("The main points of 6 messages:"),
+            "{summary}"
+        );
+        let lines: Vec<&str> = summary.lines().skip(1).collect();
+        assert_eq!(lines.len(), 2, "{summary}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| !l.contains("ok [") && !l.contains("thanks")),
+            "{summary}"
+        );
+        // In the order written, each with its author and citation.
+        let cites: Vec<usize> = lines
+            .iter()
+            .map(|l| l.rsplit('[').next().unwrap()[..1].parse().unwrap())
+            .collect();
+        assert!(cites.windows(2).all(|w| w[0] < w[1]), "{summary}");
+        assert!(lines[0].starts_with("- "), "{summary}");
     }
 
     #[test]

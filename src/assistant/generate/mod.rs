@@ -141,7 +141,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assistant::Passage;
+    use crate::assistant::{GenerateKind, Passage};
 
     #[test]
     fn pieces_concatenate_to_the_trimmed_answer() {
@@ -162,6 +162,7 @@ mod tests {
     #[test]
     fn the_prompt_numbers_passages_and_ends_with_the_question() {
         let request = GenerateRequest {
+            kind: GenerateKind::Answer,
             instruction: "Answer the question.".into(),
             question: " When is the release? ".into(),
             passages: vec![
