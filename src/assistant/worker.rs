@@ -587,26 +587,10 @@ impl Worker {
             .enumerate()
             .map(|(i, h)| retrieve::passage(i + 1, h))
             .collect();
-        let answer = self
-            .generate(
-                row.user_id,
-                row.id,
-                GenerateRequest {
-                    kind: GenerateKind::Answer,
-                    instruction: ASK_INSTRUCTION.into(),
-                    question: row.question.clone(),
-                    passages,
-                    max_tokens: cfg.max_answer_tokens,
-                },
-            )
-            .await?;
-        let mut cited = retrieve::cited_numbers(&answer, hits.len());
-        cited.sort_unstable();
-        let citations = cited
-            .into_iter()
-            .map(|n| retrieve::citation(n, &hits[n - 1]))
-            .collect();
-        Ok(Outcome::answer(answer, citations, generator_name))
+        self.write(row, GenerateKind::Answer, ASK_INSTRUCTION, passages, |n| {
+            retrieve::citation(n, &hits[n - 1])
+        })
+        .await
     }
 
     async fn summarise(&self, row: &RequestRow) -> Result<Outcome, JobError> {
@@ -644,25 +628,39 @@ impl Worker {
                 text: m.body.clone(),
             })
             .collect();
-        let answer = self
-            .generate(
-                row.user_id,
-                row.id,
-                GenerateRequest {
-                    kind: GenerateKind::Summary,
-                    instruction: SUMMARY_INSTRUCTION.into(),
-                    question: row.question.clone(),
-                    passages,
-                    max_tokens: cfg.max_answer_tokens,
-                },
-            )
-            .await?;
-        let mut cited = retrieve::cited_numbers(&answer, messages.len());
+        self.write(
+            row,
+            GenerateKind::Summary,
+            SUMMARY_INSTRUCTION,
+            passages,
+            |n| message_citation(n, &messages[n - 1]),
+        )
+        .await
+    }
+
+    /// Writes from numbered passages (streaming to the asker), then keeps the citations of the
+    /// passages the text actually cites, in number order.
+    async fn write(
+        &self,
+        row: &RequestRow,
+        kind: GenerateKind,
+        instruction: &str,
+        passages: Vec<Passage>,
+        citation: impl Fn(usize) -> Citation,
+    ) -> Result<Outcome, JobError> {
+        let generator_name = self.generator()?.name().to_owned();
+        let count = passages.len();
+        let request = GenerateRequest {
+            kind,
+            instruction: instruction.into(),
+            question: row.question.clone(),
+            passages,
+            max_tokens: self.state.config.assistant.max_answer_tokens,
+        };
+        let answer = self.generate(row.user_id, row.id, request).await?;
+        let mut cited = retrieve::cited_numbers(&answer, count);
         cited.sort_unstable();
-        let citations = cited
-            .into_iter()
-            .map(|n| message_citation(n, &messages[n - 1]))
-            .collect();
+        let citations = cited.into_iter().map(citation).collect();
         Ok(Outcome::answer(answer, citations, generator_name))
     }
 
