@@ -226,7 +226,7 @@ impl Profile {
         if d.channels_per_user == 0 || d.channels_per_user * d.channel_size > d.org_size * 4 {
             bail!("channels_per_user must be >= 1 and leave channels no larger than the org");
         }
-        if d.dms_per_user % 2 != 0 || d.dms_per_user >= d.org_size {
+        if !d.dms_per_user.is_multiple_of(2) || d.dms_per_user >= d.org_size {
             bail!("dms_per_user must be even and below org_size");
         }
         Ok(())

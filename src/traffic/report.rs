@@ -425,7 +425,12 @@ impl Report {
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         );
         type Get = fn(&Point) -> f64;
-        let panels: [(&str, [(&str, &str, Get); 2], Option<[f64; 2]>); 2] = [
+        type Panel = (
+            &'static str,
+            [(&'static str, &'static str, Get); 2],
+            Option<[f64; 2]>,
+        );
+        let panels: [Panel; 2] = [
             (
                 "throughput (per second)",
                 [

@@ -320,10 +320,10 @@ pub async fn run(manifest: &Manifest, opts: RunOptions) -> anyhow::Result<RunOut
         );
     }
     // Wait for the common start, if any (bounded by the ramp).
-    if let Some(at) = opts.start_at {
-        if let Ok(wait) = at.duration_since(SystemTime::now()) {
-            tokio::time::sleep(wait.min(opts.ramp)).await;
-        }
+    if let Some(at) = opts.start_at
+        && let Ok(wait) = at.duration_since(SystemTime::now())
+    {
+        tokio::time::sleep(wait.min(opts.ramp)).await;
     }
 
     // The measured window.
@@ -409,7 +409,7 @@ async fn schedule_loop(ctx: &Arc<Ctx>, start: Instant, end: Instant) {
     let mut rng = StdRng::seed_from_u64(opts.seed.wrapping_add(u64::from(opts.shard)));
     let mut next = start;
     let mut assistant_removed = false;
-    while let Some((gap, op)) = schedule.next() {
+    while let Some((gap, op)) = schedule.next_arrival() {
         if !assistant_removed && ctx.assistant_missing.load(Ordering::Relaxed) {
             schedule.remove(Op::AssistantAsk);
             assistant_removed = true;
@@ -617,9 +617,7 @@ async fn perform(ctx: &Ctx, user: &SimUser, op: Op, rng: &mut StdRng) -> Option<
             )
         }
         Op::ListTasks => {
-            let Some(team) = user.state().team else {
-                return None;
-            };
+            let team = user.state().team?;
             let result = ctx
                 .call(
                     user,
@@ -663,12 +661,12 @@ async fn perform(ctx: &Ctx, user: &SimUser, op: Op, rng: &mut StdRng) -> Option<
                 "priority": (["low", "normal", "high"][rng.gen_range(0..3)]),
             });
             let result = ctx.call(user, Method::POST, "/tasks", Some(&body)).await;
-            if let Ok(reply) = &result {
-                if let Some(id) = reply.body["id"].as_str().and_then(|s| s.parse().ok()) {
-                    let mut state = user.state();
-                    state.own_open.push(id);
-                    state.tasks.push(id);
-                }
+            if let Ok(reply) = &result
+                && let Some(id) = reply.body["id"].as_str().and_then(|s| s.parse().ok())
+            {
+                let mut state = user.state();
+                state.own_open.push(id);
+                state.tasks.push(id);
             }
             as_outcome(result)
         }
@@ -960,16 +958,17 @@ fn handle_frame(ctx: &Ctx, user: &SimUser, frame: &Value, live: bool) {
     let author = message["author_id"]
         .as_str()
         .and_then(|a| a.parse::<Uuid>().ok());
-    if message["kind"] == "user" && message["task_id"].is_null() {
-        if let (Some(room), Some(id)) = (
+    if message["kind"] == "user"
+        && message["task_id"].is_null()
+        && let (Some(room), Some(id)) = (
             room,
             message["id"].as_str().and_then(|i| i.parse::<Uuid>().ok()),
-        ) {
-            let mut state = user.state();
-            state.recent.push_back((room, id));
-            if state.recent.len() > 32 {
-                state.recent.pop_front();
-            }
+        )
+    {
+        let mut state = user.state();
+        state.recent.push_back((room, id));
+        if state.recent.len() > 32 {
+            state.recent.pop_front();
         }
     }
     if !live || author == Some(user.id) {
@@ -1064,7 +1063,7 @@ async fn progress_task(ctx: Arc<Ctx>, start: Instant, end: Instant, _open: Arc<A
         if let Some(bar) = &bar {
             bar.set_position(start.elapsed().as_secs());
             bar.set_message(line);
-        } else if ctx.opts.progress && n % 10 == 0 {
+        } else if ctx.opts.progress && n.is_multiple_of(10) {
             eprintln!("[{:>4}s] {line}", start.elapsed().as_secs());
         }
         n += 1;

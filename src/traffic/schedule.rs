@@ -49,7 +49,7 @@ impl Schedule {
 
     /// The gap to the next arrival (exponential with the total rate), and which operation it is.
     /// `None` when nothing is scheduled.
-    pub fn next(&mut self) -> Option<(Duration, Op)> {
+    pub fn next_arrival(&mut self) -> Option<(Duration, Op)> {
         if self.total <= 0.0 || self.ops.is_empty() {
             return None;
         }
@@ -101,7 +101,7 @@ mod tests {
         let mut elapsed = 0.0;
         let mut counts: HashMap<Op, u32> = HashMap::new();
         while elapsed < 100.0 {
-            let (gap, op) = s.next().unwrap();
+            let (gap, op) = s.next_arrival().unwrap();
             elapsed += gap.as_secs_f64();
             *counts.entry(op).or_default() += 1;
         }
@@ -116,7 +116,9 @@ mod tests {
     fn the_same_seed_gives_the_same_schedule() {
         let draw = |seed| {
             let mut s = Schedule::from_rates(vec![(Op::History, 5.0), (Op::Search, 1.0)], seed);
-            (0..50).map(|_| s.next().unwrap()).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| s.next_arrival().unwrap())
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1), draw(2));
@@ -130,10 +132,10 @@ mod tests {
         s.remove(Op::AssistantAsk);
         assert!((s.total_rate() - 1349.5 / 4.0).abs() < 0.2);
         for _ in 0..10_000 {
-            assert_ne!(s.next().unwrap().1, Op::AssistantAsk);
+            assert_ne!(s.next_arrival().unwrap().1, Op::AssistantAsk);
         }
         let mut empty = Schedule::from_rates(vec![], 0);
-        assert!(empty.next().is_none());
+        assert!(empty.next_arrival().is_none());
     }
 
     #[test]
