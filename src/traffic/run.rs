@@ -232,7 +232,9 @@ pub async fn run(manifest: &Manifest, opts: RunOptions) -> anyhow::Result<RunOut
             id: seeded.id,
             username: seeded.username.clone(),
             token: RwLock::new(seeded.token.clone()),
-            target: (j % opts.targets.len() as u64) as usize,
+            // Hashed, not `j % n`: every n-th user shares a role (for example logging in
+            // over the API), and the roles must not all land on one node.
+            target: (j.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33) as usize % opts.targets.len(),
             http: k % http.len(),
             state: Mutex::new(UserState::default()),
         }));
