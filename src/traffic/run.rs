@@ -302,21 +302,26 @@ pub async fn run(manifest: &Manifest, opts: RunOptions) -> anyhow::Result<RunOut
             stop_rx.clone(),
         )));
     }
-    let ramp_stats_tick = Duration::from_millis(200);
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut polls = 0u64;
     while open_count.load(Ordering::Relaxed) < sockets.len() && Instant::now() < ramp_deadline {
-        if opts.progress {
+        // On a terminal the line updates in place; in a log, one line every 10 s.
+        if opts.progress && (terminal || polls.is_multiple_of(50)) {
+            let end = if terminal { "\r" } else { "\n" };
             eprint!(
-                "\rramp: {}/{} sockets open   ",
+                "ramp: {}/{} sockets open after {:.0} s{end}",
                 open_count.load(Ordering::Relaxed),
-                sockets.len()
+                sockets.len(),
+                ramp_started.elapsed().as_secs_f64()
             );
         }
-        tokio::time::sleep(ramp_stats_tick).await;
+        polls += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let ramp_secs = ramp_started.elapsed().as_secs_f64();
     if opts.progress {
         eprintln!(
-            "\rramp: {}/{} sockets open in {ramp_secs:.1} s",
+            "ramp: {}/{} sockets open in {ramp_secs:.1} s",
             open_count.load(Ordering::Relaxed),
             sockets.len()
         );
