@@ -158,11 +158,14 @@ def children(root):
     return kids
 def sample(pids):
     cpu = rss = 0
-    for p in pids:
+    for k, p in enumerate(pids):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             cpu += int(fields[11]) + int(fields[12])
+            if k == 0 and len(pids) > 1:
+                # PostgreSQL's postmaster: the CPU of backends that ended (and were reaped).
+                cpu += int(fields[13]) + int(fields[14])
             # PSS, not RSS: PostgreSQL's backends share their buffers, and RSS would count
             # them once per backend.
             with open(f"/proc/{p}/smaps_rollup") as f:
