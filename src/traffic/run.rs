@@ -783,6 +783,7 @@ async fn socket_task(
     let mut first = true;
     let mut rng = StdRng::from_entropy();
     let mut storm_reconnect = false;
+    let mut failures = 0u32;
     loop {
         if *stop.borrow() {
             return;
@@ -822,18 +823,19 @@ async fn socket_task(
         };
         let mut opened = match opened {
             Ok(Ok(o)) => {
+                failures = 0;
                 ctx.record(name, false, &Outcome::Ok, started.elapsed());
                 o
             }
             Ok(Err(e)) => {
                 let code = short_error(&e);
                 ctx.record(name, false, &Outcome::Error(code), started.elapsed());
-                backoff(&mut rng, &mut stop).await;
+                backoff(&mut rng, &mut failures, &mut stop).await;
                 continue;
             }
             Err(_) => {
                 ctx.record(name, false, &Outcome::Timeout, started.elapsed());
-                backoff(&mut rng, &mut stop).await;
+                backoff(&mut rng, &mut failures, &mut stop).await;
                 continue;
             }
         };
@@ -920,7 +922,7 @@ async fn socket_task(
             }
             Ended::Server(code) => {
                 ctx.count(&format!("socket_closed_by_server_{code}"));
-                backoff(&mut rng, &mut stop).await;
+                backoff(&mut rng, &mut failures, &mut stop).await;
             }
         }
     }
@@ -939,8 +941,16 @@ fn short_error(e: &anyhow::Error) -> String {
     format!("ws_{}", first.trim().replace(' ', "_"))
 }
 
-async fn backoff(rng: &mut StdRng, stop: &mut watch::Receiver<bool>) {
-    let delay = Duration::from_millis(rng.gen_range(500..2500));
+/// The wait before reconnect attempt `failures` + 1: exponential from 0.5 s up to 30 s, times a
+/// jitter of 0.5–1.5, as a well-behaved client does (a fixed short wait made a storm worse).
+pub fn backoff_delay(failures: u32, jitter: f64) -> Duration {
+    let base = 0.5 * 2f64.powi(failures.min(6) as i32);
+    Duration::from_secs_f64(base.min(30.0) * jitter.clamp(0.5, 1.5))
+}
+
+async fn backoff(rng: &mut StdRng, failures: &mut u32, stop: &mut watch::Receiver<bool>) {
+    let delay = backoff_delay(*failures, rng.gen_range(0.5..1.5));
+    *failures += 1;
     tokio::select! {
         _ = tokio::time::sleep(delay) => {}
         _ = stop.wait_for(|s| *s) => {}
@@ -1092,6 +1102,16 @@ pub fn read_manifest(path: &std::path::Path) -> anyhow::Result<Manifest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconnects_back_off_exponentially_up_to_30_seconds() {
+        assert_eq!(backoff_delay(0, 1.0), Duration::from_millis(500));
+        assert_eq!(backoff_delay(1, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff_delay(3, 1.0), Duration::from_secs(4));
+        assert_eq!(backoff_delay(6, 1.0), Duration::from_secs(30));
+        assert_eq!(backoff_delay(60, 1.5), Duration::from_secs(45));
+        assert_eq!(backoff_delay(0, 0.1), Duration::from_millis(250));
+    }
 
     #[test]
     fn the_send_time_is_read_back_from_the_body() {
