@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# capacity.sh — measure what one box holds: N `flowly serve` release nodes on the dev services
+# capacity.sh — measure what one box holds: N `flowly serve` release nodes and W `flowly worker`
+# processes (the assistant: indexing every message, answering questions) on the dev services
 # (PostgreSQL + Redis from scripts/dev-services.sh), a seeded dataset, M `flowly-traffic run`
 # processes spread over source addresses 127.0.0.x, CPU and RSS of every process from /proc,
 # pgbench on the same PostgreSQL for the ratios, and the merged report.
 #
-#   scripts/capacity.sh [--scale 1] [--duration 600] [--nodes 4] [--generators 4]
+#   scripts/capacity.sh [--scale 1] [--duration 600] [--nodes 4] [--workers 1] [--generators 4]
 #                       [--profile dau-150k] [--users N] [--messages N] [--reseed]
 #                       [--no-storm] [--no-pgbench] [--ramp 240] [--out DIR]
 #
@@ -22,13 +23,14 @@ if [ -z "${FLOWLY_BENCH_LOCKED:-}" ]; then
   exec env FLOWLY_BENCH_LOCKED=1 flock /tmp/flowly-bench.lock "$0" "$@"
 fi
 
-SCALE=1 DURATION=600 NODES=4 GENERATORS=4 PROFILE=dau-150k USERS="" MESSAGES="" RESEED=0
+SCALE=1 DURATION=600 NODES=4 WORKERS=1 GENERATORS=4 PROFILE=dau-150k USERS="" MESSAGES="" RESEED=0
 STORM=1 PGBENCH=1 OUT="" RAMP=240
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --nodes) NODES="$2"; shift 2 ;;
+    --workers) WORKERS="$2"; shift 2 ;;
     --generators) GENERATORS="$2"; shift 2 ;;
     --profile) PROFILE="$2"; shift 2 ;;
     --users) USERS="$2"; shift 2 ;;
@@ -114,6 +116,15 @@ for i in $(seq 0 $((NODES - 1))); do
   curl -fsS "http://127.0.0.1:$((18180 + i))/readyz" >/dev/null || { log "node $i did not start"; tail "$OUT/node-$i.log"; exit 1; }
 done
 log "$NODES nodes ready"
+WORKER_PIDS=()
+for i in $(seq 1 "$WORKERS"); do
+  FLOWLY_DATABASE__URL="$PG_URL" FLOWLY_REDIS__URL="$FLOWLY_TEST_REDIS_URL" \
+  FLOWLY_REDIS__KEY_PREFIX="capacity:" FLOWLY_ASSISTANT__WORKER_METRICS_LISTEN="127.0.0.1:$((19280 + i))" \
+  FLOWLY_LOG__LEVEL=warn "$BIN/flowly" worker >"$OUT/worker-$i.log" 2>&1 &
+  PIDS+=($!)
+  WORKER_PIDS+=($!)
+done
+log "$WORKERS assistant workers started"
 
 # ---------------------------------------------------------------- generators
 START_AT=$(($(date +%s) + RAMP + 5))
@@ -138,13 +149,14 @@ log "$GENERATORS generators started; measuring from $(date -u -d "@$START_AT" +%
 pg_pid="$(ss -ltnpH "sport = :${FLOWLY_PG_PORT:-55432}" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
 redis_pid="$(ss -ltnpH "sport = :${FLOWLY_REDIS_PORT:-56379}" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
 python3 - "$OUT/processes.json" "$START_AT" "$DURATION" "$pg_pid" "$redis_pid" \
-  "${NODE_PIDS[*]}" "${GEN_PIDS[*]}" <<'PY' &
+  "${NODE_PIDS[*]}" "${GEN_PIDS[*]}" "${WORKER_PIDS[*]}" <<'PY' &
 import json, os, sys, time
-out, start_at, duration, pg, redis, nodes, gens = sys.argv[1:8]
+out, start_at, duration, pg, redis, nodes, gens, workers = sys.argv[1:9]
 start_at, duration = int(start_at), int(duration)
 tick = os.sysconf("SC_CLK_TCK")
 groups = {f"node {i}": [int(p)] for i, p in enumerate(nodes.split())}
 groups.update({f"generator {i}": [int(p)] for i, p in enumerate(gens.split())})
+groups.update({f"worker {i}": [int(p)] for i, p in enumerate(workers.split())})
 def children(root):
     kids = []
     for d in os.listdir("/proc"):
@@ -239,7 +251,7 @@ load="$(cut -d' ' -f1-3 /proc/loadavg)"
 read -r -a pgb_args <<<"$PGB"
 "$BIN/flowly-traffic" report --out "$OUT" \
   --env "commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo '+dirty')" \
-  --env "nodes=$NODES" --env "generators=$GENERATORS" --env "machine=$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB" \
+  --env "nodes=$NODES" --env "workers=$WORKERS" --env "generators=$GENERATORS" --env "machine=$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB" \
   --env "load average after the run=$load" --env "dataset=$(tr '\n' ' ' <"$OUT/dataset.txt")" \
   "${pgb_args[@]}" "$OUT"/gen-*.json >/dev/null
 
