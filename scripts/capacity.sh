@@ -93,6 +93,9 @@ scripts/dev-services.sh psql -d "$DB" -X -At -F ' ' -c \
    union all select 'tasks', count(*) from tasks union all select 'sessions', count(*) from sessions
    union all select 'database_size_mb', pg_database_size('$DB') / 1048576" >"$OUT/dataset.txt"
 
+# A clean Redis prefix: an interrupted run leaves queued assistant jobs and cached sessions.
+redis-cli -p "${FLOWLY_REDIS_PORT:-56379}" --scan --pattern 'capacity:*' | xargs -r -n 500 redis-cli -p "${FLOWLY_REDIS_PORT:-56379}" del >/dev/null
+
 # ---------------------------------------------------------------- nodes
 ulimit -n 20000
 TARGETS=()

@@ -403,7 +403,7 @@ async fn accept_proposal(
     let task_id = task_row.id;
     let index = i32::try_from(index).map_err(|_| proposal_not_found())?;
     // Claim first, so two accepts race to one task; undo the claim if the task cannot be made.
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     if !store::assistant::claim_proposal(&mut tx, id, index, task_id).await? {
         return Err(already_accepted());
     }
@@ -411,7 +411,7 @@ async fn accept_proposal(
     match insert_task(&state, &user, task_row, source).await {
         Ok(task) => Ok((StatusCode::CREATED, Json(Accepted { task }))),
         Err(e) => {
-            let mut tx = state.db.begin().await?;
+            let mut tx = store::begin(&state.db).await?;
             store::assistant::unclaim_proposal(&mut tx, id, index, task_id).await?;
             tx.commit().await?;
             Err(e)

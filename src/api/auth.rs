@@ -91,7 +91,7 @@ pub async fn create_user(
     admin: bool,
 ) -> ApiResult<User> {
     let hash = auth::hash_password(&state.config.auth, password.into_inner()).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::store::begin(&state.db).await?;
     let user = match store::users::insert(
         &mut tx,
         username.as_str(),

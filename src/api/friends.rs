@@ -123,7 +123,7 @@ async fn send_request(
     if target.disabled {
         return Err(user_not_found());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     if store::friends::blocked_between(&mut *tx, user.id, target.id).await? {
         return Err(ApiError::forbidden(
             "cannot_befriend",
@@ -220,7 +220,7 @@ async fn accept_request(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<FriendRequest>> {
     let request = pending_request(&state, &user, id, true).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     if store::friends::blocked_between(&mut *tx, request.from_user, request.to_user).await? {
         return Err(ApiError::forbidden(
             "cannot_befriend",
@@ -305,7 +305,7 @@ async fn block_user(
     if let Err(StoreError::NotFound) = store::users::get(&state.db, other).await {
         return Err(user_not_found());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     store::friends::block(&mut tx, user.id, other).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

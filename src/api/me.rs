@@ -128,7 +128,7 @@ async fn change_password(
         ));
     }
     let hash = auth::hash_password(config, new_password.into_inner()).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::store::begin(&state.db).await?;
     store::users::set_password(&mut *tx, user.id, &hash).await?;
     let ended = store::sessions::delete_all(&mut *tx, user.id, Some(user.session_id)).await?;
     tx.commit().await?;

@@ -156,7 +156,7 @@ pub async fn send(
             ));
         }
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     let new = NewMessage {
         room_id: room,
         author_id: Some(user.id),
@@ -276,7 +276,7 @@ async fn edit_message(
         ));
     }
     super::limit_writes(&state, &user).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     store::messages::edit(&mut *tx, id, body.as_str()).await?;
     store::messages::set_mentions(
         &mut tx,
@@ -328,7 +328,7 @@ async fn delete_message(
             "that message has already been deleted",
         ));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     store::messages::tombstone(&mut tx, id).await?;
     record_change(&mut tx, message.room_id, "message.deleted", id).await?;
     tx.commit().await?;
@@ -368,7 +368,7 @@ async fn add_reaction(
         ));
     }
     super::limit_writes(&state, &user).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     if store::messages::add_reaction(&mut *tx, id, user.id, emoji.as_str()).await? {
         let data =
             serde_json::json!({ "message_id": id, "emoji": emoji.as_str(), "user_id": user.id });
@@ -389,7 +389,7 @@ async fn remove_reaction(
 ) -> ApiResult<Json<Message>> {
     let emoji = Emoji::parse(&emoji)?;
     let message = visible(&state, &user, id).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     if !store::messages::remove_reaction(&mut *tx, id, user.id, emoji.as_str()).await? {
         return Err(ApiError::not_found(
             "reaction_not_found",

@@ -100,7 +100,7 @@ async fn open_dm(
             "use your personal room to write notes to yourself",
         ));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     if store::friends::blocked_between(&mut *tx, user.id, req.user_id).await? {
         return Err(ApiError::forbidden(
             "blocked",
@@ -166,7 +166,7 @@ async fn create_room(
         ));
     }
     super::limit_writes(&state, &user).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     let room = store::rooms::insert_group(&mut tx, user.id, name.as_str(), topic.as_str()).await?;
     let mut joined = vec![(user.id, 1)];
     post_system(
@@ -249,7 +249,7 @@ async fn update_room(
 ) -> ApiResult<Json<Room>> {
     let name = req.name.as_deref().map(RoomName::parse).transpose()?;
     let topic = req.topic.as_deref().map(Topic::parse).transpose()?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     let membership = store::rooms::membership_for_update(&mut tx, id, user.id)
         .await?
         .ok_or_else(room_not_found)?;
@@ -318,7 +318,7 @@ async fn invite_member(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<Invite>,
 ) -> ApiResult<(StatusCode, Json<Vec<Member>>)> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     let membership = store::rooms::membership_for_update(&mut tx, id, user.id)
         .await?
         .ok_or_else(room_not_found)?;
@@ -357,7 +357,7 @@ async fn remove_member(
     user: CurrentUser,
     ApiPath((id, member)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     let membership = store::rooms::membership_for_update(&mut tx, id, user.id)
         .await?
         .ok_or_else(room_not_found)?;
@@ -397,7 +397,7 @@ async fn leave_room(
     user: CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     let membership = store::rooms::membership_for_update(&mut tx, id, user.id)
         .await?
         .ok_or_else(room_not_found)?;
@@ -446,7 +446,7 @@ async fn transfer_ownership(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<NewOwner>,
 ) -> ApiResult<Json<Vec<Member>>> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     let membership = store::rooms::membership_for_update(&mut tx, id, user.id)
         .await?
         .ok_or_else(room_not_found)?;

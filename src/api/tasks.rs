@@ -90,7 +90,7 @@ async fn task_room(state: &AppState, user: &CurrentUser, room: Option<Uuid>) -> 
     match room {
         Some(room) => Ok(member_of(&state.db, user, room).await?.room_id),
         None => {
-            let mut tx = state.db.begin().await?;
+            let mut tx = store::begin(&state.db).await?;
             let room = store::rooms::self_room(&mut tx, user.id).await?;
             tx.commit().await?;
             // A new personal room joins the user's open sockets (a no-op for one they follow).
@@ -142,7 +142,7 @@ pub(crate) async fn insert_task(
     source: Option<Source>,
 ) -> ApiResult<Task> {
     super::limit_writes(state, user).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     sqlx::query("select 1 from rooms where id = $1 for update")
         .bind(row.room_id)
         .execute(&mut *tx)
@@ -391,7 +391,7 @@ async fn change_task(
     change: impl FnOnce(&TaskRow) -> ApiResult<(TaskRow, Option<Option<Uuid>>)>,
 ) -> ApiResult<Task> {
     super::limit_writes(state, user).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     let before = store::tasks::lock(&mut tx, user.id, id)
         .await?
         .ok_or_else(task_not_found)?;
@@ -622,7 +622,7 @@ async fn delete_task(
     user: CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin(&state.db).await?;
     let task = store::tasks::lock(&mut tx, user.id, id)
         .await?
         .ok_or_else(task_not_found)?;

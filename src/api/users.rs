@@ -115,7 +115,7 @@ async fn admin_disable_user(
             "administrators cannot disable their own account",
         ));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::store::begin(&state.db).await?;
     let user = match store::users::set_disabled(&mut *tx, id, true).await {
         Err(StoreError::NotFound) => return Err(user_not_found()),
         other => other?,
@@ -143,7 +143,7 @@ async fn admin_enable_user(
     AdminUser(admin): AdminUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<User>> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::store::begin(&state.db).await?;
     let user = match store::users::set_disabled(&mut *tx, id, false).await {
         Err(StoreError::NotFound) => return Err(user_not_found()),
         other => other?,

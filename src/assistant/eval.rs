@@ -211,7 +211,7 @@ pub async fn load(db: &PgPool, size: CorpusSize) -> Result<Corpus, IndexError> {
     let user_count = (size.rooms * 8 / 4).max(8);
     let users: Vec<Uuid> = (0..user_count).map(|_| uuid_from(&mut rng)).collect();
     let names: Vec<String> = (0..user_count).map(|i| format!("member{i:04}")).collect();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::store::begin(db).await?;
     store::corpus::insert_users(&mut tx, &users, &names).await?;
     let mut rooms = Vec::new();
     let mut members: Vec<Vec<Uuid>> = Vec::new();
@@ -427,7 +427,7 @@ pub async fn bench(
         let mut v = embedder.embed(std::slice::from_ref(&q.text)).await?;
         let vector = v.pop().unwrap_or_default();
         let t1 = Instant::now();
-        let mut tx = db.begin().await?;
+        let mut tx = crate::store::begin(db).await?;
         store::knowledge::search(
             &mut tx,
             asker,

@@ -66,7 +66,7 @@ impl Indexer {
         full: bool,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<Indexed, IndexError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = crate::store::begin(&self.db).await?;
         let Some((cursor, last_seq)) = store::knowledge::lock_cursor(&mut tx, room).await? else {
             return Ok(Indexed::default()); // the room is gone, and its chunks with it
         };

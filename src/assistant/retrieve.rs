@@ -26,7 +26,7 @@ pub async fn retrieve(
         .pop()
         .ok_or_else(|| ModelError::Inference("the embedder returned no vector".into()))?;
     super::index::check_dims(vector.len())?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::store::begin(db).await?;
     let hits = store::knowledge::search(
         &mut tx,
         viewer,

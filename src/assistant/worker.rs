@@ -489,7 +489,7 @@ impl Worker {
         if row.status != "done" || row.posted_message_id.is_some() {
             return Ok(());
         }
-        let mut tx = self.state.db.begin().await?;
+        let mut tx = store::begin(&self.state.db).await?;
         let Some(locked) = store::assistant::lock(&mut tx, row.id).await? else {
             return Ok(());
         };

@@ -48,6 +48,21 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Starts a transaction that a cancelled caller cannot leave half-open.
+///
+/// In sqlx 0.8 a `Pool::begin` dropped while its `BEGIN` is in flight (a client that gave up, a
+/// timeout) leaves the server inside a transaction sqlx does not know about, and the pooled
+/// connection then fails every later query with `25P02 current transaction is aborted` until it
+/// is recycled (launchbadge/sqlx#4393; found by the traffic generator, docs/capacity.md). On a
+/// task of its own the `BEGIN` always completes; if the caller has gone, the finished
+/// transaction is dropped there and rolls back like any other.
+pub async fn begin(db: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let db = db.clone();
+    tokio::spawn(async move { db.begin().await })
+        .await
+        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+}
+
 /// Opens the connection pool.
 pub async fn connect(config: &DatabaseConfig) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()

@@ -485,6 +485,15 @@ pub async fn seed(
     )
     .execute(&mut conn)
     .await?;
+    // The seeded history stays out of the assistant's index: embedding 300,000 messages takes
+    // about half an hour on a 2-core box, and a run measures the steady state (new messages
+    // indexed as they arrive), not a backfill. `flowly assistant reindex` indexes it when wanted.
+    sqlx::query(
+        "insert into assistant_index_cursors (room_id, seq) select id, last_seq from rooms
+         on conflict (room_id) do update set seq = excluded.seq, updated_at = now()",
+    )
+    .execute(&mut conn)
+    .await?;
 
     log(&format!("tasks: {}", dataset.tasks));
     let teams = plan.rooms_of(RoomClass::Team);
