@@ -88,6 +88,16 @@ pub struct GenerateRequest {
     pub max_tokens: usize,
 }
 
+impl GenerateRequest {
+    /// Refuses a request with neither a question nor passages: there is nothing to write from.
+    pub fn check(&self) -> Result<(), ModelError> {
+        if self.question.trim().is_empty() && self.passages.is_empty() {
+            return Err(ModelError::Input("nothing to answer".into()));
+        }
+        Ok(())
+    }
+}
+
 /// Writes an answer from passages, citing them as `[n]`.
 #[async_trait]
 pub trait Generator: Send + Sync {

@@ -389,9 +389,7 @@ impl Generator for LocalGenerator {
         request: &GenerateRequest,
         deltas: mpsc::Sender<String>,
     ) -> Result<String, ModelError> {
-        if request.question.trim().is_empty() && request.passages.is_empty() {
-            return Err(ModelError::Input("nothing to answer".into()));
-        }
+        request.check()?;
         let cancelled = Arc::new(AtomicBool::new(false));
         let job = Job {
             tokenizer: Arc::clone(&self.tokenizer),

@@ -59,9 +59,7 @@ impl Generator for OllamaGenerator {
         request: &GenerateRequest,
         deltas: mpsc::Sender<String>,
     ) -> Result<String, ModelError> {
-        if request.question.trim().is_empty() && request.passages.is_empty() {
-            return Err(ModelError::Input("nothing to answer".into()));
-        }
+        request.check()?;
         let mut request = request.clone();
         request.question = cut(&request.question, MAX_QUESTION_CHARS);
         let messages = vec![
