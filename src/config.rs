@@ -176,8 +176,25 @@ pub struct LogConfig {
     pub format: String,
 }
 
+impl AssistantConfig {
+    /// The model part of these settings, for `flowly_models::models::{embedder, generator}`.
+    pub fn models(&self) -> flowly_models::ModelSettings {
+        flowly_models::ModelSettings {
+            models_dir: self.models_dir.clone(),
+            embedder: self.embedder.clone(),
+            embed_model: self.embed_model.clone(),
+            embed_dims: self.embed_dims,
+            generator: self.generator.clone(),
+            generate_model: self.generate_model.clone(),
+            ollama_url: self.ollama_url.clone(),
+            model_timeout_secs: self.model_timeout_secs,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
+        let models = flowly_models::ModelSettings::default();
         Config {
             server: ServerConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -230,17 +247,17 @@ impl Default for Config {
                 presence_ttl_secs: 90,
             },
             assistant: AssistantConfig {
-                models_dir: ".cache/models".into(),
-                embedder: "local".into(),
-                embed_model: "all-minilm-l6-v2".into(),
-                embed_dims: 0,
-                generator: "none".into(),
-                generate_model: "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf".into(),
-                ollama_url: "http://127.0.0.1:11434".into(),
+                models_dir: models.models_dir,
+                embedder: models.embedder,
+                embed_model: models.embed_model,
+                embed_dims: models.embed_dims,
+                generator: models.generator,
+                generate_model: models.generate_model,
+                ollama_url: models.ollama_url,
                 max_question_chars: 2000,
                 top_k: 5,
                 max_answer_tokens: 256,
-                model_timeout_secs: 120,
+                model_timeout_secs: models.model_timeout_secs,
                 max_attempts: 5,
                 reclaim_idle_ms: 60_000,
                 asks_per_user_per_minute: 20,

@@ -13,4 +13,3 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod traffic;

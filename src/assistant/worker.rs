@@ -45,8 +45,8 @@ impl Backends {
     /// worker without models still fails requests clearly instead of leaving them queued.
     pub fn load(config: &crate::config::AssistantConfig) -> Backends {
         Backends {
-            embedder: super::models::embedder(config).map_err(|e| e.to_string()),
-            generator: super::models::generator(config).map_err(|e| e.to_string()),
+            embedder: super::models::embedder(&config.models()).map_err(|e| e.to_string()),
+            generator: super::models::generator(&config.models()).map_err(|e| e.to_string()),
         }
     }
 

@@ -237,7 +237,8 @@ async fn drop_scratch(url: &str, name: &str) -> anyhow::Result<()> {
 }
 
 async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> {
-    let embedder = models::embedder(&config.assistant).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let embedder =
+        models::embedder(&config.assistant.models()).map_err(|e| anyhow::anyhow!("{e}"))?;
     match cmd {
         AssistantCommand::Reindex => {
             let pool = store::connect(&config.database)
@@ -266,7 +267,7 @@ async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> 
                 rooms > 0 && questions > 0 && messages >= rooms * 4,
                 "the corpus needs rooms, questions and at least 4 messages per room"
             );
-            let generator = models::generator(&config.assistant).ok();
+            let generator = models::generator(&config.assistant.models()).ok();
             let (pool, name, url) = scratch(&config, "eval").await?;
             let corpus = eval::load(
                 &pool,

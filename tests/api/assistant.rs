@@ -805,7 +805,8 @@ async fn a_small_generated_corpus_evaluates_recall_and_mrr() {
     assert_eq!(corpus.messages, 300);
     assert_eq!(corpus.questions.len(), 12);
     assert!(corpus.questions.iter().all(|q| !q.sources.is_empty()));
-    let embedder = flowly::assistant::models::embedder(&app.state.config.assistant).unwrap();
+    let embedder =
+        flowly::assistant::models::embedder(&app.state.config.assistant.models()).unwrap();
     let indexer = flowly::assistant::index::Indexer::new(db.clone(), embedder.clone());
     let done = indexer.reindex_all(&|_| {}).await.unwrap();
     assert_eq!(done.embedded, 300);

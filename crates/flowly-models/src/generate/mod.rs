@@ -1,4 +1,4 @@
-//! The [`Generator`](crate::assistant::Generator) backends: Ollama ([`OllamaGenerator`], the
+//! The [`Generator`](crate::Generator) backends: Ollama ([`OllamaGenerator`], the
 //! appliance default), the embedded SmolLM2 GGUF model ([`LocalGenerator`]), and, with no
 //! language model, [`ExtractiveGenerator`]. This module holds what they share: the prompt and
 //! the streaming of pieces to the caller.
@@ -17,7 +17,7 @@ pub use extractive::ExtractiveGenerator;
 pub use local::{LocalGenerator, MAX_PROMPT_TOKENS, Weights};
 pub use ollama::OllamaGenerator;
 
-use crate::assistant::{GenerateRequest, ModelError};
+use crate::{GenerateRequest, ModelError};
 
 /// The system message: the caller's instruction plus the rules for sources and citations.
 pub(crate) fn system_prompt(request: &GenerateRequest) -> String {
@@ -141,7 +141,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assistant::{GenerateKind, Passage};
+    use crate::{GenerateKind, Passage};
 
     #[test]
     fn pieces_concatenate_to_the_trimmed_answer() {

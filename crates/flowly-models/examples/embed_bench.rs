@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use flowly::assistant::Embedder;
-use flowly::assistant::embed::LocalEmbedder;
+use flowly_models::Embedder;
+use flowly_models::embed::LocalEmbedder;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::stream_answer;
-use crate::assistant::{GenerateKind, GenerateRequest, Generator, ModelError, Passage};
+use crate::{GenerateKind, GenerateRequest, Generator, ModelError, Passage};
 
 /// Most sentences in one answer.
 const MAX_SENTENCES: usize = 4;

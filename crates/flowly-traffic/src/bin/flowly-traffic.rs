@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use flowly::traffic::{
+use flowly_traffic::{
     client::{Target, parse_sources},
     profile::Profile,
     report,
@@ -211,7 +211,7 @@ async fn main() -> anyhow::Result<()> {
                     .measured
                     .ops
                     .get(name)
-                    .and_then(|o| flowly::traffic::stats::decode(&o.histogram).ok())
+                    .and_then(|o| flowly_traffic::stats::decode(&o.histogram).ok())
                     .map(|h| h.value_at_quantile(0.99) as f64 / 1000.0)
                     .unwrap_or(0.0)
             };
@@ -221,7 +221,7 @@ async fn main() -> anyhow::Result<()> {
                 shards,
                 output.sockets_open_at_start,
                 output.sockets_planned,
-                p99(flowly::traffic::stats::DELIVERY),
+                p99(flowly_traffic::stats::DELIVERY),
                 a.out.display()
             );
         }

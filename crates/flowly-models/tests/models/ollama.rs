@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use flowly::assistant::{GenerateKind, GenerateRequest, ModelError, Passage, models};
+use flowly_models::{GenerateKind, GenerateRequest, ModelError, Passage, models};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -116,7 +116,7 @@ async fn closed_port_url() -> String {
     format!("http://{addr}")
 }
 
-fn ollama_config(url: &str) -> flowly::config::AssistantConfig {
+fn ollama_config(url: &str) -> flowly_models::ModelSettings {
     let mut cfg = config();
     cfg.embedder = "ollama".into();
     cfg.embed_model = "nomic-embed-text".into();

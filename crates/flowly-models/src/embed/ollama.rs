@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use ollama_rs::Ollama;
 use ollama_rs::generation::embeddings::request::{EmbeddingsInput, GenerateEmbeddingsRequest};
 
-use crate::assistant::models::{ollama_client, ollama_error};
-use crate::assistant::{Embedder, ModelError};
+use crate::models::{ollama_client, ollama_error};
+use crate::{Embedder, ModelError};
 
 /// An embedding model served by Ollama.
 pub struct OllamaEmbedder {

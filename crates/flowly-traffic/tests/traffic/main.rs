@@ -9,13 +9,13 @@ use std::{collections::BTreeMap, time::Duration};
 use flowly::{
     config::{Config, Secret},
     server,
-    traffic::{
-        client::{Target, parse_sources},
-        profile::{Op, Profile},
-        report,
-        run::{self, RunOptions},
-        seed::{self, Manifest, RoomClass, SeedOptions},
-    },
+};
+use flowly_traffic::{
+    client::{Target, parse_sources},
+    profile::{Op, Profile},
+    report,
+    run::{self, RunOptions},
+    seed::{self, Manifest, RoomClass, SeedOptions},
 };
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};

@@ -1,4 +1,4 @@
-//! The [`Embedder`](crate::assistant::Embedder) backends: the embedded all-MiniLM-L6-v2
+//! The [`Embedder`](crate::Embedder) backends: the embedded all-MiniLM-L6-v2
 //! ([`LocalEmbedder`], the default) and Ollama ([`OllamaEmbedder`]).
 
 mod local;

@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use flowly::assistant::generate::{LocalGenerator, Weights};
-use flowly::assistant::{GenerateKind, GenerateRequest, Generator, Passage};
+use flowly_models::generate::{LocalGenerator, Weights};
+use flowly_models::{GenerateKind, GenerateRequest, Generator, Passage};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -1,7 +1,7 @@
 //! The embedded all-MiniLM-L6-v2 embedder and the embedder factory's errors.
 
-use flowly::assistant::ModelError;
-use flowly::assistant::models;
+use flowly_models::ModelError;
+use flowly_models::models;
 
 use crate::helpers::{config, dot, strings};
 

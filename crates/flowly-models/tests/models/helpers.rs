@@ -2,18 +2,20 @@
 
 use std::path::PathBuf;
 
-use flowly::config::{AssistantConfig, Config};
+use flowly_models::ModelSettings;
 
-/// `.cache/models` of this checkout, where `scripts/fetch-models.sh` puts the models.
+/// `.cache/models` of this checkout (two levels above this crate), where
+/// `scripts/fetch-models.sh` puts the models.
 pub fn models_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/models")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/models")
 }
 
 /// The default assistant settings with `models_dir` set to [`models_dir`].
-pub fn config() -> AssistantConfig {
-    let mut cfg = Config::default().assistant;
-    cfg.models_dir = models_dir().display().to_string();
-    cfg
+pub fn config() -> ModelSettings {
+    ModelSettings {
+        models_dir: models_dir().display().to_string(),
+        ..ModelSettings::default()
+    }
 }
 
 /// Cosine similarity of two unit vectors.

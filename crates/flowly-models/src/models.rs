@@ -1,4 +1,4 @@
-//! Builds the configured backends from [`AssistantConfig`]: [`embedder`] and [`generator`].
+//! Builds the configured backends from [`ModelSettings`]: [`embedder`] and [`generator`].
 //!
 //! Models load once here and are shared behind an `Arc`; a process builds each at startup. A
 //! missing directory or file and an unknown backend or model name are
@@ -11,13 +11,50 @@ use std::time::Duration;
 use ollama_rs::Ollama;
 use ollama_rs::error::OllamaError;
 
-use crate::assistant::embed::{LocalEmbedder, OllamaEmbedder};
-use crate::assistant::generate::{ExtractiveGenerator, LocalGenerator, OllamaGenerator};
-use crate::assistant::{Embedder, Generator, ModelError};
-use crate::config::AssistantConfig;
+use crate::embed::{LocalEmbedder, OllamaEmbedder};
+use crate::generate::{ExtractiveGenerator, LocalGenerator, OllamaGenerator};
+use crate::{Embedder, Generator, ModelError};
+
+/// Which backends to build and where their models are: the model part of the server's
+/// `[assistant]` settings (the setting names in messages are those of `flowly.toml`).
+#[derive(Debug, Clone)]
+pub struct ModelSettings {
+    /// Directory holding the embedded models.
+    pub models_dir: String,
+    /// `local` (all-MiniLM-L6-v2 through candle) or `ollama`.
+    pub embedder: String,
+    /// A directory under `models_dir` for `local`, a model name for `ollama`.
+    pub embed_model: String,
+    /// Vector length of an `ollama` embedding model; 0 learns it from the first answer.
+    pub embed_dims: usize,
+    /// `ollama`, `local` (a GGUF file under `models_dir`) or `none` (extractive answers).
+    pub generator: String,
+    /// A GGUF path under `models_dir` for `local`, a model name for `ollama`.
+    pub generate_model: String,
+    /// Where Ollama listens.
+    pub ollama_url: String,
+    /// Seconds one model call may take.
+    pub model_timeout_secs: u64,
+}
+
+impl Default for ModelSettings {
+    /// The embedded MiniLM and extractive answers, models under `.cache/models`.
+    fn default() -> Self {
+        ModelSettings {
+            models_dir: ".cache/models".into(),
+            embedder: "local".into(),
+            embed_model: "all-minilm-l6-v2".into(),
+            embed_dims: 0,
+            generator: "none".into(),
+            generate_model: "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+            ollama_url: "http://127.0.0.1:11434".into(),
+            model_timeout_secs: 120,
+        }
+    }
+}
 
 /// The embedder `cfg.embedder` names: `local` (a model directory under `models_dir`) or `ollama`.
-pub fn embedder(cfg: &AssistantConfig) -> Result<Arc<dyn Embedder>, ModelError> {
+pub fn embedder(cfg: &ModelSettings) -> Result<Arc<dyn Embedder>, ModelError> {
     let timeout = Duration::from_secs(cfg.model_timeout_secs.max(1));
     match cfg.embedder.as_str() {
         "local" => {
@@ -49,7 +86,7 @@ pub fn embedder(cfg: &AssistantConfig) -> Result<Arc<dyn Embedder>, ModelError> 
 
 /// The generator `cfg.generator` names: `ollama`, `local` (a GGUF file under `models_dir`) or
 /// `none` (extractive answers, no language model).
-pub fn generator(cfg: &AssistantConfig) -> Result<Arc<dyn Generator>, ModelError> {
+pub fn generator(cfg: &ModelSettings) -> Result<Arc<dyn Generator>, ModelError> {
     let timeout = Duration::from_secs(cfg.model_timeout_secs.max(1));
     match cfg.generator.as_str() {
         "none" => Ok(Arc::new(ExtractiveGenerator::new())),
@@ -70,7 +107,7 @@ pub fn generator(cfg: &AssistantConfig) -> Result<Arc<dyn Generator>, ModelError
 
 /// `name` resolved under `models_dir`, which must exist. `name` must stay inside it.
 pub(crate) fn model_path(
-    cfg: &AssistantConfig,
+    cfg: &ModelSettings,
     name: &str,
     setting: &str,
 ) -> Result<PathBuf, ModelError> {

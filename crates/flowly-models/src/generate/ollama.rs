@@ -12,8 +12,8 @@ use ollama_rs::models::ModelOptions;
 use tokio::sync::mpsc;
 
 use super::{stream_answer, system_prompt, user_prompt};
-use crate::assistant::models::{ollama_client, ollama_error};
-use crate::assistant::{GenerateRequest, Generator, ModelError};
+use crate::models::{ollama_client, ollama_error};
+use crate::{GenerateRequest, Generator, ModelError};
 
 /// Longest passage text sent, in characters (Ollama models have large contexts; this keeps a
 /// prompt of a handful of passages well inside the usual 2,048-4,096 token defaults).

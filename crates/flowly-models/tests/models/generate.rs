@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use flowly::assistant::generate::{ExtractiveGenerator, LocalGenerator};
-use flowly::assistant::{GenerateKind, GenerateRequest, Generator, ModelError, Passage, models};
+use flowly_models::generate::{ExtractiveGenerator, LocalGenerator};
+use flowly_models::{GenerateKind, GenerateRequest, Generator, ModelError, Passage, models};
 use tokio::sync::mpsc;
 
 use crate::helpers::{config, models_dir};
@@ -108,7 +108,7 @@ async fn the_local_prompt_keeps_within_the_budget_however_long_the_passages() {
     let prompt = generator.prompt(&request);
     let tokens = generator.count_tokens(&prompt).expect("count");
     assert!(
-        tokens <= flowly::assistant::generate::MAX_PROMPT_TOKENS,
+        tokens <= flowly_models::generate::MAX_PROMPT_TOKENS,
         "{tokens} prompt tokens"
     );
     assert!(prompt.contains("[1] #room1: "));

@@ -520,7 +520,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traffic::stats::{Outcome, Stats};
+    use crate::stats::{Outcome, Stats};
     use std::time::{Duration, Instant};
 
     fn output(shard: u32, rest_ms: u64, delivery_ms: u64, errors: u64) -> RunOutput {

@@ -26,7 +26,7 @@ use tokenizers::{AddedToken, Tokenizer};
 use tokio::sync::{Mutex, mpsc};
 
 use super::{AnswerStream, CancelOnDrop, stream_answer, system_prompt, user_prompt};
-use crate::assistant::{GenerateRequest, Generator, ModelError};
+use crate::{GenerateRequest, Generator, ModelError};
 
 /// Most prompt tokens used, whatever the model's context: prompt processing dominates the
 /// answer time on 2 cores, and five short passages fit easily.

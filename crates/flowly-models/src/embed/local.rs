@@ -17,7 +17,7 @@ use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 use tokio::sync::Semaphore;
 
-use crate::assistant::{Embedder, ModelError};
+use crate::{Embedder, ModelError};
 
 /// Word pieces kept per text (the model was trained on 256; chat messages rarely reach it).
 pub const MAX_TOKENS: usize = 256;
