@@ -1,11 +1,12 @@
 //! Flowly: a self-hosted team workspace in which chat and tasks are one stream.
 //!
 //! Layers, each depending only on those before it: [`domain`] (types and rules, no IO) ←
-//! [`store`] (all SQL) ← [`api`] (HTTP) ← [`server`] and the binaries.
+//! [`store`] (all SQL) ← [`app`] (the use cases) ← [`api`] (HTTP), [`realtime`] (WebSocket),
+//! [`assistant`] (the worker) ← [`server`] and the binaries.
 
 pub mod api;
+pub mod app;
 pub mod assistant;
-pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod realtime;

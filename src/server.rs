@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 
 use crate::{
     api,
+    app::Notifiers,
+    assistant::queue::IndexHints,
     config::Config,
     realtime::{hub::Hub, presence},
     state::AppState,
@@ -49,12 +51,20 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
     )
     .await
     .context("cannot subscribe to Redis for real-time fan-out")?;
+    let notify = Arc::new(Notifiers(vec![
+        hub.clone(),
+        Arc::new(IndexHints {
+            redis: redis.clone(),
+            prefix: config.redis.key_prefix.clone(),
+        }),
+    ]));
     let state = AppState {
         db,
         redis,
         config: Arc::new(config),
         metrics: Arc::new(metrics),
         hub,
+        notify,
         node_id,
         shutdown: Arc::new(shutdown),
     };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
-use crate::{config::Config, realtime::hub::Hub, telemetry::Metrics};
+use crate::{app::Notifier, config::Config, realtime::hub::Hub, telemetry::Metrics};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,8 +13,10 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
-    /// This node's real-time hub.
+    /// This node's real-time hub (its sockets).
     pub hub: Arc<Hub>,
+    /// Who hears about changes: the hub, then the assistant's index hints.
+    pub notify: Arc<dyn Notifier>,
     /// Identifies this process among the nodes.
     pub node_id: uuid::Uuid,
     /// Set to true when the node shuts down; long-lived tasks (sockets) watch it.

@@ -2,6 +2,7 @@
 //! propose tasks from messages and accept them. Requests are queued for `flowly worker`; their
 //! progress and answer reach the asker's sockets as `assistant.*` frames.
 
+use crate::domain::ErrorCode;
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -39,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub const MAX_EXTRACT_MESSAGES: usize = 50;
 
 pub fn request_not_found() -> ApiError {
-    ApiError::not_found("request_not_found", "no such assistant request")
+    ApiError::new(ErrorCode::RequestNotFound, "no such assistant request")
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -62,15 +63,15 @@ pub struct Queued {
 fn parse_question<'a>(state: &AppState, raw: &'a str) -> ApiResult<&'a str> {
     let question = raw.trim();
     if question.is_empty() {
-        return Err(ApiError::unprocessable(
-            "empty_question",
+        return Err(ApiError::new(
+            ErrorCode::EmptyQuestion,
             "the question is empty",
         ));
     }
     let max = state.config.assistant.max_question_chars;
     if question.chars().count() > max {
-        return Err(ApiError::unprocessable(
-            "question_too_long",
+        return Err(ApiError::new(
+            ErrorCode::QuestionTooLong,
             format!("a question may have at most {max} characters"),
         ));
     }
@@ -79,14 +80,15 @@ fn parse_question<'a>(state: &AppState, raw: &'a str) -> ApiResult<&'a str> {
 
 /// Counts a request against the caller's per-minute assistant budget.
 async fn limit_asks(state: &AppState, user: &CurrentUser) -> ApiResult<()> {
-    crate::auth::rate_limit(
+    crate::app::limits::rate_limit(
         state,
         &format!("ask:{}", user.id),
         state.config.assistant.asks_per_user_per_minute,
         60,
         "assistant requests",
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// Stores a request and queues it for the workers.
@@ -123,8 +125,8 @@ pub async fn queue_question(
 ) -> ApiResult<AssistantRequest> {
     let question = parse_question(state, question)?;
     if post && room.is_none() {
-        return Err(ApiError::unprocessable(
-            "room_required",
+        return Err(ApiError::new(
+            ErrorCode::RoomRequired,
             "posting an answer needs a room",
         ));
     }
@@ -154,7 +156,7 @@ pub async fn ask_from_message(state: &AppState, user: &CurrentUser, room: Uuid, 
         return;
     };
     if let Err(e) = queue_question(state, user, question, Some(room), true).await {
-        tracing::info!(code = e.code, "@flowly question not queued");
+        tracing::info!(code = %e.code, "@flowly question not queued");
     }
 }
 
@@ -266,16 +268,16 @@ async fn extract_tasks(
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() || ids.len() > MAX_EXTRACT_MESSAGES {
-        return Err(ApiError::unprocessable(
-            "invalid_message_ids",
+        return Err(ApiError::new(
+            ErrorCode::InvalidMessageIds,
             format!("select 1 to {MAX_EXTRACT_MESSAGES} messages"),
         ));
     }
     member_of(&state.db, &user, req.room).await?;
     let found = store::assistant::source_messages(&state.db, user.id, req.room, &ids).await?;
     if found.len() != ids.len() {
-        return Err(ApiError::unprocessable(
-            "invalid_message_ids",
+        return Err(ApiError::new(
+            ErrorCode::InvalidMessageIds,
             "every message must be a live user message of that room",
         ));
     }
@@ -337,13 +339,13 @@ async fn accept_proposal(
     let row = store::assistant::get_for(&state.db, user.id, id)
         .await?
         .ok_or_else(request_not_found)?;
-    let proposal_not_found = || ApiError::not_found("proposal_not_found", "no such proposal");
+    let proposal_not_found = || ApiError::new(ErrorCode::ProposalNotFound, "no such proposal");
     if row.kind != "extract" {
         return Err(proposal_not_found());
     }
     if row.status != "done" {
-        return Err(ApiError::conflict(
-            "not_ready",
+        return Err(ApiError::new(
+            ErrorCode::NotReady,
             "the extraction has not finished",
         ));
     }
@@ -420,5 +422,8 @@ async fn accept_proposal(
 }
 
 fn already_accepted() -> ApiError {
-    ApiError::conflict("already_accepted", "this proposal is already a task")
+    ApiError::new(
+        ErrorCode::AlreadyAccepted,
+        "this proposal is already a task",
+    )
 }

@@ -1,5 +1,6 @@
 //! Registration, login and logout.
 
+use crate::domain::ErrorCode;
 use axum::{
     Json,
     extract::State,
@@ -16,7 +17,6 @@ use uuid::Uuid;
 
 use super::{ApiError, ApiJson, ApiResult, CurrentUser, ErrorBody, extract::ClientIp};
 use crate::{
-    auth,
     domain::{DisplayName, Password, Username},
     state::AppState,
     store::{self, StoreError, users::User},
@@ -69,7 +69,7 @@ async fn register(
     let username = Username::parse(&req.username)?;
     let display_name = DisplayName::parse(&req.display_name)?;
     let password = Password::parse(&req.password)?;
-    auth::rate_limit(
+    crate::app::limits::rate_limit(
         &state,
         &format!("reg:{ip}"),
         state.config.auth.registrations_per_ip_per_hour,
@@ -90,7 +90,7 @@ pub async fn create_user(
     password: Password,
     admin: bool,
 ) -> ApiResult<User> {
-    let hash = auth::hash_password(&state.config.auth, password.into_inner()).await?;
+    let hash = crate::app::auth::hash_password(&state.config.auth, password.into_inner()).await?;
     let mut tx = crate::store::begin(&state.db).await?;
     let user = match store::users::insert(
         &mut tx,
@@ -102,8 +102,8 @@ pub async fn create_user(
     .await
     {
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::conflict(
-                "username_taken",
+            return Err(ApiError::new(
+                ErrorCode::UsernameTaken,
                 "that username is taken",
             ));
         }
@@ -126,7 +126,7 @@ async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<(CookieJar, Json<SessionResponse>)> {
     let config = &state.config.auth;
-    auth::rate_limit(
+    crate::app::limits::rate_limit(
         &state,
         &format!("login-ip:{ip}"),
         config.login_attempts_per_ip,
@@ -136,7 +136,7 @@ async fn login(
     .await?;
     let username = req.username.trim().to_lowercase();
     let account_key = format!("login-fail:{username}");
-    let (failures, ttl) = auth::rate_count(&state, &account_key).await?;
+    let (failures, ttl) = crate::app::limits::rate_count(&state, &account_key).await?;
     if failures >= u64::from(config.login_failures_per_account) {
         return Err(ApiError::too_many(
             ttl.max(1) as u64,
@@ -144,8 +144,8 @@ async fn login(
         ));
     }
     if req.password.len() > 1024 {
-        return Err(ApiError::unprocessable(
-            "invalid_password",
+        return Err(ApiError::new(
+            ErrorCode::InvalidPassword,
             "password must be at most 1024 bytes",
         ));
     }
@@ -154,10 +154,14 @@ async fn login(
         Ok(name) => store::users::credentials(&state.db, name.as_str()).await?,
         Err(_) => None,
     };
-    let ok =
-        auth::verify_password(config, creds.as_ref().map(|c| c.1.clone()), req.password).await?;
+    let ok = crate::app::auth::verify_password(
+        config,
+        creds.as_ref().map(|c| c.1.clone()),
+        req.password,
+    )
+    .await?;
     let Some((user_id, _, disabled)) = creds.filter(|_| ok) else {
-        auth::rate_limit(
+        crate::app::limits::rate_limit(
             &state,
             &account_key,
             u32::MAX,
@@ -165,17 +169,16 @@ async fn login(
             "failed logins",
         )
         .await?;
-        return Err(
-            ApiError::unauthorized("wrong username or password").with_code("invalid_credentials")
-        );
+        return Err(ApiError::unauthorized("wrong username or password")
+            .with_code(ErrorCode::InvalidCredentials));
     };
     if disabled {
-        return Err(ApiError::forbidden(
-            "account_disabled",
+        return Err(ApiError::new(
+            ErrorCode::AccountDisabled,
             "this account has been disabled by an administrator",
         ));
     }
-    auth::rate_reset(&state, &account_key).await?;
+    crate::app::limits::rate_reset(&state, &account_key).await?;
     let user = store::users::get(&state.db, user_id).await?;
     let (jar, session) = start_session(&state, jar, &headers, &ip, user).await?;
     Ok((jar, Json(session)))
@@ -188,7 +191,7 @@ async fn start_session(
     ip: &str,
     user: User,
 ) -> ApiResult<(CookieJar, SessionResponse)> {
-    let token = auth::new_token();
+    let token = crate::domain::auth::new_token();
     let agent: String = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -200,22 +203,22 @@ async fn start_session(
     let session_id = store::sessions::insert(
         &state.db,
         user.id,
-        &auth::token_hash(&token),
+        &crate::domain::auth::token_hash(&token),
         &agent,
         ip,
         ttl_days,
     )
     .await?;
-    let csrf_token = auth::csrf_token(&token);
+    let csrf_token = crate::domain::auth::csrf_token(&token);
     let secure = state.config.auth.cookie_secure;
     let max_age = time_days(ttl_days);
-    let session_cookie = Cookie::build((auth::SESSION_COOKIE, token.clone()))
+    let session_cookie = Cookie::build((crate::domain::auth::SESSION_COOKIE, token.clone()))
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
         .path("/")
         .max_age(max_age);
-    let csrf_cookie = Cookie::build((auth::CSRF_COOKIE, csrf_token.clone()))
+    let csrf_cookie = Cookie::build((crate::domain::auth::CSRF_COOKIE, csrf_token.clone()))
         .same_site(SameSite::Strict)
         .secure(secure)
         .path("/")
@@ -237,8 +240,8 @@ fn time_days(days: i64) -> time::Duration {
 }
 
 fn clear_cookies(jar: CookieJar) -> CookieJar {
-    jar.remove(Cookie::build(auth::SESSION_COOKIE).path("/"))
-        .remove(Cookie::build(auth::CSRF_COOKIE).path("/"))
+    jar.remove(Cookie::build(crate::domain::auth::SESSION_COOKIE).path("/"))
+        .remove(Cookie::build(crate::domain::auth::CSRF_COOKIE).path("/"))
 }
 
 /// End this session.
@@ -249,7 +252,7 @@ async fn logout(
     jar: CookieJar,
 ) -> ApiResult<(StatusCode, CookieJar)> {
     if let Some(hash) = store::sessions::delete_one(&state.db, user.id, user.session_id).await? {
-        auth::forget_sessions(&state, &[hash]).await?;
+        crate::app::auth::forget_sessions(&state, &[hash]).await?;
     }
     Ok((StatusCode::NO_CONTENT, clear_cookies(jar)))
 }
@@ -262,6 +265,6 @@ async fn logout_all(
     jar: CookieJar,
 ) -> ApiResult<(StatusCode, CookieJar)> {
     let hashes = store::sessions::delete_all(&state.db, user.id, None).await?;
-    auth::forget_sessions(&state, &hashes).await?;
+    crate::app::auth::forget_sessions(&state, &hashes).await?;
     Ok((StatusCode::NO_CONTENT, clear_cookies(jar)))
 }

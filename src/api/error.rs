@@ -1,6 +1,7 @@
 //! `ApiError`: the one error type handlers return. It renders
-//! `{"error": {"code": "...", "message": "..."}}` with a stable code; internal causes are logged
-//! with the request id and the client sees a generic message.
+//! `{"error": {"code": "...", "message": "..."}}` with a stable [`ErrorCode`]; an internal cause
+//! is logged once, inside the request's span (so with its request id), when the response is
+//! built, and the client sees a generic message.
 
 use axum::{
     Json,
@@ -10,15 +11,17 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{domain::Invalid, store::StoreError};
+use crate::{app::Coded, domain::ErrorCode};
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Seconds to wait, sent as `Retry-After` with 429.
     pub retry_after: Option<u64>,
+    /// What really failed (500 and 503): logged, never sent.
+    cause: Option<String>,
 }
 
 /// The error body every endpoint uses.
@@ -38,75 +41,79 @@ pub struct ErrorDetail {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with `code`'s status.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
+            status: StatusCode::from_u16(code.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
             message: message.into(),
             retry_after: None,
+            cause: None,
         }
     }
 
+    /// Well-formed input that breaks a rule: 422 whatever the code's usual status.
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(code, message).with_status(StatusCode::UNPROCESSABLE_ENTITY)
+    }
+
+    /// The same error under another status (the few codes answered two ways, kept as they were).
+    pub fn with_status(self, status: StatusCode) -> Self {
+        ApiError { status, ..self }
+    }
+
     /// The same error under another stable code.
-    pub fn with_code(self, code: &'static str) -> Self {
+    pub fn with_code(self, code: ErrorCode) -> Self {
         ApiError { code, ..self }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
-    }
-
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, message)
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+        Self::new(ErrorCode::Unauthenticated, message)
     }
 
     pub fn too_many(retry_after: u64, message: impl Into<String>) -> Self {
         ApiError {
             retry_after: Some(retry_after.max(1)),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 
+    /// A failure on our side; `cause` is logged when the response is built.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "something went wrong on our side; it has been logged",
-        )
+        ApiError {
+            cause: Some(cause.to_string()),
+            ..Self::new(
+                ErrorCode::Internal,
+                "something went wrong on our side; it has been logged",
+            )
+        }
     }
 
+    /// A dependency (PostgreSQL, Redis) that is away; `cause` is logged when the response is built.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "dependency unavailable");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "a service Flowly depends on is unavailable; try again shortly",
-        )
+        ApiError {
+            cause: Some(cause.to_string()),
+            ..Self::new(
+                ErrorCode::Unavailable,
+                "a service Flowly depends on is unavailable; try again shortly",
+            )
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            if self.status.is_server_error() && self.code == ErrorCode::Internal {
+                tracing::error!(code = %self.code, error = %cause, "internal error");
+            } else {
+                tracing::warn!(code = %self.code, error = %cause, "dependency unavailable");
+            }
+        }
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
+                code: self.code.as_str().to_owned(),
                 message: self.message,
             },
         };
@@ -120,41 +127,25 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<Invalid> for ApiError {
-    fn from(e: Invalid) -> Self {
-        ApiError::unprocessable(e.code, e.message)
-    }
-}
-
-/// Store errors that reach a handler unmapped. `NotFound` and `Conflict` should normally be
-/// mapped to a resource-specific code by the handler; these are the fallbacks.
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => ApiError::not_found("not_found", "not found"),
-            StoreError::Conflict(what) => ApiError::conflict(
-                "conflict",
-                format!("conflicts with an existing record ({what})"),
-            ),
-            StoreError::InvalidValue(what) => {
-                ApiError::unprocessable("invalid_value", format!("a value was refused: {what}"))
-            }
-            StoreError::Db(sqlx::Error::PoolTimedOut) => {
-                ApiError::unavailable("database pool timed out")
-            }
-            StoreError::Db(e) => ApiError::internal(e),
+/// Every error of the use cases (and of the store beneath them) becomes an `ApiError` through
+/// its code: 500 and 503 keep their cause for the log and show a generic message.
+impl<E: Coded> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        let code = e.code();
+        match code {
+            ErrorCode::Internal => ApiError::internal(&e),
+            ErrorCode::Unavailable | ErrorCode::QueueUnavailable => ApiError {
+                code,
+                ..ApiError::unavailable(&e)
+            },
+            _ => ApiError {
+                retry_after: e.retry_after(),
+                ..if e.is_validation() {
+                    ApiError::invalid(code, e.to_string())
+                } else {
+                    ApiError::new(code, e.to_string())
+                }
+            },
         }
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        StoreError::from(e).into()
-    }
-}
-
-impl From<redis::RedisError> for ApiError {
-    fn from(e: redis::RedisError) -> Self {
-        ApiError::unavailable(format!("redis: {e}"))
     }
 }

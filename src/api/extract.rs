@@ -1,6 +1,7 @@
 //! Extractors that turn every kind of bad input into an [`ApiError`] with a stable code, and
 //! [`CurrentUser`], which authenticates a request by session cookie or bearer token.
 
+use crate::domain::ErrorCode;
 use axum::body::Bytes;
 use axum::{
     extract::{
@@ -11,10 +12,8 @@ use axum::{
 };
 use axum_extra::extract::CookieJar;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 use super::{ApiError, AppState};
-use crate::auth;
 
 /// A JSON body whose every rejection is a JSON error: 415 wrong content type, 413 too large,
 /// 400 not JSON at all, 422 JSON of the wrong shape.
@@ -26,8 +25,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers()) {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
@@ -35,7 +33,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 payload_too_large()
             } else {
-                ApiError::bad_request("invalid_body", e.body_text())
+                ApiError::new(ErrorCode::InvalidBody, e.body_text())
             }
         })?;
         serde_json::from_slice::<T>(&bytes)
@@ -43,13 +41,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .map_err(|e| {
                 // Well-formed JSON that does not fit the request type is a 422, whatever serde calls it.
                 if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() {
-                    ApiError::unprocessable(
-                        "invalid_body",
+                    ApiError::invalid(
+                        ErrorCode::InvalidBody,
                         format!("the request body does not fit: {e}"),
                     )
                 } else {
-                    ApiError::bad_request(
-                        "malformed_json",
+                    ApiError::new(
+                        ErrorCode::MalformedJson,
                         format!("the request body is not valid JSON: {e}"),
                     )
                 }
@@ -75,11 +73,7 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 }
 
 pub fn payload_too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        "the request body is too large",
-    )
+    ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
 }
 
 /// `axum::extract::Path` with JSON errors.
@@ -92,7 +86,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| ApiPath(v))
-            .map_err(|e: PathRejection| ApiError::bad_request("invalid_path", e.body_text()))
+            .map_err(|e: PathRejection| ApiError::new(ErrorCode::InvalidPath, e.body_text()))
     }
 }
 
@@ -106,18 +100,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| ApiQuery(v))
-            .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", e.body_text()))
+            .map_err(|e: QueryRejection| ApiError::new(ErrorCode::InvalidQuery, e.body_text()))
     }
 }
 
-/// The authenticated caller. Writes authenticated by cookie must carry the CSRF header.
-#[derive(Debug, Clone)]
-pub struct CurrentUser {
-    pub id: Uuid,
-    pub username: String,
-    pub is_admin: bool,
-    pub session_id: Uuid,
-}
+/// The authenticated caller, as the use cases know it. Writes authenticated by cookie must
+/// carry the CSRF header.
+pub use crate::domain::Actor as CurrentUser;
 
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
@@ -134,31 +123,28 @@ impl FromRequestParts<AppState> for CurrentUser {
                 "log in first: no session cookie or bearer token",
             ));
         };
-        let session = auth::authenticate(state, &token).await?.ok_or_else(|| {
-            ApiError::unauthorized("the session has expired or was revoked; log in again")
-        })?;
+        let session = crate::app::auth::authenticate(state, &token)
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthorized("the session has expired or was revoked; log in again")
+            })?;
         if via_cookie && !is_safe(&parts.method) {
             let sent = parts
                 .headers
-                .get(auth::CSRF_HEADER)
+                .get(crate::domain::auth::CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if !auth::csrf_matches(&token, sent) {
-                return Err(ApiError::forbidden(
-                    "csrf_failed",
+            if !crate::domain::auth::csrf_matches(&token, sent) {
+                return Err(ApiError::new(
+                    ErrorCode::CsrfFailed,
                     format!(
                         "cookie-authenticated writes need the {} header from login",
-                        auth::CSRF_HEADER
+                        crate::domain::auth::CSRF_HEADER
                     ),
                 ));
             }
         }
-        let user = CurrentUser {
-            id: session.user_id,
-            username: session.username,
-            is_admin: session.is_admin,
-            session_id: session.session_id,
-        };
+        let user = session;
         parts.extensions.insert(user.clone());
         Ok(user)
     }
@@ -178,8 +164,8 @@ impl FromRequestParts<AppState> for AdminUser {
         if user.is_admin {
             Ok(AdminUser(user))
         } else {
-            Err(ApiError::forbidden(
-                "admin_only",
+            Err(ApiError::new(
+                ErrorCode::AdminOnly,
                 "only administrators can do this",
             ))
         }
@@ -200,7 +186,7 @@ pub fn presented_token(headers: &axum::http::HeaderMap) -> Option<(String, bool)
     match bearer {
         Some(token) => Some((token, false)),
         None => CookieJar::from_headers(headers)
-            .get(auth::SESSION_COOKIE)
+            .get(crate::domain::auth::SESSION_COOKIE)
             .map(|c| (c.value().to_owned(), true)),
     }
 }

@@ -1,5 +1,6 @@
 //! Friend requests, friendships and blocks.
 
+use crate::domain::ErrorCode;
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -51,10 +52,10 @@ async fn unfriend(
     if store::friends::unfriend(&state.db, user.id, other).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(
-            "not_friends",
-            "you are not friends with that user",
-        ))
+        Err(
+            ApiError::new(ErrorCode::NotFriends, "you are not friends with that user")
+                .with_status(StatusCode::NOT_FOUND),
+        )
     }
 }
 
@@ -108,15 +109,15 @@ async fn send_request(
                 .ok_or_else(user_not_found)?
         }
         _ => {
-            return Err(ApiError::unprocessable(
-                "invalid_body",
+            return Err(ApiError::invalid(
+                ErrorCode::InvalidBody,
                 "give exactly one of user_id and username",
             ));
         }
     };
     if target.id == user.id {
-        return Err(ApiError::unprocessable(
-            "cannot_befriend_self",
+        return Err(ApiError::new(
+            ErrorCode::CannotBefriendSelf,
             "you cannot send a friend request to yourself",
         ));
     }
@@ -125,14 +126,14 @@ async fn send_request(
     }
     let mut tx = store::begin(&state.db).await?;
     if store::friends::blocked_between(&mut *tx, user.id, target.id).await? {
-        return Err(ApiError::forbidden(
-            "cannot_befriend",
+        return Err(ApiError::new(
+            ErrorCode::CannotBefriend,
             "you cannot send a friend request to this person",
         ));
     }
     if store::friends::are_friends(&mut *tx, user.id, target.id).await? {
-        return Err(ApiError::conflict(
-            "already_friends",
+        return Err(ApiError::new(
+            ErrorCode::AlreadyFriends,
             "you are already friends",
         ));
     }
@@ -153,8 +154,8 @@ async fn send_request(
     }
     let request = match store::friends::insert_request(&mut *tx, user.id, target.id).await {
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::conflict(
-                "request_pending",
+            return Err(ApiError::new(
+                ErrorCode::RequestPending,
                 "a friend request is already pending",
             ));
         }
@@ -172,14 +173,14 @@ async fn send_request(
 }
 
 fn request_gone() -> ApiError {
-    ApiError::conflict(
-        "request_not_pending",
+    ApiError::new(
+        ErrorCode::RequestNotPending,
         "that friend request has already been answered or cancelled",
     )
 }
 
 fn request_not_found() -> ApiError {
-    ApiError::not_found("request_not_found", "no such friend request")
+    ApiError::new(ErrorCode::RequestNotFound, "no such friend request")
 }
 
 /// A pending request the caller is on the given side of.
@@ -199,8 +200,8 @@ async fn pending_request(
         } else {
             "the person who sent it"
         };
-        return Err(ApiError::forbidden(
-            "not_your_request",
+        return Err(ApiError::new(
+            ErrorCode::NotYourRequest,
             format!("only {who} can do that"),
         ));
     }
@@ -222,8 +223,8 @@ async fn accept_request(
     let request = pending_request(&state, &user, id, true).await?;
     let mut tx = store::begin(&state.db).await?;
     if store::friends::blocked_between(&mut *tx, request.from_user, request.to_user).await? {
-        return Err(ApiError::forbidden(
-            "cannot_befriend",
+        return Err(ApiError::new(
+            ErrorCode::CannotBefriend,
             "you cannot become friends with this person",
         ));
     }
@@ -241,7 +242,7 @@ async fn accept_request(
 async fn tell(state: &AppState, whom: Uuid, kind: &str, request: &FriendRequest) {
     let data = serde_json::json!({ "request": request });
     let frame = crate::realtime::frames::ephemeral(kind, None, data);
-    state.hub.users_ephemeral(vec![whom], frame).await;
+    state.notify.users_ephemeral(vec![whom], frame).await;
 }
 
 /// Decline a request sent to the caller.
@@ -297,8 +298,8 @@ async fn block_user(
     ApiPath(other): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     if other == user.id {
-        return Err(ApiError::unprocessable(
-            "cannot_block_self",
+        return Err(ApiError::new(
+            ErrorCode::CannotBlockSelf,
             "you cannot block yourself",
         ));
     }
@@ -322,8 +323,8 @@ async fn unblock_user(
     if store::friends::unblock(&state.db, user.id, other).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(
-            "not_blocked",
+        Err(ApiError::new(
+            ErrorCode::NotBlocked,
             "you have not blocked that user",
         ))
     }

@@ -1,5 +1,6 @@
 //! The caller's own account: profile, password and active sessions.
 
+use crate::domain::ErrorCode;
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -8,7 +9,6 @@ use uuid::Uuid;
 
 use super::{ApiError, ApiJson, ApiPath, ApiResult, CurrentUser, ErrorBody};
 use crate::{
-    auth,
     domain::{Bio, DisplayName, Password},
     state::AppState,
     store::{self, sessions::Session, users::User},
@@ -88,8 +88,8 @@ async fn revoke_session(
 ) -> ApiResult<StatusCode> {
     let hash = store::sessions::delete_one(&state.db, user.id, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("session_not_found", "no such session"))?;
-    auth::forget_sessions(&state, &[hash]).await?;
+        .ok_or_else(|| ApiError::new(ErrorCode::SessionNotFound, "no such session"))?;
+    crate::app::auth::forget_sessions(&state, &[hash]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -110,7 +110,7 @@ async fn change_password(
 ) -> ApiResult<StatusCode> {
     let new_password = Password::parse(&req.new_password)?;
     let config = &state.config.auth;
-    auth::rate_limit(
+    crate::app::limits::rate_limit(
         &state,
         &format!("pw:{}", user.id),
         config.login_failures_per_account,
@@ -120,18 +120,18 @@ async fn change_password(
     .await?;
     let stored = store::users::password_hash(&state.db, user.id).await?;
     if req.current_password.len() > 1024
-        || !auth::verify_password(config, Some(stored), req.current_password).await?
+        || !crate::app::auth::verify_password(config, Some(stored), req.current_password).await?
     {
-        return Err(ApiError::forbidden(
-            "wrong_password",
+        return Err(ApiError::new(
+            ErrorCode::WrongPassword,
             "the current password is wrong",
         ));
     }
-    let hash = auth::hash_password(config, new_password.into_inner()).await?;
+    let hash = crate::app::auth::hash_password(config, new_password.into_inner()).await?;
     let mut tx = crate::store::begin(&state.db).await?;
     store::users::set_password(&mut *tx, user.id, &hash).await?;
     let ended = store::sessions::delete_all(&mut *tx, user.id, Some(user.session_id)).await?;
     tx.commit().await?;
-    auth::forget_sessions(&state, &ended).await?;
+    crate::app::auth::forget_sessions(&state, &ended).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,7 @@
 //! Messages: history, sending (idempotent by client id), editing, deleting, replies, reactions,
 //! mentions and search.
 
+use crate::domain::ErrorCode;
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -31,7 +32,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 pub fn message_not_found() -> ApiError {
-    ApiError::not_found("message_not_found", "no such message, or you cannot see it")
+    ApiError::new(
+        ErrorCode::MessageNotFound,
+        "no such message, or you cannot see it",
+    )
 }
 
 /// Appends a system message (a room or task event) to a room's timeline.
@@ -83,8 +87,8 @@ pub async fn page_stream(
 ) -> ApiResult<MessagePage> {
     let limit = page_size(state, q.limit, 50)?;
     if q.before.is_some_and(|s| s < 0) || q.after.is_some_and(|s| s < 0) {
-        return Err(ApiError::unprocessable(
-            "invalid_cursor",
+        return Err(ApiError::new(
+            ErrorCode::InvalidCursor,
             "before and after must not be negative",
         ));
     }
@@ -142,16 +146,16 @@ pub async fn send(
     }
     super::limit_writes(state, user).await?;
     if membership.kind == "dm" && dm_blocked(state, user, room).await? {
-        return Err(ApiError::forbidden(
-            "blocked",
+        return Err(ApiError::new(
+            ErrorCode::Blocked,
             "you cannot message this person",
         ));
     }
     if let Some(parent) = req.reply_to {
         let parent = store::messages::get(&state.db, user.id, parent).await?;
         if parent.is_none_or(|p| p.room_id != room || p.task_id != task) {
-            return Err(ApiError::unprocessable(
-                "invalid_reply_to",
+            return Err(ApiError::new(
+                ErrorCode::InvalidReplyTo,
                 "reply_to must be a message in the same conversation",
             ));
         }
@@ -186,7 +190,7 @@ pub async fn send(
     };
     store::messages::set_mentions(&mut tx, id, room, &mentioned_usernames(body.as_str())).await?;
     tx.commit().await?;
-    state.hub.room_changed(room).await;
+    state.notify.room_changed(room).await;
     if task.is_none() {
         super::assistant::ask_from_message(state, user, room, body.as_str()).await;
     }
@@ -264,14 +268,14 @@ async fn edit_message(
     let body = MessageBody::parse(&req.body, state.config.limits.max_message_chars)?;
     let message = visible(&state, &user, id).await?;
     if message.kind != "user" || message.author_id != Some(user.id) {
-        return Err(ApiError::forbidden(
-            "not_author",
+        return Err(ApiError::new(
+            ErrorCode::NotAuthor,
             "you can only edit your own messages",
         ));
     }
     if message.deleted_at.is_some() {
-        return Err(ApiError::conflict(
-            "message_deleted",
+        return Err(ApiError::new(
+            ErrorCode::MessageDeleted,
             "that message has been deleted",
         ));
     }
@@ -287,7 +291,7 @@ async fn edit_message(
     .await?;
     record_change(&mut tx, message.room_id, "message.edited", id).await?;
     tx.commit().await?;
-    state.hub.room_changed(message.room_id).await;
+    state.notify.room_changed(message.room_id).await;
     Ok(Json(visible(&state, &user, id).await?))
 }
 
@@ -317,14 +321,14 @@ async fn delete_message(
     let membership = member_of(&state.db, &user, message.room_id).await?;
     let own = message.author_id == Some(user.id);
     if message.kind == "system" || !(own || (membership.is_owner() && membership.is_group())) {
-        return Err(ApiError::forbidden(
-            "not_author",
+        return Err(ApiError::new(
+            ErrorCode::NotAuthor,
             "you can only delete your own messages (owners: any in their room)",
         ));
     }
     if message.deleted_at.is_some() {
-        return Err(ApiError::conflict(
-            "message_deleted",
+        return Err(ApiError::new(
+            ErrorCode::MessageDeleted,
             "that message has already been deleted",
         ));
     }
@@ -332,7 +336,7 @@ async fn delete_message(
     store::messages::tombstone(&mut tx, id).await?;
     record_change(&mut tx, message.room_id, "message.deleted", id).await?;
     tx.commit().await?;
-    state.hub.room_changed(message.room_id).await;
+    state.notify.room_changed(message.room_id).await;
     Ok(Json(visible(&state, &user, id).await?))
 }
 
@@ -362,8 +366,8 @@ async fn add_reaction(
     let emoji = Emoji::parse(&emoji)?;
     let message = visible(&state, &user, id).await?;
     if message.deleted_at.is_some() {
-        return Err(ApiError::conflict(
-            "message_deleted",
+        return Err(ApiError::new(
+            ErrorCode::MessageDeleted,
             "that message has been deleted",
         ));
     }
@@ -375,7 +379,7 @@ async fn add_reaction(
         store::messages::append_event(&mut tx, message.room_id, "reaction.added", data).await?;
     }
     tx.commit().await?;
-    state.hub.room_changed(message.room_id).await;
+    state.notify.room_changed(message.room_id).await;
     Ok(Json(visible(&state, &user, id).await?))
 }
 
@@ -391,15 +395,15 @@ async fn remove_reaction(
     let message = visible(&state, &user, id).await?;
     let mut tx = store::begin(&state.db).await?;
     if !store::messages::remove_reaction(&mut *tx, id, user.id, emoji.as_str()).await? {
-        return Err(ApiError::not_found(
-            "reaction_not_found",
+        return Err(ApiError::new(
+            ErrorCode::ReactionNotFound,
             "you had not reacted with that",
         ));
     }
     let data = serde_json::json!({ "message_id": id, "emoji": emoji.as_str(), "user_id": user.id });
     store::messages::append_event(&mut tx, message.room_id, "reaction.removed", data).await?;
     tx.commit().await?;
-    state.hub.room_changed(message.room_id).await;
+    state.notify.room_changed(message.room_id).await;
     Ok(Json(visible(&state, &user, id).await?))
 }
 

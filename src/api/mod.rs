@@ -15,12 +15,13 @@ mod rooms;
 pub mod tasks;
 mod users;
 
+use crate::domain::ErrorCode;
 use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
     extract::DefaultBodyLimit,
-    http::{HeaderName, Request, StatusCode},
+    http::{HeaderName, Request},
     middleware,
     response::{IntoResponse, Response},
     routing::get,
@@ -70,7 +71,7 @@ impl Modify for SecurityAddon {
         components.add_security_scheme(
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                crate::auth::SESSION_COOKIE,
+                crate::domain::auth::SESSION_COOKIE,
                 "Set by login. Writes must also send the `X-CSRF-Token` header returned by login.",
             ))),
         );
@@ -125,12 +126,8 @@ pub fn app(state: AppState) -> Router {
 async fn time_limit(req: axum::extract::Request, next: middleware::Next) -> Response {
     match tokio::time::timeout(Duration::from_secs(30), next.run(req)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "the request took too long; try again",
-        )
-        .into_response(),
+        Err(_) => ApiError::new(ErrorCode::Timeout, "the request took too long; try again")
+            .into_response(),
     }
 }
 
@@ -158,8 +155,8 @@ fn web_client(dir: &str) -> axum::routing::MethodRouter {
 }
 
 async fn not_found() -> Response {
-    ApiError::not_found(
-        "route_not_found",
+    ApiError::new(
+        ErrorCode::RouteNotFound,
         "no such endpoint; see /api/v1/openapi.json",
     )
     .into_response()
@@ -167,8 +164,7 @@ async fn not_found() -> Response {
 
 async fn method_not_allowed() -> Response {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method",
     )
     .into_response()
@@ -176,25 +172,10 @@ async fn method_not_allowed() -> Response {
 
 /// Page size from a query (`limit`), defaulting to `default` and refusing more than the maximum.
 pub fn page_size(state: &AppState, requested: Option<i64>, default: i64) -> ApiResult<i64> {
-    let max = state.config.limits.max_page_size;
-    match requested {
-        None => Ok(default.min(max)),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::unprocessable(
-            "invalid_limit",
-            format!("limit must be between 1 and {max}"),
-        )),
-    }
+    Ok(crate::app::limits::page_size(state, requested, default)?)
 }
 
 /// Counts a write against the caller's per-minute budget.
 pub async fn limit_writes(state: &AppState, user: &CurrentUser) -> ApiResult<()> {
-    crate::auth::rate_limit(
-        state,
-        &format!("w:{}", user.id),
-        state.config.limits.writes_per_user_per_minute,
-        60,
-        "writes",
-    )
-    .await
+    Ok(crate::app::limits::limit_writes(state, user).await?)
 }

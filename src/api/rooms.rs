@@ -1,6 +1,7 @@
 //! DMs, group rooms and their members. Room changes are posted into the room's timeline as
 //! system messages, so they take a sequence number like everything else in the stream.
 
+use crate::domain::ErrorCode;
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -34,8 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 pub fn room_not_found() -> ApiError {
-    ApiError::not_found(
-        "room_not_found",
+    ApiError::new(
+        ErrorCode::RoomNotFound,
         "no such room, or you are not a member of it",
     )
 }
@@ -61,8 +62,8 @@ fn require_group(m: &Membership, what: &str) -> ApiResult<()> {
     if m.is_group() {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "not_a_group",
+        Err(ApiError::new(
+            ErrorCode::NotAGroup,
             format!("{what} only works in group rooms"),
         ))
     }
@@ -72,8 +73,8 @@ fn require_owner(m: &Membership, what: &str) -> ApiResult<()> {
     if m.is_owner() {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "not_owner",
+        Err(ApiError::new(
+            ErrorCode::NotOwner,
             format!("only the room's owner can {what}"),
         ))
     }
@@ -95,15 +96,15 @@ async fn open_dm(
     ApiJson(req): ApiJson<OpenDm>,
 ) -> ApiResult<(StatusCode, Json<Room>)> {
     if req.user_id == user.id {
-        return Err(ApiError::unprocessable(
-            "invalid_user",
+        return Err(ApiError::new(
+            ErrorCode::InvalidUser,
             "use your personal room to write notes to yourself",
         ));
     }
     let mut tx = store::begin(&state.db).await?;
     if store::friends::blocked_between(&mut *tx, user.id, req.user_id).await? {
-        return Err(ApiError::forbidden(
-            "blocked",
+        return Err(ApiError::new(
+            ErrorCode::Blocked,
             "you cannot message this person",
         ));
     }
@@ -111,16 +112,16 @@ async fn open_dm(
         if let Err(StoreError::NotFound) = store::users::get(&mut *tx, req.user_id).await {
             return Err(user_not_found());
         }
-        return Err(ApiError::forbidden(
-            "not_friends",
+        return Err(ApiError::new(
+            ErrorCode::NotFriends,
             "you can only open a DM with a friend",
         ));
     }
     let (room, created) = store::rooms::dm(&mut tx, user.id, req.user_id).await?;
     tx.commit().await?;
     if created {
-        state.hub.user_joined(user.id, room, 1).await;
-        state.hub.user_joined(req.user_id, room, 1).await;
+        state.notify.user_joined(user.id, room, 1).await;
+        state.notify.user_joined(req.user_id, room, 1).await;
     }
     let status = if created {
         StatusCode::CREATED
@@ -160,8 +161,8 @@ async fn create_room(
     let name = RoomName::parse(&req.name)?;
     let topic = Topic::parse(&req.topic)?;
     if req.members.len() > 100 {
-        return Err(ApiError::unprocessable(
-            "too_many_members",
+        return Err(ApiError::new(
+            ErrorCode::TooManyMembers,
             "add at most 100 members at once",
         ));
     }
@@ -195,7 +196,7 @@ async fn create_room(
     }
     tx.commit().await?;
     for (member, from_seq) in joined {
-        state.hub.user_joined(member, room, from_seq).await;
+        state.notify.user_joined(member, room, from_seq).await;
     }
     Ok((
         StatusCode::CREATED,
@@ -212,8 +213,8 @@ async fn check_invitable(
     if !store::friends::are_friends(&mut *tx, user.id, invitee).await?
         || store::friends::blocked_between(&mut *tx, user.id, invitee).await?
     {
-        return Err(ApiError::forbidden(
-            "not_friends",
+        return Err(ApiError::new(
+            ErrorCode::NotFriends,
             format!("you can only add friends to a room ({invitee} is not one)"),
         ));
     }
@@ -284,7 +285,7 @@ async fn update_room(
         .await?;
     }
     tx.commit().await?;
-    state.hub.room_changed(id).await;
+    state.notify.room_changed(id).await;
     Ok(Json(room_view(&state, &user, id).await?))
 }
 
@@ -325,8 +326,8 @@ async fn invite_member(
     require_group(&membership, "inviting")?;
     check_invitable(&mut tx, &user, req.user_id).await?;
     if !store::rooms::add_member(&mut *tx, id, req.user_id, "member").await? {
-        return Err(ApiError::conflict(
-            "already_member",
+        return Err(ApiError::new(
+            ErrorCode::AlreadyMember,
             "that person is already in the room",
         ));
     }
@@ -340,8 +341,8 @@ async fn invite_member(
     )
     .await?;
     tx.commit().await?;
-    state.hub.room_changed(id).await;
-    state.hub.user_joined(req.user_id, id, seq).await;
+    state.notify.room_changed(id).await;
+    state.notify.user_joined(req.user_id, id, seq).await;
     Ok((
         StatusCode::CREATED,
         Json(store::rooms::members(&state.db, id, user.id).await?),
@@ -364,14 +365,14 @@ async fn remove_member(
     require_group(&membership, "removing members")?;
     require_owner(&membership, "remove members")?;
     if member == user.id {
-        return Err(ApiError::unprocessable(
-            "use_leave",
+        return Err(ApiError::new(
+            ErrorCode::UseLeave,
             "to leave the room yourself, use /rooms/{id}/leave",
         ));
     }
     if !store::rooms::remove_member(&mut *tx, id, member).await? {
-        return Err(ApiError::not_found(
-            "member_not_found",
+        return Err(ApiError::new(
+            ErrorCode::MemberNotFound,
             "that person is not in the room",
         ));
     }
@@ -385,7 +386,7 @@ async fn remove_member(
     )
     .await?;
     tx.commit().await?;
-    state.hub.room_changed(id).await;
+    state.notify.room_changed(id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -427,7 +428,7 @@ async fn leave_room(
         .await?;
     }
     tx.commit().await?;
-    state.hub.room_changed(id).await;
+    state.notify.room_changed(id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -453,14 +454,14 @@ async fn transfer_ownership(
     require_group(&membership, "ownership")?;
     require_owner(&membership, "hand over ownership")?;
     if req.user_id == user.id {
-        return Err(ApiError::unprocessable(
-            "already_owner",
+        return Err(ApiError::new(
+            ErrorCode::AlreadyOwner,
             "you already own this room",
         ));
     }
     if !store::rooms::set_role(&mut *tx, id, req.user_id, "owner").await? {
-        return Err(ApiError::unprocessable(
-            "not_member",
+        return Err(ApiError::new(
+            ErrorCode::NotMember,
             "the new owner must be a member of the room",
         ));
     }
@@ -475,7 +476,7 @@ async fn transfer_ownership(
     )
     .await?;
     tx.commit().await?;
-    state.hub.room_changed(id).await;
+    state.notify.room_changed(id).await;
     Ok(Json(store::rooms::members(&state.db, id, user.id).await?))
 }
 
@@ -511,8 +512,8 @@ pub async fn move_read_marker(
     seq: i64,
 ) -> ApiResult<i64> {
     if seq < 0 {
-        return Err(ApiError::unprocessable(
-            "invalid_seq",
+        return Err(ApiError::new(
+            ErrorCode::InvalidSeq,
             "seq must not be negative",
         ));
     }

@@ -1,6 +1,7 @@
 //! Tasks: where conversation becomes work. Every change is recorded as a task event and posted as
 //! a system message into the task's room timeline, in the same transaction as the change.
 
+use crate::domain::ErrorCode;
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
@@ -42,7 +43,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 pub fn task_not_found() -> ApiError {
-    ApiError::not_found("task_not_found", "no such task, or you cannot see it")
+    ApiError::new(
+        ErrorCode::TaskNotFound,
+        "no such task, or you cannot see it",
+    )
 }
 
 /// Distinguishes a field left out (`None`) from one set to null (`Some(None)`).
@@ -94,7 +98,7 @@ async fn task_room(state: &AppState, user: &CurrentUser, room: Option<Uuid>) -> 
             let room = store::rooms::self_room(&mut tx, user.id).await?;
             tx.commit().await?;
             // A new personal room joins the user's open sockets (a no-op for one they follow).
-            state.hub.user_joined(user.id, room, 1).await;
+            state.notify.user_joined(user.id, room, 1).await;
             Ok(room)
         }
     }
@@ -108,8 +112,8 @@ async fn check_assignee(
     if let Some(assignee) = assignee
         && !store::rooms::is_member(&mut *tx, room, assignee).await?
     {
-        return Err(ApiError::unprocessable(
-            "invalid_assignee",
+        return Err(ApiError::new(
+            ErrorCode::InvalidAssignee,
             "the assignee must be a member of the task's room",
         ));
     }
@@ -157,7 +161,7 @@ pub(crate) async fn insert_task(
     let changes = json!({ "title": row.title, "status": row.status, "assignee_id": row.assignee_id, "source_message_id": source_id });
     record(&mut tx, user, &row, "created", changes).await?;
     tx.commit().await?;
-    state.hub.room_changed(row.room_id).await;
+    state.notify.room_changed(row.room_id).await;
     store::tasks::get(&state.db, user.id, row.id)
         .await?
         .ok_or_else(task_not_found)
@@ -249,8 +253,8 @@ async fn task_from_message(
         .await?
         .ok_or_else(message_not_found)?;
     if message.deleted_at.is_some() {
-        return Err(ApiError::conflict(
-            "message_deleted",
+        return Err(ApiError::new(
+            ErrorCode::MessageDeleted,
             "that message has been deleted",
         ));
     }
@@ -328,8 +332,8 @@ async fn list_tasks(
     let limit = page_size(&state, q.limit, 100)?;
     let offset = q.offset.unwrap_or(0);
     if !(0..=100_000).contains(&offset) {
-        return Err(ApiError::unprocessable(
-            "invalid_offset",
+        return Err(ApiError::new(
+            ErrorCode::InvalidOffset,
             "offset must be between 0 and 100000",
         ));
     }
@@ -337,7 +341,10 @@ async fn list_tasks(
         None => None,
         Some("me") => Some(user.id),
         Some(raw) => Some(raw.parse().map_err(|_| {
-            ApiError::unprocessable("invalid_assignee", "assignee must be `me` or a user id")
+            ApiError::new(
+                ErrorCode::InvalidAssignee,
+                "assignee must be `me` or a user id",
+            )
         })?),
     };
     let statuses = match q.status.as_deref() {
@@ -347,8 +354,8 @@ async fn list_tasks(
             .map(|s| serde_json::from_value::<TaskStatus>(Value::String(s.trim().to_owned())))
             .collect::<Result<_, _>>()
             .map_err(|_| {
-                ApiError::unprocessable(
-                    "invalid_status",
+                ApiError::new(
+                    ErrorCode::InvalidStatus,
                     "status must be todo, doing, blocked or done",
                 )
             })?,
@@ -418,7 +425,7 @@ async fn change_task(
     store::tasks::save(&mut tx, &after).await?;
     record(&mut tx, user, &after, kind, changes).await?;
     tx.commit().await?;
-    state.hub.room_changed(after.room_id).await;
+    state.notify.room_changed(after.room_id).await;
     store::tasks::get(&state.db, user.id, id)
         .await?
         .ok_or_else(task_not_found)
@@ -438,8 +445,8 @@ async fn place_in_column(
                     store::tasks::neighbours(tx, task.room_id, task.status, above, task.id)
                         .await?
                         .ok_or_else(|| {
-                            ApiError::unprocessable(
-                                "invalid_position",
+                            ApiError::new(
+                                ErrorCode::InvalidPosition,
                                 "`after` must be another task in the target column",
                             )
                         })?;
@@ -546,8 +553,8 @@ async fn move_task(
     ApiJson(req): ApiJson<MoveTask>,
 ) -> ApiResult<Json<Task>> {
     if req.after == Some(id) {
-        return Err(ApiError::unprocessable(
-            "invalid_position",
+        return Err(ApiError::new(
+            ErrorCode::InvalidPosition,
             "a task cannot be placed after itself",
         ));
     }
@@ -565,7 +572,7 @@ async fn set_status(
     user: &CurrentUser,
     id: Uuid,
     status: TaskStatus,
-    conflict: &'static str,
+    conflict: ErrorCode,
 ) -> ApiResult<Task> {
     change_task(state, user, id, |before| {
         let done = before.status == TaskStatus::Done;
@@ -575,7 +582,7 @@ async fn set_status(
             } else {
                 "the task is not done"
             };
-            return Err(ApiError::conflict(conflict, message));
+            return Err(ApiError::new(conflict, message));
         }
         Ok((
             TaskRow {
@@ -597,7 +604,7 @@ async fn complete_task(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Task>> {
     Ok(Json(
-        set_status(&state, &user, id, TaskStatus::Done, "already_done").await?,
+        set_status(&state, &user, id, TaskStatus::Done, ErrorCode::AlreadyDone).await?,
     ))
 }
 
@@ -610,7 +617,7 @@ async fn reopen_task(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Task>> {
     Ok(Json(
-        set_status(&state, &user, id, TaskStatus::Todo, "not_done").await?,
+        set_status(&state, &user, id, TaskStatus::Todo, ErrorCode::NotDone).await?,
     ))
 }
 
@@ -628,15 +635,15 @@ async fn delete_task(
         .ok_or_else(task_not_found)?;
     let membership = member_of(&mut *tx, &user, task.room_id).await?;
     if task.creator_id != Some(user.id) && !membership.is_owner() {
-        return Err(ApiError::forbidden(
-            "not_task_owner",
+        return Err(ApiError::new(
+            ErrorCode::NotTaskOwner,
             "only the task's creator or the room's owner can delete it",
         ));
     }
     store::tasks::soft_delete(&mut *tx, id).await?;
     record(&mut tx, &user, &task, "deleted", json!({})).await?;
     tx.commit().await?;
-    state.hub.room_changed(task.room_id).await;
+    state.notify.room_changed(task.room_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,5 +1,6 @@
 //! Finding people, and the administrators' user list.
 
+use crate::domain::ErrorCode;
 use axum::{Json, extract::State};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -10,7 +11,6 @@ use super::{
     ApiError, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody, extract::AdminUser, page_size,
 };
 use crate::{
-    auth,
     state::AppState,
     store::{self, StoreError, users::User},
 };
@@ -41,8 +41,8 @@ async fn search_users(
 ) -> ApiResult<Json<Vec<User>>> {
     let prefix = q.q.trim();
     if prefix.is_empty() || prefix.chars().count() > 64 || prefix.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable(
-            "invalid_query",
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidQuery,
             "q must be 1–64 characters without control characters",
         ));
     }
@@ -67,7 +67,7 @@ async fn get_user(
 }
 
 pub fn user_not_found() -> ApiError {
-    ApiError::not_found("user_not_found", "no such user")
+    ApiError::new(ErrorCode::UserNotFound, "no such user")
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
@@ -90,8 +90,8 @@ async fn admin_list_users(
         .as_deref()
         .is_some_and(|a| a.len() > 64 || a.chars().any(char::is_control))
     {
-        return Err(ApiError::unprocessable(
-            "invalid_query",
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidQuery,
             "after must be a username",
         ));
     }
@@ -110,8 +110,8 @@ async fn admin_disable_user(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<User>> {
     if id == admin.id {
-        return Err(ApiError::conflict(
-            "cannot_disable_self",
+        return Err(ApiError::new(
+            ErrorCode::CannotDisableSelf,
             "administrators cannot disable their own account",
         ));
     }
@@ -130,7 +130,7 @@ async fn admin_disable_user(
     )
     .await?;
     tx.commit().await?;
-    auth::forget_sessions(&state, &ended).await?;
+    crate::app::auth::forget_sessions(&state, &ended).await?;
     tracing::info!(admin_id = %admin.id, user_id = %id, sessions_ended = ended.len(), "user disabled");
     Ok(Json(user))
 }

@@ -102,6 +102,20 @@ fn hint_key(prefix: &str, room: Uuid) -> String {
     format!("{prefix}assistant:hint:{room}")
 }
 
+/// The assistant's listener of room changes: every change becomes an index hint, so no write
+/// path can forget one.
+pub struct IndexHints {
+    pub redis: ConnectionManager,
+    pub prefix: String,
+}
+
+#[async_trait::async_trait]
+impl crate::app::Notifier for IndexHints {
+    async fn room_changed(&self, room: Uuid) {
+        hint_room(&mut self.redis.clone(), &self.prefix, room).await;
+    }
+}
+
 /// Tells the indexer that `room` changed: queues an index job unless one is already waiting.
 /// Losing a hint is harmless (the next change or the periodic sweep catches up), so errors are
 /// only logged.

@@ -511,7 +511,7 @@ impl Worker {
         let (message, _) = store::messages::append(&mut tx, &new).await?;
         store::assistant::set_posted(&mut tx, row.id, message).await?;
         tx.commit().await?;
-        self.state.hub.room_changed(room).await;
+        self.state.notify.room_changed(room).await;
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::Invalid;
+use super::{ErrorCode, Invalid};
 
 macro_rules! string_newtype {
     ($(#[$doc:meta])* $name:ident) => {
@@ -32,7 +32,7 @@ macro_rules! string_newtype {
 /// newlines and tabs where `multiline`.
 fn text(
     raw: &str,
-    code: &'static str,
+    code: ErrorCode,
     what: &str,
     min: usize,
     max: usize,
@@ -86,7 +86,7 @@ impl Username {
             Ok(Username(value.to_owned()))
         } else {
             Err(Invalid::new(
-                "invalid_username",
+                ErrorCode::InvalidUsername,
                 "username must be 3–32 characters of a-z, 0-9, '_', '.', '-' and start with a letter or digit",
             ))
         }
@@ -100,7 +100,15 @@ string_newtype!(
 
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        text(raw, "invalid_display_name", "display name", 1, 64, false).map(DisplayName)
+        text(
+            raw,
+            ErrorCode::InvalidDisplayName,
+            "display name",
+            1,
+            64,
+            false,
+        )
+        .map(DisplayName)
     }
 }
 
@@ -114,12 +122,12 @@ impl Password {
         let chars = raw.chars().count();
         if chars < 10 {
             Err(Invalid::new(
-                "weak_password",
+                ErrorCode::WeakPassword,
                 "password must be at least 10 characters",
             ))
         } else if raw.len() > 1024 {
             Err(Invalid::new(
-                "invalid_password",
+                ErrorCode::InvalidPassword,
                 "password must be at most 1024 bytes",
             ))
         } else {
@@ -135,7 +143,7 @@ string_newtype!(
 
 impl Bio {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        text(raw, "invalid_bio", "bio", 0, 500, true).map(Bio)
+        text(raw, ErrorCode::InvalidBio, "bio", 0, 500, true).map(Bio)
     }
 }
 
@@ -146,7 +154,7 @@ string_newtype!(
 
 impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        text(raw, "invalid_room_name", "room name", 1, 80, false).map(RoomName)
+        text(raw, ErrorCode::InvalidRoomName, "room name", 1, 80, false).map(RoomName)
     }
 }
 
@@ -157,7 +165,7 @@ string_newtype!(
 
 impl Topic {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        text(raw, "invalid_topic", "topic", 0, 500, false).map(Topic)
+        text(raw, ErrorCode::InvalidTopic, "topic", 0, 500, false).map(Topic)
     }
 }
 
@@ -168,7 +176,15 @@ string_newtype!(
 
 impl MessageBody {
     pub fn parse(raw: &str, max_chars: usize) -> Result<Self, Invalid> {
-        text(raw, "invalid_message", "message", 1, max_chars, true).map(MessageBody)
+        text(
+            raw,
+            ErrorCode::InvalidMessage,
+            "message",
+            1,
+            max_chars,
+            true,
+        )
+        .map(MessageBody)
     }
 }
 
@@ -187,7 +203,7 @@ impl ClientId {
             Ok(ClientId(raw.to_owned()))
         } else {
             Err(Invalid::new(
-                "invalid_client_id",
+                ErrorCode::InvalidClientId,
                 "client_id must be 1–64 characters of A-Z, a-z, 0-9, '-', '_', '.', ':'",
             ))
         }
@@ -210,7 +226,7 @@ impl Emoji {
             Ok(Emoji(raw.to_owned()))
         } else {
             Err(Invalid::new(
-                "invalid_emoji",
+                ErrorCode::InvalidEmoji,
                 "a reaction is one emoji or :shortcode: of at most 32 bytes",
             ))
         }
@@ -224,7 +240,7 @@ string_newtype!(
 
 impl TaskTitle {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        text(raw, "invalid_title", "title", 1, 200, false).map(TaskTitle)
+        text(raw, ErrorCode::InvalidTitle, "title", 1, 200, false).map(TaskTitle)
     }
 
     /// A title made from free text (a message): its first line, shortened to fit.
@@ -250,7 +266,15 @@ string_newtype!(
 
 impl TaskDescription {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        text(raw, "invalid_description", "description", 0, 20_000, true).map(TaskDescription)
+        text(
+            raw,
+            ErrorCode::InvalidDescription,
+            "description",
+            0,
+            20_000,
+            true,
+        )
+        .map(TaskDescription)
     }
 }
 
@@ -262,11 +286,18 @@ impl Labels {
     pub fn parse(raw: &[String]) -> Result<Self, Invalid> {
         let mut set = BTreeSet::new();
         for label in raw {
-            set.insert(text(label, "invalid_labels", "a label", 1, 40, false)?);
+            set.insert(text(
+                label,
+                ErrorCode::InvalidLabels,
+                "a label",
+                1,
+                40,
+                false,
+            )?);
         }
         if set.len() > 20 {
             return Err(Invalid::new(
-                "invalid_labels",
+                ErrorCode::InvalidLabels,
                 "a task has at most 20 labels",
             ));
         }
@@ -285,7 +316,7 @@ string_newtype!(
 
 impl SearchQuery {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        text(raw, "invalid_query", "search query", 1, 200, false).map(SearchQuery)
+        text(raw, ErrorCode::InvalidQuery, "search query", 1, 200, false).map(SearchQuery)
     }
 }
 
@@ -336,7 +367,7 @@ mod tests {
             "",
         ] {
             assert_eq!(
-                Username::parse(bad).map_err(|e| e.code),
+                Username::parse(bad).map_err(|e| e.code.as_str()),
                 Err("invalid_username"),
                 "{bad:?}"
             );
@@ -346,12 +377,12 @@ mod tests {
     #[test]
     fn passwords_need_ten_characters() {
         assert_eq!(
-            Password::parse("short").map_err(|e| e.code),
+            Password::parse("short").map_err(|e| e.code.as_str()),
             Err("weak_password")
         );
         assert!(Password::parse("long enough!").is_ok());
         assert_eq!(
-            Password::parse(&"x".repeat(2000)).map_err(|e| e.code),
+            Password::parse(&"x".repeat(2000)).map_err(|e| e.code.as_str()),
             Err("invalid_password")
         );
     }
@@ -367,7 +398,7 @@ mod tests {
         assert!(RoomName::parse("a\u{0}b").is_err());
         assert!(MessageBody::parse("line one\nline two", 100).is_ok());
         assert_eq!(
-            MessageBody::parse(&"m".repeat(101), 100).map_err(|e| e.code),
+            MessageBody::parse(&"m".repeat(101), 100).map_err(|e| e.code.as_str()),
             Err("invalid_message")
         );
         assert!(Topic::parse("").is_ok());

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Invalid;
+use super::{ErrorCode, Invalid};
 
 /// Where a task stands; the board has one column per status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -59,7 +59,12 @@ pub fn parse_due(raw: &str) -> Result<chrono::NaiveDate, Invalid> {
     chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
         .ok()
         .filter(|d| (1..=9999).contains(&d.year()))
-        .ok_or_else(|| Invalid::new("invalid_due", "due date must be a date like 2026-12-31"))
+        .ok_or_else(|| {
+            Invalid::new(
+                ErrorCode::InvalidDue,
+                "due date must be a date like 2026-12-31",
+            )
+        })
 }
 
 #[cfg(test)]
@@ -80,7 +85,7 @@ mod tests {
         assert!(parse_due("2026-12-31").is_ok());
         assert_eq!(
             parse_due("31/12/2026").map_err(|e| e.code),
-            Err("invalid_due")
+            Err(ErrorCode::InvalidDue)
         );
         assert!(parse_due("2026-02-30").is_err());
         assert!(parse_due("-10000-01-01").is_err());

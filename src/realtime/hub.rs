@@ -123,8 +123,6 @@ pub struct Hub {
     db: PgPool,
     redis: redis::aio::ConnectionManager,
     channel: String,
-    /// The deployment's Redis key prefix.
-    prefix: String,
     inner: Mutex<Inner>,
     next_conn: AtomicU64,
     hints: mpsc::UnboundedSender<Uuid>,
@@ -147,7 +145,6 @@ impl Hub {
             db,
             redis,
             channel: channel.clone(),
-            prefix: prefix.to_owned(),
             inner: Mutex::default(),
             next_conn: AtomicU64::new(1),
             hints,
@@ -309,8 +306,6 @@ impl Hub {
             n: self.node,
         })
         .await;
-        let mut redis = self.redis.clone();
-        crate::assistant::queue::hint_room(&mut redis, &self.prefix, room).await;
     }
 
     /// Tells every node that `user` joined `room`, whose stream starts for them at `from_seq`.
@@ -442,5 +437,21 @@ impl Hub {
                 return;
             }
         }
+    }
+}
+
+/// The hub hears every change: room events go to the members' sockets on every node.
+#[async_trait::async_trait]
+impl crate::app::Notifier for Hub {
+    async fn room_changed(&self, room: Uuid) {
+        Hub::room_changed(self, room).await;
+    }
+
+    async fn user_joined(&self, user: Uuid, room: Uuid, from_seq: i64) {
+        Hub::user_joined(self, user, room, from_seq).await;
+    }
+
+    async fn users_ephemeral(&self, users: Vec<Uuid>, frame: String) {
+        Hub::users_ephemeral(self, users, frame).await;
     }
 }

@@ -138,7 +138,7 @@ async fn announce_status(state: &AppState, user: Uuid, status: &str) {
         None,
         json!({ "user_id": user, "status": status }),
     );
-    state.hub.users_ephemeral(contacts, frame).await;
+    state.notify.users_ephemeral(contacts, frame).await;
 }
 
 /// Announces users offline whose every socket expired (their node died). Runs on every node;

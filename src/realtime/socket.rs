@@ -1,6 +1,7 @@
 //! One WebSocket connection: authenticate, register with the hub, resume, then relay frames both
 //! ways until the client leaves, stops reading, stops answering, or the node shuts down.
 
+use crate::domain::ErrorCode;
 use std::{
     collections::HashMap,
     sync::{Arc, atomic::AtomicBool},
@@ -29,7 +30,6 @@ use super::{
 };
 use crate::{
     api::{ApiError, ApiQuery, CurrentUser, messages::NewMessageRequest},
-    auth,
     state::AppState,
     store,
 };
@@ -69,7 +69,7 @@ pub async fn ws_handler(
     let Ok(ws) = ws else {
         let message =
             "this endpoint speaks WebSocket: open it with a WebSocket client (Upgrade: websocket)";
-        return ApiError::bad_request("websocket_required", message).into_response();
+        return ApiError::new(ErrorCode::WebsocketRequired, message).into_response();
     };
     let rt = &state.config.realtime;
     let ws = ws
@@ -114,16 +114,8 @@ async fn authenticate(
     if via_cookie && !same_origin(headers) {
         return Err((close::FORBIDDEN_ORIGIN, "forbidden origin"));
     }
-    match auth::authenticate(state, &token).await {
-        Ok(Some(s)) => Ok((
-            CurrentUser {
-                id: s.user_id,
-                username: s.username,
-                is_admin: s.is_admin,
-                session_id: s.session_id,
-            },
-            token,
-        )),
+    match crate::app::auth::authenticate(state, &token).await {
+        Ok(Some(actor)) => Ok((actor, token)),
         Ok(None) => Err((
             close::UNAUTHENTICATED,
             "session expired or revoked: log in again",
@@ -369,7 +361,7 @@ impl Session {
                         tracing::warn!(error = %e, "presence unavailable");
                     }
                     if beats.is_multiple_of(rt.revalidate_every_beats.max(1))
-                        && matches!(auth::authenticate(&self.state, &self.token).await, Ok(None))
+                        && matches!(crate::app::auth::authenticate(&self.state, &self.token).await, Ok(None))
                     {
                         return Err(Some((close::UNAUTHENTICATED, "session ended: log in again")));
                     }
@@ -595,8 +587,12 @@ impl Session {
                         self.send_text(ack.to_string()).await
                     }
                     Err(e) => {
-                        self.send_text(frames::error(e.code, &e.message, client_id.as_deref()))
-                            .await
+                        self.send_text(frames::error(
+                            e.code.as_str(),
+                            &e.message,
+                            client_id.as_deref(),
+                        ))
+                        .await
                     }
                 }
             }
@@ -633,7 +629,7 @@ impl Session {
                 match crate::api::move_read_marker(&self.state, &self.user, room, seq).await {
                     Ok(_) => Ok(()),
                     Err(e) => {
-                        self.send_text(frames::error(e.code, &e.message, None))
+                        self.send_text(frames::error(e.code.as_str(), &e.message, None))
                             .await
                     }
                 }

@@ -22,10 +22,10 @@ use crate::config::DatabaseConfig;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    #[error("conflict on {0}")]
+    #[error("conflicts with an existing record ({0})")]
     Conflict(String),
     /// PostgreSQL refused a value (SQLSTATE class 22: a NUL byte in text, a date out of range...).
-    #[error("invalid value: {0}")]
+    #[error("a value was refused: {0}")]
     InvalidValue(String),
     #[error(transparent)]
     Db(sqlx::Error),

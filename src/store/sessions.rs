@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{StoreResult, new_id};
-use crate::auth::SessionInfo;
+use crate::domain::Actor;
 
 /// A session as its owner sees it in "active sessions".
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -45,10 +45,7 @@ pub async fn insert(
 }
 
 /// The live session of a token hash: not expired, its user not disabled. Touches `last_seen_at`.
-pub async fn find_live(
-    db: impl PgExecutor<'_>,
-    token_hash: &[u8],
-) -> StoreResult<Option<SessionInfo>> {
+pub async fn find_live(db: impl PgExecutor<'_>, token_hash: &[u8]) -> StoreResult<Option<Actor>> {
     let row: Option<(Uuid, Uuid, String, bool)> = sqlx::query_as(
         "update sessions s set last_seen_at = now()
          from users u
@@ -58,14 +55,12 @@ pub async fn find_live(
     .bind(token_hash)
     .fetch_optional(db)
     .await?;
-    Ok(
-        row.map(|(session_id, user_id, username, is_admin)| SessionInfo {
-            session_id,
-            user_id,
-            username,
-            is_admin,
-        }),
-    )
+    Ok(row.map(|(session_id, id, username, is_admin)| Actor {
+        session_id,
+        id,
+        username,
+        is_admin,
+    }))
 }
 
 pub async fn list_for_user(db: impl PgExecutor<'_>, user_id: Uuid) -> StoreResult<Vec<Session>> {
