@@ -8,17 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{
-    extract::{
-        State, WebSocketUpgrade,
-        ws::rejection::WebSocketUpgradeRejection,
-        ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
-    },
-    http::HeaderMap,
-    response::{IntoResponse, Response},
-};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt, stream::SplitSink};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
@@ -29,7 +20,13 @@ use super::{
     presence,
 };
 use crate::{
-    api::{ApiError, ApiQuery, CurrentUser, messages::NewMessageRequest},
+    app::{
+        Coded,
+        messages::{self, NewMessageRequest},
+        rooms,
+        tasks::discussion,
+    },
+    domain::Actor,
     state::AppState,
     store,
 };
@@ -45,49 +42,21 @@ pub mod close {
     pub const TIMEOUT: u16 = 4000;
 }
 
-#[derive(Deserialize)]
-pub struct WsQuery {
-    /// A session token, for clients that cannot set headers.
-    token: Option<String>,
-}
-
 type Sink = SplitSink<WebSocket, Message>;
 
-/// The real-time stream: upgrades to a WebSocket, then authenticates (session cookie, bearer
-/// token or `?token=`); a refused client gets a close frame whose code and reason say why.
-/// Frames are documented in docs/protocol.md.
-#[utoipa::path(get, path = "/ws", tag = "realtime",
-    params(("token" = Option<String>, Query, description = "session token, for clients that cannot set headers")),
-    responses((status = 101, description = "switching to the WebSocket protocol"),
-        (status = 400, body = crate::api::ErrorBody, description = "websocket_required, invalid_query")))]
-pub async fn ws_handler(
-    State(state): State<AppState>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<WsQuery>,
-) -> Response {
-    let Ok(ws) = ws else {
-        let message =
-            "this endpoint speaks WebSocket: open it with a WebSocket client (Upgrade: websocket)";
-        return ApiError::new(ErrorCode::WebsocketRequired, message).into_response();
-    };
-    let rt = &state.config.realtime;
-    let ws = ws
-        .read_buffer_size(rt.read_buffer_bytes)
-        .write_buffer_size(rt.write_buffer_bytes)
-        .max_write_buffer_size(rt.max_write_buffer_bytes)
-        .max_message_size(rt.max_frame_bytes)
-        .max_frame_size(rt.max_frame_bytes);
-    let auth = authenticate(&state, &headers, q.token).await;
-    ws.on_upgrade(move |socket| async move {
-        match auth {
-            Ok((user, token)) => Session::run(state, socket, user, token).await,
-            Err((code, reason)) => {
-                let (mut sink, _) = socket.split();
-                let _ = sink.send(close_frame(code, reason)).await;
-            }
+/// Runs an accepted socket, or refuses it with a close frame saying why.
+pub async fn serve(
+    state: AppState,
+    socket: WebSocket,
+    auth: Result<(Actor, String), (u16, &'static str)>,
+) {
+    match auth {
+        Ok((user, token)) => Session::run(state, socket, user, token).await,
+        Err((code, reason)) => {
+            let (mut sink, _) = socket.split();
+            let _ = sink.send(close_frame(code, reason)).await;
         }
-    })
+    }
 }
 
 fn close_frame(code: u16, reason: &str) -> Message {
@@ -97,52 +66,36 @@ fn close_frame(code: u16, reason: &str) -> Message {
     }))
 }
 
-async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    query_token: Option<String>,
-) -> Result<(CurrentUser, String), (u16, &'static str)> {
-    // A bearer header wins, then `?token=`, then the cookie.
-    let presented = crate::api::extract::presented_token(headers);
-    let (token, via_cookie) = match (presented, query_token) {
-        (Some((token, false)), _) => (token, false),
-        (_, Some(token)) => (token, false),
-        (Some((cookie, true)), None) => (cookie, true),
-        (None, None) => return Err((close::UNAUTHENTICATED, "unauthenticated: log in first")),
-    };
-    // A cookie rides along with any page's request: only our own origin may use it.
-    if via_cookie && !same_origin(headers) {
-        return Err((close::FORBIDDEN_ORIGIN, "forbidden origin"));
-    }
-    match crate::app::auth::authenticate(state, &token).await {
-        Ok(Some(actor)) => Ok((actor, token)),
-        Ok(None) => Err((
-            close::UNAUTHENTICATED,
-            "session expired or revoked: log in again",
-        )),
-        Err(_) => Err((close::GOING_AWAY, "temporarily unavailable: retry")),
+/// A use case's error as the socket's `error` frame: its code and a message safe to show (a
+/// failure on our side is logged here and shown as a generic sentence).
+struct ErrorFrame {
+    code: ErrorCode,
+    message: String,
+}
+
+impl<E: Coded> From<E> for ErrorFrame {
+    fn from(e: E) -> Self {
+        let code = e.code();
+        if crate::app::is_failure(code) {
+            tracing::error!(code = %code, error = %e, "socket request failed");
+        }
+        ErrorFrame {
+            code,
+            message: crate::app::public_message(&e),
+        }
     }
 }
 
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
-        return true; // not a browser
-    };
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let forwarded = headers
-        .get("x-forwarded-host")
-        .and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
-    origin_host == host || forwarded.is_some_and(|f| f == origin_host)
+impl ErrorFrame {
+    fn frame(&self, client_id: Option<&str>) -> String {
+        frames::error(self.code.as_str(), &self.message, client_id)
+    }
 }
 
 /// A connection's state.
 struct Session {
     state: AppState,
-    user: CurrentUser,
+    user: Actor,
     token: String,
     conn: Conn,
     conn_key: String,
@@ -159,7 +112,7 @@ struct Session {
 type Ended = Option<(u16, &'static str)>;
 
 impl Session {
-    async fn run(state: AppState, socket: WebSocket, user: CurrentUser, token: String) {
+    async fn run(state: AppState, socket: WebSocket, user: Actor, token: String) {
         let rt = state.config.realtime.clone();
         let hub = state.hub.clone();
         let (mut sink, mut stream) = socket.split();
@@ -573,11 +526,13 @@ impl Session {
                     reply_to,
                 };
                 let sent = match task {
-                    None => {
-                        crate::api::messages::send(&self.state, &self.user, room, None, &req).await
-                    }
+                    None => messages::send_message(&self.state, &self.user, room, None, &req)
+                        .await
+                        .map_err(ErrorFrame::from),
                     Some(task) => {
-                        crate::api::tasks::send_to_task(&self.state, &self.user, task, &req).await
+                        discussion::send_task_message(&self.state, &self.user, task, &req)
+                            .await
+                            .map_err(ErrorFrame::from)
                     }
                 };
                 match sent {
@@ -586,14 +541,7 @@ impl Session {
                             "client_id": client_id, "id": message.id, "seq": message.seq } });
                         self.send_text(ack.to_string()).await
                     }
-                    Err(e) => {
-                        self.send_text(frames::error(
-                            e.code.as_str(),
-                            &e.message,
-                            client_id.as_deref(),
-                        ))
-                        .await
-                    }
+                    Err(e) => self.send_text(e.frame(client_id.as_deref())).await,
                 }
             }
             ClientFrame::Typing { room, active } => {
@@ -614,10 +562,9 @@ impl Session {
                         .is_none();
                     if fresh {
                         let data = json!({ "user_id": self.user.id, "username": self.user.username, "expires_in_ms": ttl });
-                        let frame = frames::ephemeral("typing.started", Some(room), data);
                         self.state
-                            .hub
-                            .room_ephemeral(room, Some(self.user.id), frame)
+                            .notify
+                            .room_ephemeral(room, Some(self.user.id), "typing.started", data)
                             .await;
                     }
                 } else {
@@ -626,12 +573,9 @@ impl Session {
                 Ok(())
             }
             ClientFrame::Read { room, seq } => {
-                match crate::api::move_read_marker(&self.state, &self.user, room, seq).await {
+                match rooms::mark_read(&self.state, &self.user, room, seq).await {
                     Ok(_) => Ok(()),
-                    Err(e) => {
-                        self.send_text(frames::error(e.code.as_str(), &e.message, None))
-                            .await
-                    }
+                    Err(e) => self.send_text(ErrorFrame::from(e).frame(None)).await,
                 }
             }
             ClientFrame::Presence { status } => {
@@ -654,14 +598,10 @@ impl Session {
 
     async fn stop_typing(&mut self, room: Uuid) {
         if self.typing.remove(&room).is_some() {
-            let frame = frames::ephemeral(
-                "typing.stopped",
-                Some(room),
-                json!({ "user_id": self.user.id }),
-            );
+            let data = json!({ "user_id": self.user.id });
             self.state
-                .hub
-                .room_ephemeral(room, Some(self.user.id), frame)
+                .notify
+                .room_ephemeral(room, Some(self.user.id), "typing.stopped", data)
                 .await;
         }
     }
