@@ -1,12 +1,14 @@
 //! Flowly: a self-hosted team workspace in which chat and tasks are one stream.
 //!
 //! Layers, each depending only on those before it: [`domain`] (types and rules, no IO) ←
-//! [`store`] (all SQL) ← [`api`] (HTTP) ← [`server`] and the binaries.
+//! [`store`] (all SQL) ← [`api`] (HTTP) ← [`server`] and the binaries. [`dev`] holds developer and
+//! benchmark tools (`flowly dev`), beside the serving code and never called by it.
 
 pub mod api;
 pub mod assistant;
 pub mod auth;
 pub mod config;
+pub mod dev;
 pub mod domain;
 pub mod realtime;
 pub mod server;
