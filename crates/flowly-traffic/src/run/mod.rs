@@ -23,7 +23,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -33,9 +33,9 @@ use uuid::Uuid;
 
 use super::{
     client::{self, Target},
+    manifest::{Manifest, RoomClass},
     profile::{Op, Profile, sockets_of},
     schedule::Schedule,
-    seed::{Manifest, RoomClass},
     stats::{Outcome, Snapshot, Stats},
 };
 use disturbances::{churn_task, storm_task};
@@ -457,12 +457,6 @@ async fn schedule_loop(ctx: &Arc<Ctx>, start: Instant, end: Instant) {
     while in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Reads a manifest written by `flowly-traffic seed`.
-pub fn read_manifest(path: &std::path::Path) -> anyhow::Result<Manifest> {
-    let text = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-    serde_json::from_slice(&text).with_context(|| format!("parse {}", path.display()))
 }
 
 #[cfg(test)]

@@ -11,10 +11,11 @@ use uuid::Uuid;
 use super::{Ctx, STAMP, SimUser, unix_micros};
 use crate::{
     client,
+    manifest::RoomClass,
     profile::Op,
     schedule::weighted,
-    seed::{RoomClass, WORDS, sentence},
     stats::Outcome,
+    words::{WORDS, sentence},
 };
 
 pub(super) async fn login(ctx: &Ctx, user: &SimUser) -> Outcome {

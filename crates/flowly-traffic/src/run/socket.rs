@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::{Ctx, SimUser, login, stamp_of, unix_micros};
 use crate::{
     client,
-    seed::RoomClass,
+    manifest::RoomClass,
     stats::{self, Outcome},
 };
 
