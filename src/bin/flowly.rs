@@ -440,7 +440,9 @@ async fn seed(config: Config, args: SeedArgs) -> anyhow::Result<()> {
         eprintln!("[seed] {message}");
     }
     let dataset = args.dataset();
-    dataset.check()?;
+    dataset
+        .check()
+        .map_err(|why| anyhow::anyhow!("invalid dataset: {why}"))?;
     let pool = store::connect(&config.database)
         .await
         .context("cannot connect to PostgreSQL")?;

@@ -14,9 +14,10 @@
 use std::collections::{BTreeMap, HashSet};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
+
+pub use flowly_dataset::{Dataset, Manifest, PASSWORD, RoomClass, SeededUser, WORDS, sentence};
 
 use crate::{
     app::auth::hash_password,
@@ -27,90 +28,6 @@ use crate::{
         seed::{MemberRow, MessageRow, RoomRow, SessionRow, TaskRow, UserRow},
     },
 };
-
-/// The password of every seeded user.
-pub const PASSWORD: &str = "traffic-password-0";
-
-/// What to seed. The default is the `dau-150k` traffic profile's dataset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Dataset {
-    pub users: u64,
-    /// Users per organisation; DMs, teams and channels stay inside one.
-    pub org_size: u64,
-    pub team_size: u64,
-    pub channel_size: u64,
-    pub channels_per_user: u64,
-    /// Even: each user has this many DM partners.
-    pub dms_per_user: u64,
-    pub history_messages: u64,
-    pub tasks: u64,
-}
-
-impl Default for Dataset {
-    fn default() -> Self {
-        Dataset {
-            users: 150_000,
-            org_size: 500,
-            team_size: 10,
-            channel_size: 250,
-            channels_per_user: 2,
-            dms_per_user: 4,
-            history_messages: 300_000,
-            tasks: 60_000,
-        }
-    }
-}
-
-impl Dataset {
-    /// The default dataset's shape for `users` users: organisations, teams and channels no larger
-    /// than there are users.
-    pub fn for_users(users: u64) -> Dataset {
-        let d = Dataset::default();
-        let org_size = d.org_size.min(users);
-        Dataset {
-            users,
-            org_size,
-            team_size: d.team_size.min(org_size),
-            channel_size: d.channel_size.min(org_size),
-            ..d
-        }
-    }
-
-    /// Refuses shapes the plan cannot place (the same rules as a traffic profile's `[dataset]`).
-    pub fn check(&self) -> Result<(), SeedError> {
-        let bad = |why: &str| Err(SeedError::Dataset(why.to_owned()));
-        if self.users < 2 || self.org_size < 2 || self.org_size > self.users {
-            return bad("it needs at least 2 users and 2 <= org_size <= users");
-        }
-        if u32::try_from(self.users).is_err() {
-            return bad("too many users");
-        }
-        if self.team_size < 2 || self.team_size > self.org_size {
-            return bad("team_size must be between 2 and org_size");
-        }
-        if self.channel_size < 2 || self.channel_size > self.org_size {
-            return bad("channel_size must be between 2 and org_size");
-        }
-        if self.channels_per_user == 0
-            || self.channels_per_user * self.channel_size > self.org_size * 4
-        {
-            return bad("channels_per_user must be >= 1 and leave channels no larger than the org");
-        }
-        if !self.dms_per_user.is_multiple_of(2) || self.dms_per_user >= self.org_size {
-            return bad("dms_per_user must be even and below org_size");
-        }
-        Ok(())
-    }
-}
-
-/// A room's class, which decides its size and its share of the traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoomClass {
-    Dm,
-    Team,
-    Channel,
-}
 
 /// One planned room with its members (user indices).
 #[derive(Debug, Clone)]
@@ -132,7 +49,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(d: &Dataset) -> Result<Plan, SeedError> {
-        d.check()?;
+        d.check().map_err(SeedError::Dataset)?;
         let users =
             u32::try_from(d.users).map_err(|_| SeedError::Dataset("too many users".into()))?;
         let org_size = d.org_size as u32;
@@ -202,103 +119,6 @@ impl Plan {
             .filter(|i| self.rooms[*i].class == class)
             .collect()
     }
-}
-
-/// What generator processes need from the seed: who the users are and how to get in. Written as
-/// JSON by `flowly dev seed --manifest FILE`; `flowly-traffic run --manifest FILE` reads it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    /// The password every seeded user shares.
-    pub password: String,
-    pub users: Vec<SeededUser>,
-    /// The class of every seeded room.
-    pub rooms: BTreeMap<Uuid, RoomClass>,
-    /// Rows written, by table.
-    pub counts: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SeededUser {
-    pub id: Uuid,
-    pub username: String,
-    /// A session inserted by the seed (`None`: this user must log in over the API).
-    pub token: Option<String>,
-}
-
-/// Words for message bodies and task titles (the generator searches for them).
-pub const WORDS: &[&str] = &[
-    "deploy",
-    "backup",
-    "release",
-    "invoice",
-    "meeting",
-    "design",
-    "review",
-    "budget",
-    "server",
-    "database",
-    "customer",
-    "roadmap",
-    "sprint",
-    "bug",
-    "fix",
-    "launch",
-    "report",
-    "metrics",
-    "onboarding",
-    "contract",
-    "schedule",
-    "incident",
-    "rollback",
-    "feature",
-    "campaign",
-    "hiring",
-    "security",
-    "migration",
-    "latency",
-    "dashboard",
-    "quarter",
-    "planning",
-    "support",
-    "ticket",
-    "vendor",
-    "payroll",
-    "travel",
-    "workshop",
-    "prototype",
-    "feedback",
-    "testing",
-    "staging",
-    "pipeline",
-    "cache",
-    "network",
-    "storage",
-    "mobile",
-    "browser",
-    "api",
-    "docs",
-    "lunch",
-    "friday",
-    "monday",
-    "tomorrow",
-    "today",
-    "urgent",
-    "later",
-    "thanks",
-    "great",
-    "agreed",
-];
-
-/// A sentence of `n` words from the vocabulary.
-pub fn sentence(rng: &mut impl Rng, n: usize) -> String {
-    let mut s = String::new();
-    for i in 0..n {
-        if i > 0 {
-            s.push(' ');
-        }
-        s.push_str(WORDS[rng.gen_range(0..WORDS.len())]);
-    }
-    s
 }
 
 /// Options of one seeding run.

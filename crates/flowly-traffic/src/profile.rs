@@ -148,20 +148,7 @@ pub struct Timeouts {
 
 /// The dataset `flowly dev seed` writes for this profile (the server's `dev::seed::Plan` places
 /// the users).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Dataset {
-    pub users: u64,
-    /// Users per organisation; DMs, teams and channels stay inside one.
-    pub org_size: u64,
-    pub team_size: u64,
-    pub channel_size: u64,
-    pub channels_per_user: u64,
-    /// Even: each user has this many DM partners.
-    pub dms_per_user: u64,
-    pub history_messages: u64,
-    pub tasks: u64,
-}
+pub use flowly_dataset::Dataset;
 
 impl Profile {
     /// A built-in profile by name, or a TOML file by path.
@@ -214,22 +201,9 @@ impl Profile {
         if self.timeouts.request_secs == 0 || self.timeouts.connect_secs == 0 {
             bail!("timeouts must be at least 1 second");
         }
-        let d = &self.dataset;
-        if d.users < 2 || d.org_size < 2 || d.org_size > d.users {
-            bail!("dataset needs at least 2 users and 2 <= org_size <= users");
-        }
-        if d.team_size < 2 || d.team_size > d.org_size {
-            bail!("team_size must be between 2 and org_size");
-        }
-        if d.channel_size < 2 || d.channel_size > d.org_size {
-            bail!("channel_size must be between 2 and org_size");
-        }
-        if d.channels_per_user == 0 || d.channels_per_user * d.channel_size > d.org_size * 4 {
-            bail!("channels_per_user must be >= 1 and leave channels no larger than the org");
-        }
-        if !d.dms_per_user.is_multiple_of(2) || d.dms_per_user >= d.org_size {
-            bail!("dms_per_user must be even and below org_size");
-        }
+        self.dataset
+            .check()
+            .map_err(|why| anyhow::anyhow!("dataset: {why}"))?;
         Ok(())
     }
 

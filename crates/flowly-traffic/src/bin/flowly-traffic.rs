@@ -178,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
                 .iter()
                 .map(|t| Target::parse(t))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let manifest = Manifest::read(&a.manifest)?;
+            let manifest = Manifest::read(&a.manifest).map_err(anyhow::Error::msg)?;
             let opts = RunOptions {
                 targets,
                 profile,
