@@ -75,6 +75,7 @@ async fn ask(
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct RequestsQuery {
     /// How many (default 20).
     pub limit: Option<i64>,
