@@ -87,7 +87,7 @@ pub struct RequestList {
 }
 
 /// The caller's recent assistant requests, newest first.
-#[utoipa::path(get, path = "/assistant/requests", tag = "assistant", params(RequestsQuery), responses(
+#[utoipa::path(get, path = "/assistant/requests", tag = "assistant", operation_id = "list_assistant_requests", params(RequestsQuery), responses(
     (status = 200, body = RequestList), (status = 422, body = ErrorBody)))]
 async fn list_requests(
     State(state): State<AppState>,

@@ -189,6 +189,21 @@ fn every_path_parameter_is_in_its_template_and_every_placeholder_is_declared() {
 }
 
 #[test]
+fn every_operation_has_its_own_operation_id() {
+    // Generated clients name an operation by its id: two with one id do not compile.
+    let doc = document();
+    let mut seen = BTreeSet::new();
+    let mut problems = Problems::default();
+    for op in operations(&doc) {
+        let id = op.op["operationId"].as_str().unwrap_or_default();
+        problems.check(!id.is_empty() && seen.insert(id), || {
+            format!("{}: operationId {id:?} is missing or taken", op.name())
+        });
+    }
+    problems.assert_none("operation ids");
+}
+
+#[test]
 fn query_fields_are_declared_in_the_query() {
     let doc = document();
     let ops = operations(&doc);
