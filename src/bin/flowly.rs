@@ -232,9 +232,11 @@ async fn main() -> anyhow::Result<()> {
 
 /// Prints the API's OpenAPI document, the one a node serves at `/api/v1/openapi.json`.
 fn print_openapi() -> anyhow::Result<()> {
+    use std::io::Write;
     let (_, openapi) = flowly::api::api_router();
-    println!("{}", openapi.to_pretty_json()?);
-    Ok(())
+    // Not `println!`: a closed pipe (`flowly openapi | head`) is an error to report, not a panic.
+    writeln!(std::io::stdout().lock(), "{}", openapi.to_pretty_json()?)
+        .context("cannot write the document to standard output")
 }
 
 /// Runs a worker until SIGTERM, serving its metrics on `assistant.worker_metrics_listen`.
