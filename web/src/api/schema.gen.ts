@@ -1051,8 +1051,7 @@ export interface components {
             joined_at: string;
             /** Format: int64 */
             last_read_seq: number;
-            /** @description `owner` or `member`. */
-            role: string;
+            role: components["schemas"]["Role"];
             /** Format: uuid */
             user_id: string;
             username: string;
@@ -1076,8 +1075,7 @@ export interface components {
             edited_at?: string | null;
             /** Format: uuid */
             id: string;
-            /** @description `user`, `system` (task and room events) or `assistant`. */
-            kind: string;
+            kind: components["schemas"]["MessageKind"];
             reactions: components["schemas"]["ReactionCount"][];
             /**
              * Format: uuid
@@ -1101,12 +1099,18 @@ export interface components {
              */
             task_id?: string | null;
         };
+        /**
+         * @description Who wrote a message.
+         * @enum {string}
+         */
+        MessageKind: "user" | "system" | "assistant";
         /** @description A page of messages in ascending sequence order. */
         MessagePage: {
             /** @description More messages exist beyond this page in the direction paged. */
             has_more: boolean;
             messages: components["schemas"]["Message"][];
         };
+        /** @description Where to move a task on the board. */
         MoveTask: {
             /**
              * Format: uuid
@@ -1121,6 +1125,7 @@ export interface components {
             user_id?: string | null;
             username?: string | null;
         };
+        /** @description A message to send, over REST or the WebSocket. */
         NewMessageRequest: {
             body: string;
             /** @description Chosen by the client; sending again with the same id returns the first message (200). */
@@ -1135,12 +1140,14 @@ export interface components {
             /** Format: uuid */
             user_id: string;
         };
+        /** @description A group room to create. */
         NewRoom: {
             /** @description Friends to add at once. */
             members?: string[];
             name: string;
             topic?: string;
         };
+        /** @description A task to create. */
         NewTask: {
             /**
              * Format: uuid
@@ -1219,6 +1226,7 @@ export interface components {
              */
             seq: number;
         };
+        /** @description Where the actor's read marker now stands. */
         ReadState: {
             /** Format: int64 */
             last_read_seq: number;
@@ -1237,6 +1245,11 @@ export interface components {
         RequestList: {
             requests: components["schemas"]["AssistantRequest"][];
         };
+        /**
+         * @description A member's standing in a room.
+         * @enum {string}
+         */
+        Role: "owner" | "member";
         /** @description A room as a member sees it in the room list. */
         Room: {
             /** Format: date-time */
@@ -1249,8 +1262,7 @@ export interface components {
             dm_username?: string | null;
             /** Format: uuid */
             id: string;
-            /** @description `dm`, `group` or `self`. */
-            kind: string;
+            kind: components["schemas"]["RoomKind"];
             last_message?: Record<string, unknown> | null;
             /**
              * Format: int64
@@ -1266,8 +1278,8 @@ export interface components {
             member_count: number;
             /** @description The group's name; for a DM, the other person's display name; for `self`, "Personal". */
             name: string;
-            /** @description The caller's role: `owner` or `member`. */
-            role: string;
+            /** @description The caller's role. */
+            role: components["schemas"]["Role"];
             topic: string;
             /**
              * Format: int64
@@ -1282,6 +1294,12 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /**
+         * @description What a room is.
+         * @enum {string}
+         */
+        RoomKind: "dm" | "group" | "self";
+        /** @description New details of a group room; leave out what stays. */
         RoomUpdate: {
             name?: string | null;
             topic?: string | null;
@@ -1374,7 +1392,7 @@ export interface components {
             /** Format: uuid */
             room_id: string;
             /** @description `group`, `dm`, or `self` for a personal task. */
-            room_kind: string;
+            room_kind: components["schemas"]["RoomKind"];
             /**
              * Format: uuid
              * @description The message the task was made from.
@@ -1398,8 +1416,7 @@ export interface components {
             created_at: string;
             /** Format: uuid */
             id: string;
-            /** @description `created`, `updated`, `moved`, `completed`, `reopened` or `deleted`. */
-            kind: string;
+            kind: components["schemas"]["TaskEventKind"];
             /**
              * Format: uuid
              * @description The system message that shows the change in the room's timeline.
@@ -1408,6 +1425,13 @@ export interface components {
             /** Format: uuid */
             task_id: string;
         };
+        /**
+         * @description What happened to a task: its history (`task_events.kind`) and the system message posted for it
+         *     in the room's timeline (`data.event` = `task_<kind>`).
+         * @enum {string}
+         */
+        TaskEventKind: "created" | "updated" | "moved" | "completed" | "reopened" | "deleted";
+        /** @description A task to make from a message; everything defaults. */
         TaskFromMessage: {
             /** Format: uuid */
             assignee_id?: string | null;

@@ -40,22 +40,23 @@ export type TaskQuery = QueryOf<'list_tasks'>;
 export const STATUSES: TaskStatus[] = ['todo', 'doing', 'blocked', 'done'];
 export const PRIORITIES: Priority[] = ['low', 'normal', 'high', 'urgent'];
 
-/** `rooms.kind` in the database. */
-export type RoomKind = 'dm' | 'group' | 'self';
+export type RoomKind = Schemas['RoomKind'];
+export type Role = Schemas['Role'];
+export type MessageKind = Schemas['MessageKind'];
+export type TaskEventKind = Schemas['TaskEventKind'];
 
 /** The newest message of a room, as `GET /rooms` builds it. */
 export interface LastMessage {
   id: string;
   seq: number;
-  kind: string;
+  kind: MessageKind;
   body: string;
   author_id: string | null;
   author_display_name: string | null;
   created_at: string;
 }
 
-export interface Room extends Omit<Schemas['Room'], 'kind' | 'last_message'> {
-  kind: RoomKind;
+export interface Room extends Omit<Schemas['Room'], 'last_message'> {
   last_message?: LastMessage | null;
 }
 
@@ -78,8 +79,7 @@ export interface SnapshotMessage {
   created_at: string;
 }
 
-export interface Task extends Omit<Schemas['Task'], 'room_kind' | 'source_snapshot'> {
-  room_kind: RoomKind;
+export interface Task extends Omit<Schemas['Task'], 'source_snapshot'> {
   source_snapshot?: SnapshotMessage[] | null;
 }
 
