@@ -75,6 +75,7 @@ async fn ask(
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct RequestsQuery {
     /// How many (default 20).
     pub limit: Option<i64>,
@@ -86,7 +87,7 @@ pub struct RequestList {
 }
 
 /// The caller's recent assistant requests, newest first.
-#[utoipa::path(get, path = "/assistant/requests", tag = "assistant", params(RequestsQuery), responses(
+#[utoipa::path(get, path = "/assistant/requests", tag = "assistant", operation_id = "list_assistant_requests", params(RequestsQuery), responses(
     (status = 200, body = RequestList), (status = 422, body = ErrorBody)))]
 async fn list_requests(
     State(state): State<AppState>,

@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Messages with a smaller sequence number (older), newest of them first in the page.
     pub before: Option<i64>,
@@ -168,6 +169,7 @@ async fn remove_reaction(
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words to find; supports "quoted phrases", `or` and `-exclusions`.
     pub q: String,
@@ -190,6 +192,7 @@ async fn search(
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct MentionsQuery {
     /// Continue with mentions older than this message id.
     pub before: Option<Uuid>,

@@ -10,6 +10,7 @@ mod friends;
 mod health;
 mod me;
 pub mod messages;
+mod openapi;
 mod rooms;
 mod stream;
 pub mod tasks;
@@ -31,56 +32,13 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::{ApiError, ApiResult, ErrorBody};
 pub use extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 
 use crate::{state::AppState, telemetry};
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Flowly API", version = "1", description = "Chat and tasks in one stream. Errors are `{\"error\": {\"code\", \"message\"}}`."),
-    modifiers(&SecurityAddon),
-    security(("session_cookie" = []), ("bearer" = [])),
-    components(schemas(ErrorBody)),
-    tags(
-        (name = "auth", description = "Register, log in and out"),
-        (name = "me", description = "The caller's profile and sessions"),
-        (name = "users", description = "Finding people; administering accounts"),
-        (name = "friends", description = "Friend requests, friends and blocks"),
-        (name = "rooms", description = "DMs, group rooms and members"),
-        (name = "messages", description = "Messages, reactions, mentions and search"),
-        (name = "tasks", description = "Tasks, their history and discussions"),
-        (name = "assistant", description = "Questions, summaries and task proposals answered from the team's chats and tasks"),
-        (name = "realtime", description = "The WebSocket stream (frames in docs/protocol.md)"),
-        (name = "health", description = "Liveness and readiness"),
-    )
-)]
-struct ApiDoc;
-
-struct SecurityAddon;
-
-impl Modify for SecurityAddon {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "session_cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                crate::domain::auth::SESSION_COOKIE,
-                "Set by login. Writes must also send the `X-CSRF-Token` header returned by login.",
-            ))),
-        );
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 /// The API routes and their OpenAPI document.
 pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -94,10 +52,12 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tasks::router())
         .merge(assistant::router())
         .routes(utoipa_axum::routes!(stream::ws_handler));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(health::router())
-        .split_for_parts()
+        .split_for_parts();
+    openapi::CommonResponses.modify(&mut document);
+    (routes, document)
 }
 
 /// The whole application: API, health checks, middleware.

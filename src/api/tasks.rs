@@ -67,6 +67,7 @@ async fn task_from_message(
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct TaskQuery {
     pub room: Option<Uuid>,
     /// `me` or a user id.

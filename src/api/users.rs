@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct UserSearch {
     /// Prefix of a username or display name.
     pub q: String,
@@ -71,6 +72,7 @@ pub fn user_not_found() -> ApiError {
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct UserPage {
     /// Continue after this username.
     pub after: Option<String>,

@@ -1,5 +1,5 @@
-//! The Flowly server binary: `serve`, `worker`, `migrate`, `config`, `users`, `assistant`, and
-//! `dev` (developer and benchmark tools such as `dev seed`).
+//! The Flowly server binary: `serve`, `worker`, `migrate`, `config`, `users`, `assistant`,
+//! `openapi`, and `dev` (developer and benchmark tools such as `dev seed`).
 
 use std::path::PathBuf;
 
@@ -54,6 +54,8 @@ enum Command {
     Migrate,
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Print the HTTP API's OpenAPI document as JSON (the web client's types are generated from it).
+    Openapi,
     /// Manage accounts from the shell.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -177,6 +179,11 @@ enum AssistantCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        // Before the configuration: the document depends on the routes alone, so a missing or
+        // broken flowly.toml must not stop it.
+        return print_openapi();
+    }
     let config =
         Config::load(&cli.config).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     match cli.command {
@@ -206,6 +213,7 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {metrics_listen} (metrics)"))?;
             server::serve(state, listener, metrics, server::shutdown_signal()).await
         }
+        Command::Openapi => print_openapi(),
         Command::Users(cmd) => users(config, cmd).await,
         Command::Dev(DevCommand::Seed(args)) => {
             telemetry::init_logging(&config.log);
@@ -220,6 +228,15 @@ async fn main() -> anyhow::Result<()> {
             assistant(config, cmd).await
         }
     }
+}
+
+/// Prints the API's OpenAPI document, the one a node serves at `/api/v1/openapi.json`.
+fn print_openapi() -> anyhow::Result<()> {
+    use std::io::Write;
+    let (_, openapi) = flowly::api::api_router();
+    // Not `println!`: a closed pipe (`flowly openapi | head`) is an error to report, not a panic.
+    writeln!(std::io::stdout().lock(), "{}", openapi.to_pretty_json()?)
+        .context("cannot write the document to standard output")
 }
 
 /// Runs a worker until SIGTERM, serving its metrics on `assistant.worker_metrics_listen`.

@@ -11,6 +11,7 @@ mod friends;
 mod helpers;
 mod messages;
 mod nginx;
+mod openapi;
 mod operations;
 mod realtime;
 mod rooms;

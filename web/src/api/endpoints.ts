@@ -1,8 +1,9 @@
 // One typed function per REST endpoint the client uses.
 import { del, get, patch, post, put } from './client';
 import type {
-  AssistantRequest, FriendRequest, Member, Message, MessagePage, PendingRequest, Priority, Room, SearchHit,
-  SessionList, SessionResponse, Task, TaskEvent, TaskStatus, User,
+  AcceptProposal, AssistantRequest, FriendRequest, FriendRequestResult, Member, Message, MessagePage, NewFriendRequest,
+  NewTask, PageQuery, PendingRequest, ProfileUpdate, ReadState, Room, SearchHit, SessionList, SessionResponse, Task,
+  TaskEvent, TaskFromMessage, TaskQuery, TaskStatus, TaskUpdate, User,
 } from './types';
 
 const enc = encodeURIComponent;
@@ -15,7 +16,7 @@ export const api = {
   logoutAll: () => post<void>('auth/logout-all'),
 
   me: () => get<User>('me'),
-  updateMe: (body: { display_name?: string; bio?: string }) => patch<User>('me', body),
+  updateMe: (body: ProfileUpdate) => patch<User>('me', body),
   changePassword: (current_password: string, new_password: string) =>
     post<void>('me/password', { current_password, new_password }),
   sessions: () => get<SessionList>('me/sessions'),
@@ -30,8 +31,7 @@ export const api = {
   friends: () => get<User[]>('friends'),
   removeFriend: (userId: string) => del<void>(`friends/${userId}`),
   friendRequests: () => get<PendingRequest[]>('friends/requests'),
-  sendFriendRequest: (user: { user_id?: string; username?: string }) =>
-    post<{ friends: boolean; request: FriendRequest }>('friends/requests', user),
+  sendFriendRequest: (user: NewFriendRequest) => post<FriendRequestResult>('friends/requests', user),
   acceptRequest: (id: string) => post<FriendRequest>(`friends/requests/${id}/accept`),
   declineRequest: (id: string) => post<FriendRequest>(`friends/requests/${id}/decline`),
   cancelRequest: (id: string) => del<FriendRequest>(`friends/requests/${id}`),
@@ -48,14 +48,12 @@ export const api = {
   addMember: (id: string, user_id: string) => post<Member[]>(`rooms/${id}/members`, { user_id }),
   removeMember: (id: string, userId: string) => del<void>(`rooms/${id}/members/${userId}`),
   leaveRoom: (id: string) => post<void>(`rooms/${id}/leave`),
-  markRead: (id: string, seq: number) => post<{ last_read_seq: number }>(`rooms/${id}/read`, { seq }),
+  markRead: (id: string, seq: number) => post<ReadState>(`rooms/${id}/read`, { seq }),
 
-  messages: (roomId: string, page: { before?: number; after?: number; limit?: number }) =>
-    get<MessagePage>(`rooms/${roomId}/messages`, page),
+  messages: (roomId: string, page: PageQuery) => get<MessagePage>(`rooms/${roomId}/messages`, page),
   sendMessage: (roomId: string, body: string, client_id: string, reply_to?: string | null) =>
     post<Message>(`rooms/${roomId}/messages`, { body, client_id, reply_to: reply_to ?? undefined }),
-  replies: (id: string, page: { before?: number; after?: number; limit?: number } = {}) =>
-    get<MessagePage>(`messages/${id}/replies`, page),
+  replies: (id: string, page: PageQuery = {}) => get<MessagePage>(`messages/${id}/replies`, page),
   message: (id: string) => get<Message>(`messages/${id}`),
   editMessage: (id: string, body: string) => patch<Message>(`messages/${id}`, { body }),
   deleteMessage: (id: string) => del<Message>(`messages/${id}`),
@@ -64,19 +62,17 @@ export const api = {
   search: (q: string, room?: string) => get<SearchHit[]>('search', { q, room, limit: 50 }),
   mentions: () => get<Message[]>('mentions', { limit: 50 }),
 
-  tasks: (filter: { room?: string; assignee?: string; status?: string; due_before?: string; label?: string; limit?: number; offset?: number }) =>
-    get<Task[]>('tasks', filter),
+  tasks: (filter: TaskQuery) => get<Task[]>('tasks', filter),
   task: (id: string) => get<Task>(`tasks/${id}`),
   createTask: (body: NewTask) => post<Task>('tasks', body),
-  taskFromMessage: (messageId: string, body: NewTask) => post<Task>(`messages/${messageId}/task`, body),
-  updateTask: (id: string, body: Partial<NewTask>) => patch<Task>(`tasks/${id}`, body),
+  taskFromMessage: (messageId: string, body: TaskFromMessage) => post<Task>(`messages/${messageId}/task`, body),
+  updateTask: (id: string, body: TaskUpdate) => patch<Task>(`tasks/${id}`, body),
   deleteTask: (id: string) => del<void>(`tasks/${id}`),
   moveTask: (id: string, status: TaskStatus, after: string | null) => post<Task>(`tasks/${id}/move`, { status, after }),
   completeTask: (id: string) => post<Task>(`tasks/${id}/complete`),
   reopenTask: (id: string) => post<Task>(`tasks/${id}/reopen`),
   taskEvents: (id: string) => get<TaskEvent[]>(`tasks/${id}/events`),
-  taskMessages: (id: string, page: { before?: number; after?: number; limit?: number }) =>
-    get<MessagePage>(`tasks/${id}/messages`, page),
+  taskMessages: (id: string, page: PageQuery) => get<MessagePage>(`tasks/${id}/messages`, page),
   sendTaskMessage: (id: string, body: string, client_id: string, reply_to?: string | null) =>
     post<Message>(`tasks/${id}/messages`, { body, client_id, reply_to: reply_to ?? undefined }),
 
@@ -87,17 +83,6 @@ export const api = {
     post<{ request: AssistantRequest }>('assistant/extract-tasks', { room, message_ids }),
   assistantRequest: (id: string) => get<AssistantRequest>(`assistant/requests/${id}`),
   assistantRequests: (limit = 20) => get<{ requests: AssistantRequest[] }>('assistant/requests', { limit }),
-  acceptProposal: (id: string, n: number, overrides: { title?: string; assignee?: string | null; due?: string | null }) =>
+  acceptProposal: (id: string, n: number, overrides: AcceptProposal) =>
     post<{ task: Task }>(`assistant/requests/${id}/proposals/${n}/accept`, overrides),
 };
-
-export interface NewTask {
-  room_id?: string | null;
-  title?: string;
-  description?: string;
-  status?: TaskStatus;
-  priority?: Priority;
-  assignee_id?: string | null;
-  due_on?: string | null;
-  labels?: string[];
-}

@@ -1,114 +1,74 @@
-// Shapes of the Flowly REST API (see /api/v1/openapi.json) and WebSocket frames (docs/protocol.md).
+// Shapes of the Flowly REST API and of the WebSocket frames.
+//
+// The REST shapes come from the server's OpenAPI document: `web/openapi.json` (written by
+// `flowly openapi`) → `schema.gen.ts` (by `npm run gen:api`; never edit it). After an API change:
+//   cargo run --bin flowly -- openapi > web/openapi.json && (cd web && npm run gen:api)
+// This file only gives them short names, and narrows the few fields the document can only call
+// "object" or "string": JSON the server builds itself, and text columns with a fixed set of values.
+// The WebSocket frames are not in the document: they follow docs/protocol.md.
 
-export interface User {
-  id: string;
-  username: string;
-  display_name: string;
-  bio: string;
-  is_admin: boolean;
-  disabled: boolean;
-  created_at: string;
-}
+import type { components, operations } from './schema.gen';
 
-export interface SessionResponse {
-  user: User;
-  session_id: string;
-  token: string;
-  csrf_token: string;
-}
+type Schemas = components['schemas'];
+type QueryOf<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
 
-export interface Session {
-  id: string;
-  created_at: string;
-  expires_at: string;
-  last_seen_at: string;
-  ip: string;
-  user_agent: string;
-}
+export type User = Schemas['User'];
+export type SessionResponse = Schemas['SessionResponse'];
+export type Session = Schemas['Session'];
+export type SessionList = Schemas['SessionList'];
+export type Member = Schemas['Member'];
+export type MessagePage = Omit<Schemas['MessagePage'], 'messages'> & { messages: Message[] };
+export type SearchHit = Schemas['SearchHit'];
+export type FriendRequest = Schemas['FriendRequest'];
+export type FriendRequestResult = Schemas['FriendRequestResult'];
+export type ReadState = Schemas['ReadState'];
+export type TaskStatus = Schemas['TaskStatus'];
+export type Priority = Schemas['Priority'];
+export type NewTask = Schemas['NewTask'];
+export type TaskUpdate = Schemas['TaskUpdate'];
+export type TaskFromMessage = Schemas['TaskFromMessage'];
+export type ProfileUpdate = Schemas['ProfileUpdate'];
+export type RoomUpdate = Schemas['RoomUpdate'];
+export type NewFriendRequest = Schemas['NewFriendRequest'];
+export type AcceptProposal = Schemas['AcceptProposal'];
 
-export interface SessionList {
-  current: string;
-  sessions: Session[];
-}
+/** `before`/`after`/`limit` of a page of messages (a room's, a thread's, a task's discussion). */
+export type PageQuery = QueryOf<'list_messages'>;
+/** The filters of `GET /tasks`. */
+export type TaskQuery = QueryOf<'list_tasks'>;
 
-export type RoomKind = 'dm' | 'group' | 'self';
+export const STATUSES: TaskStatus[] = ['todo', 'doing', 'blocked', 'done'];
+export const PRIORITIES: Priority[] = ['low', 'normal', 'high', 'urgent'];
 
+export type RoomKind = Schemas['RoomKind'];
+export type Role = Schemas['Role'];
+export type MessageKind = Schemas['MessageKind'];
+export type TaskEventKind = Schemas['TaskEventKind'];
+
+/** The newest message of a room, as `GET /rooms` builds it. */
 export interface LastMessage {
   id: string;
   seq: number;
-  kind: string;
+  kind: MessageKind;
   body: string;
   author_id: string | null;
   author_display_name: string | null;
   created_at: string;
 }
 
-export interface Room {
-  id: string;
-  kind: RoomKind;
-  name: string;
-  topic: string;
-  role: string;
-  dm_user_id?: string | null;
-  dm_username?: string | null;
-  member_count: number;
-  last_seq: number;
-  last_read_seq: number;
-  unread_count: number;
-  unread_mentions: number;
+export interface Room extends Omit<Schemas['Room'], 'last_message'> {
   last_message?: LastMessage | null;
-  created_at: string;
-  updated_at: string;
 }
 
-export interface Member {
-  user_id: string;
-  username: string;
-  display_name: string;
-  role: string;
-  joined_at: string;
-  last_read_seq: number;
-}
+/** A reaction as REST returns it: whether the caller is among those who reacted. */
+export type Reaction = Schemas['ReactionCount'];
 
-/** Reactions as REST returns them (`me`) or as stream frames carry them (`users`). */
-export interface Reaction {
-  emoji: string;
-  count: number;
-  me?: boolean;
-  users?: string[];
-}
-
-export interface Message {
-  id: string;
-  room_id: string;
-  seq: number;
-  author_id?: string | null;
-  author_username?: string | null;
-  author_display_name?: string | null;
-  kind: 'user' | 'system' | string;
-  body: string;
+export interface Message extends Omit<Schemas['Message'], 'data'> {
+  /** What a system message is about (for example who joined). */
   data?: Record<string, unknown> | null;
-  reply_to?: string | null;
-  task_id?: string | null;
-  ref_task_id?: string | null;
-  client_id?: string | null;
-  edited_at?: string | null;
-  deleted_at?: string | null;
-  created_at: string;
-  reactions: Reaction[];
-  reply_count: number;
 }
 
-export interface MessagePage {
-  messages: Message[];
-  has_more: boolean;
-}
-
-export type TaskStatus = 'todo' | 'doing' | 'blocked' | 'done';
-export type Priority = 'low' | 'normal' | 'high' | 'urgent';
-export const STATUSES: TaskStatus[] = ['todo', 'doing', 'blocked', 'done'];
-export const PRIORITIES: Priority[] = ['low', 'normal', 'high', 'urgent'];
-
+/** A message as a task keeps it from when the task was made. */
 export interface SnapshotMessage {
   id: string;
   seq: number;
@@ -119,68 +79,50 @@ export interface SnapshotMessage {
   created_at: string;
 }
 
-export interface Task {
-  id: string;
-  room_id: string;
-  room_kind: RoomKind;
-  creator_id?: string | null;
-  title: string;
-  description: string;
-  status: TaskStatus;
-  priority: Priority;
-  assignee_id?: string | null;
-  assignee_username?: string | null;
-  assignee_display_name?: string | null;
-  due_on?: string | null;
-  labels: string[];
-  position: number;
-  source_message_id?: string | null;
+export interface Task extends Omit<Schemas['Task'], 'source_snapshot'> {
   source_snapshot?: SnapshotMessage[] | null;
-  completed_at?: string | null;
-  created_at: string;
-  updated_at: string;
-  comment_count: number;
 }
 
-export interface TaskEvent {
-  id: string;
-  task_id: string;
-  kind: string;
-  actor_id?: string | null;
-  actor_display_name?: string | null;
+export interface TaskEvent extends Omit<Schemas['TaskEvent'], 'changes'> {
+  /** What changed: `{"field": {"from": …, "to": …}}` (a new task: its first values). */
   changes: Record<string, unknown>;
-  message_id?: string | null;
-  created_at: string;
 }
 
-export interface SearchHit {
-  message_id: string;
-  room_id: string;
-  room_name: string;
-  seq: number;
-  snippet: string;
-  rank: number;
-  author_id?: string | null;
-  author_display_name?: string | null;
-  task_id?: string | null;
-  created_at: string;
+export interface PendingRequest extends Omit<Schemas['PendingRequest'], 'direction'> {
+  direction: 'incoming' | 'outgoing';
 }
 
-export interface FriendRequest {
-  id: string;
-  from_user: string;
-  to_user: string;
-  status: string;
-  created_at: string;
-  responded_at?: string | null;
+// ----- assistant (docs/protocol.md "Assistant") -----
+
+export type AssistantKind = 'ask' | 'summary' | 'extract';
+export type AssistantStatus = 'queued' | 'running' | 'done' | 'failed';
+
+/** A passage an answer used; `n` is the number cited in the text as `[n]`. */
+export interface Citation extends Omit<Schemas['Citation'], 'kind'> {
+  kind: 'message' | 'task';
 }
 
-export interface PendingRequest {
-  id: string;
-  direction: 'incoming' | 'outgoing' | string;
-  requested_at: string;
-  user: User;
+/** One field of a proposed task and the message it came from. */
+export interface Cited<T> {
+  value: T;
+  cite: string | null;
 }
+
+export interface Proposal extends Omit<Schemas['Proposal'], 'title' | 'assignee' | 'due'> {
+  title: Cited<string>;
+  assignee: Cited<{ id: string; username: string } | null>;
+  /** `YYYY-MM-DD` or null. */
+  due: Cited<string | null>;
+}
+
+export interface AssistantRequest extends Omit<Schemas['AssistantRequest'], 'kind' | 'status' | 'citations' | 'proposals'> {
+  kind: AssistantKind;
+  status: AssistantStatus;
+  citations: Citation[];
+  proposals?: Proposal[] | null;
+}
+
+// ----- the WebSocket stream (docs/protocol.md) -----
 
 export type PresenceStatus = 'online' | 'away' | 'offline';
 
@@ -192,50 +134,14 @@ export interface Frame {
   data?: any;
 }
 
-// ----- assistant (docs/protocol.md "Assistant") -----
-
-export type AssistantKind = 'ask' | 'summary' | 'extract';
-export type AssistantStatus = 'queued' | 'running' | 'done' | 'failed';
-
-/** A passage an answer used; `n` is the number cited in the text as `[n]`. */
-export interface Citation {
-  n: number;
-  kind: 'message' | 'task';
-  id: string;
-  room: string;
-  room_name: string;
-  seq: number | null;
-  excerpt: string;
-  author: string | null;
-  created_at: string;
+/** A reaction as stream frames carry it: who reacted instead of `me`. */
+export interface StreamReaction {
+  emoji: string;
+  count: number;
+  users: string[];
 }
 
-/** One field of a proposed task and the message it came from. */
-export interface Cited<T> {
-  value: T;
-  cite: string | null;
-}
-
-export interface Proposal {
-  n: number;
-  title: Cited<string>;
-  assignee: Cited<{ id: string; username: string } | null>;
-  due: Cited<string | null>;
-  accepted_task: string | null;
-}
-
-export interface AssistantRequest {
-  id: string;
-  kind: AssistantKind;
-  status: AssistantStatus;
-  question: string;
-  room: string | null;
-  post: boolean;
-  answer: string | null;
-  citations: Citation[];
-  proposals: Proposal[] | null;
-  error: { code: string; message: string } | null;
-  model: string | null;
-  created_at: string;
-  finished_at: string | null;
+/** A message as stream frames carry it. */
+export interface StreamMessage extends Omit<Message, 'reactions'> {
+  reactions: StreamReaction[];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../api/types';
+import type { Message, StreamMessage } from '../api/types';
 import { applyFrame, fromPage, trim, withOlder, lastSeq } from './timeline';
 
 const ME = 'me';
@@ -57,7 +57,7 @@ describe('timeline', () => {
     tl = applyFrame(tl, { type: 'reaction.removed', room: 'r', seq: 10, data: { message_id: 'm1', emoji: '👍', user_id: 'bob' } }, ME);
     tl = applyFrame(tl, { type: 'reaction.removed', room: 'r', seq: 11, data: { message_id: 'm1', emoji: '👍', user_id: ME } }, ME);
     expect(tl.messages[0].reactions).toEqual([]);
-    const edited = m(1, { reactions: [{ emoji: '🎉', count: 1, users: [ME] }] });
+    const edited: StreamMessage = { ...m(1), reactions: [{ emoji: '🎉', count: 1, users: [ME] }] };
     tl = applyFrame(tl, { type: 'message.edited', room: 'r', seq: 12, data: { message: edited } }, ME);
     expect(tl.messages[0].reactions).toEqual([{ emoji: '🎉', count: 1, me: true }]);
   });

@@ -3,7 +3,7 @@
 // live end (hasNewer) after the user scrolled far back or jumped to a search hit; live messages
 // are then not added (the user gets them when paging forward or jumping to the latest).
 
-import type { Frame, Message, MessagePage, Reaction } from '../api/types';
+import type { Frame, Message, MessagePage, Reaction, StreamMessage, StreamReaction } from '../api/types';
 
 export interface Timeline {
   messages: Message[];
@@ -13,14 +13,15 @@ export interface Timeline {
 
 export const EMPTY: Timeline = { messages: [], hasOlder: true, hasNewer: false };
 
-/** Reactions as the REST API gives them: `me` instead of the list of users. */
-export function normaliseReactions(reactions: Reaction[] | undefined, me: string): Reaction[] {
+/** Reactions as the REST API gives them: `me` instead of the list of users that frames carry. */
+export function normaliseReactions(reactions: (Reaction | StreamReaction)[] | undefined, me: string): Reaction[] {
   return (reactions ?? []).map((r) =>
-    r.users ? { emoji: r.emoji, count: r.count, me: r.users.includes(me) } : { emoji: r.emoji, count: r.count, me: !!r.me },
+    'users' in r ? { emoji: r.emoji, count: r.count, me: r.users.includes(me) } : { emoji: r.emoji, count: r.count, me: r.me },
   );
 }
 
-export function normaliseMessage(m: Message, me: string): Message {
+/** A message from REST or from a frame, with its reactions as REST gives them. */
+export function normaliseMessage(m: Message | StreamMessage, me: string): Message {
   return { ...m, reactions: normaliseReactions(m.reactions, me) };
 }
 
@@ -92,14 +93,14 @@ export function applyFrame(tl: Timeline, frame: Frame, me: string): Timeline {
   switch (frame.type) {
     case 'message.edited':
     case 'message.deleted': {
-      const msg = normaliseMessage(data.message as Message, me);
+      const msg = normaliseMessage(data.message as StreamMessage, me);
       return replace(tl, msg.id, (old) => ({ ...msg, reply_count: Math.max(msg.reply_count, old.reply_count) }));
     }
     case 'reaction.added':
     case 'reaction.removed':
       return replace(tl, data.message_id, (m) => applyReaction(m, data.emoji, data.user_id, me, frame.type === 'reaction.added'));
     default: {
-      const msg = data.message as Message | undefined;
+      const msg = data.message as StreamMessage | undefined;
       if (!msg || msg.task_id || tl.hasNewer) return tl;
       if (tl.messages.some((m) => m.id === msg.id)) return tl;
       let next: Timeline = { ...tl, messages: merge(tl.messages, [normaliseMessage(msg, me)]) };

@@ -1,6 +1,5 @@
 // Pure: the task detail form and the PATCH body it produces.
-import type { NewTask } from '../api/endpoints';
-import type { Priority, Task, TaskStatus } from '../api/types';
+import type { Priority, Task, TaskStatus, TaskUpdate } from '../api/types';
 
 export interface TaskForm {
   title: string;
@@ -25,8 +24,8 @@ export function formOf(t: Task): TaskForm {
 }
 
 /** Only the fields that changed; `null` clears assignee and due date. */
-export function diff(t: Task, f: TaskForm): Partial<NewTask> {
-  const out: Partial<NewTask> = {};
+export function diff(t: Task, f: TaskForm): TaskUpdate {
+  const out: TaskUpdate = {};
   if (f.title.trim() !== t.title) out.title = f.title.trim();
   if (f.description.trim() !== t.description) out.description = f.description.trim();
   if (f.status !== t.status) out.status = f.status;

@@ -48,7 +48,7 @@ function RequestView({ r, members, onRetry }: { r: LiveRequest; members: Member[
     <article class={`ask-item ask-${r.status}`} aria-busy={!finished} data-request={r.id}>
       <header class="muted small">
         {KIND_LABEL[r.kind]}
-        {r.room === null && r.kind === 'ask' ? ' · all rooms' : ''}
+        {!r.room && r.kind === 'ask' ? ' · all rooms' : ''}
         {r.post ? ' · posted to the room' : ''}
       </header>
       {r.kind === 'ask' && <p class="question">{r.question}</p>}
@@ -110,11 +110,11 @@ export function AssistantPanel({ room, members = [], onClose }: { room?: Room; m
     void ask(text, roomId, roomId !== null && post);
   };
   const retry = (r: LiveRequest) => {
-    if (r.kind === 'ask') void ask(r.question, r.room, r.post);
+    if (r.kind === 'ask') void ask(r.question, r.room ?? null, r.post);
     else if (r.kind === 'summary' && r.room) void startRequest(null, () => api.summarise(r.room!)).catch(setError);
   };
 
-  const list = ordered(assistant.value).filter((r) => !room || r.room === room.id || (r.room === null && r.kind === 'ask'));
+  const list = ordered(assistant.value).filter((r) => !room || r.room === room.id || (!r.room && r.kind === 'ask'));
   return (
     <aside class="assistant" aria-label="Assistant">
       <header class="assistant-head">

@@ -1,7 +1,7 @@
 // A message and its replies (GET messages/{id}/replies), with a composer that replies to it.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../../api/endpoints';
-import type { Member, Message, Room } from '../../api/types';
+import type { Member, Message, Room, StreamMessage } from '../../api/types';
 import * as ob from '../../chat/outbox';
 import { normaliseMessage } from '../../chat/timeline';
 import { timeOf } from '../../lib/format';
@@ -18,7 +18,7 @@ export function ThreadDialog({ root, room, members, onClose }: { root: Message; 
   useEffect(
     () =>
       onFrames((f) => {
-        const m = f.data?.message as Message | undefined;
+        const m = f.data?.message as StreamMessage | undefined;
         if (m && m.reply_to === root.id && replies.data) {
           const list = replies.data.messages.filter((x) => x.id !== m.id);
           replies.set({ ...replies.data, messages: [...list, normaliseMessage(m, user.id)].sort((a, b) => a.seq - b.seq) });

@@ -1,7 +1,7 @@
 // One task: every field editable, activity, source conversation, and its own discussion.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../../api/endpoints';
-import { PRIORITIES, STATUSES, type Message, type Task } from '../../api/types';
+import { PRIORITIES, STATUSES, type StreamMessage, type Task } from '../../api/types';
 import * as ob from '../../chat/outbox';
 import { merge, normaliseMessage } from '../../chat/timeline';
 import { dateTimeOf, timeOf } from '../../lib/format';
@@ -37,7 +37,7 @@ function TaskView({ task, setTask, reload }: { task: Task; setTask: (t: Task) =>
   useEffect(
     () =>
       onFrames((f) => {
-        const msg = f.data?.message as Message | undefined;
+        const msg = f.data?.message as StreamMessage | undefined;
         if (!msg) return;
         if (msg.task_id === task.id && discussion.data) {
           discussion.set({ ...discussion.data, messages: merge(discussion.data.messages, [normaliseMessage(msg, user.id)], true) });

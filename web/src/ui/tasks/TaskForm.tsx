@@ -1,6 +1,6 @@
 // The task form: "Make task" from a message (prefilled by tasks/prefill.ts) or a new task in a room.
 import { useState } from 'preact/hooks';
-import { api, type NewTask } from '../../api/endpoints';
+import { api } from '../../api/endpoints';
 import { PRIORITIES, STATUSES, type Member, type Message, type Priority, type Task, type TaskStatus } from '../../api/types';
 import { parseLabels } from '../../tasks/form';
 import { prefillTask } from '../../tasks/prefill';
@@ -32,7 +32,7 @@ export function TaskFormDialog({ roomId, members, source, status = 'todo', onClo
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    const body: NewTask = {
+    const body = {
       title: title.trim(),
       description: description.trim(),
       assignee_id: assignee || null,
