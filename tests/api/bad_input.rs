@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestUser, id_of, say};
+use flowly_testkit::{Team, TestApp, TestUser, id_of, say};
 
 /// What is wrong with an error answer, if anything: it must be a 4xx (never a 5xx) whose body is
 /// exactly `{"error": {"code": string, "message": string}}`.
@@ -144,9 +144,10 @@ async fn setup() -> Setup {
 
 async fn setup_with(adjust: impl FnOnce(&mut Config)) -> Setup {
     let app = TestApp::spawn_with(adjust).await;
-    let ann = app.register("ann").await;
-    let bob = app.register("bob").await;
-    let room = app.group(&ann, "Ops", &[&bob]).await;
+    let Team {
+        users: [ann, bob],
+        room,
+    } = app.team("Ops", ["ann", "bob"]).await;
     let msg = id_of(&say(&ann, room, "Deploy at noon").await);
     let (status, body) = ann
         .post(
