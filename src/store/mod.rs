@@ -8,6 +8,7 @@ pub mod friends;
 pub mod knowledge;
 pub mod messages;
 pub mod rooms;
+pub mod seed;
 pub mod sessions;
 pub mod tasks;
 pub mod users;
