@@ -268,42 +268,20 @@ fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
 
 /// A fresh scratch database next to the configured one, migrated.
 async fn scratch(config: &Config, suffix: &str) -> anyhow::Result<(sqlx::PgPool, String, String)> {
-    use sqlx::Connection;
     let url = config.database.url.expose().to_owned();
-    let (base, db) = url
+    let (_, db) = url
         .rsplit_once('/')
         .context("database.url has no database name")?;
     let db = db.split('?').next().unwrap_or(db);
     let name = format!("{db}_{suffix}");
-    anyhow::ensure!(
-        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-        "database name {name:?} is not a plain identifier"
-    );
-    let mut admin = sqlx::PgConnection::connect(&url)
+    let pool = store::create_scratch(&url, &name)
         .await
-        .context("cannot connect to PostgreSQL")?;
-    sqlx::query(&format!("drop database if exists {name} with (force)"))
-        .execute(&mut admin)
-        .await?;
-    sqlx::query(&format!("create database {name}"))
-        .execute(&mut admin)
-        .await?;
-    let scratch_url = format!("{base}/{name}");
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&scratch_url)
-        .await?;
-    store::migrate(&pool).await?;
+        .with_context(|| format!("cannot make the scratch database {name}"))?;
     Ok((pool, name, url))
 }
 
 async fn drop_scratch(url: &str, name: &str) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(url).await?;
-    sqlx::query(&format!("drop database if exists {name} with (force)"))
-        .execute(&mut admin)
-        .await?;
-    Ok(())
+    Ok(store::drop_scratch(url, name).await?)
 }
 
 async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> {
