@@ -1,8 +1,8 @@
 //! The services a test runs against (PostgreSQL and Redis from `scripts/dev-services.sh`) and the
 //! throw-away database each test gets, dropped together with its Redis keys when the test ends.
 
+use flowly::store;
 use redis::AsyncCommands;
-use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 /// The PostgreSQL server's maintenance database (`FLOWLY_TEST_DATABASE_URL`), where test
@@ -17,7 +17,7 @@ pub fn redis_url() -> String {
     std::env::var("FLOWLY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:56379".into())
 }
 
-/// An empty database named `flowly_test_<uuid>`, and the Redis key prefix of the nodes on it.
+/// A database named `flowly_test_<uuid>`, and the Redis key prefix of the nodes on it.
 /// Dropping the guard drops the database (closing whatever is still connected) and deletes the
 /// prefix's keys, so a test leaves nothing behind, even when it fails. A run that is killed
 /// does; `scripts/test.sh` drops those leftovers before it tests.
@@ -25,16 +25,14 @@ pub struct TestDatabase {
     name: String,
 }
 
-/// Creates an empty database with a unique name (the first node on it runs the migrations).
+/// Creates a migrated database with a unique name.
 pub async fn fresh_database() -> TestDatabase {
     let name = format!("flowly_test_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&database_url())
+    store::create_scratch(&database_url(), &name)
         .await
-        .expect("PostgreSQL is not running: scripts/dev-services.sh start");
-    sqlx::query(&format!("create database {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
+        .expect("create test database (is PostgreSQL running? scripts/dev-services.sh start)")
+        .close()
+        .await;
     // Shown with a failing test's output (and by `--success-output`), to find its data.
     eprintln!("test database {name}");
     TestDatabase { name }
@@ -83,12 +81,8 @@ impl Drop for TestDatabase {
 }
 
 async fn remove(name: &str, prefix: &str) -> anyhow::Result<()> {
-    let mut admin = PgConnection::connect(&database_url()).await?;
-    // `with (force)`: a node of the test may still hold pooled connections while it winds down.
-    sqlx::query(&format!("drop database if exists {name} with (force)"))
-        .execute(&mut admin)
-        .await?;
-    admin.close().await?;
+    // Forced: a node of the test may still hold pooled connections while it winds down.
+    store::drop_scratch(&database_url(), name).await?;
 
     let mut redis = redis::Client::open(redis_url())?
         .get_multiplexed_async_connection()
