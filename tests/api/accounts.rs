@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Client, TestApp, code};
+use flowly_testkit::{Client, TestApp, code};
 
 #[tokio::test]
 async fn the_first_account_becomes_admin_and_later_ones_do_not() {

@@ -9,11 +9,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{
-    helpers::{TestApp, TestUser, assistant_test_config, code, eventually, id_of, say},
-    ws,
-};
 use flowly::assistant::queue::{self, Consumer, Job, Stream};
+use flowly_testkit::{TestApp, TestUser, assistant_test_config, code, eventually, id_of, say, ws};
 
 async fn app() -> TestApp {
     TestApp::spawn_with(assistant_test_config).await

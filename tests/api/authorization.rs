@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Client, TestApp, TestUser, code, id_of, say};
+use flowly_testkit::{Client, TestApp, TestUser, code, id_of, say};
 
 const ROOM: &str = "room_not_found";
 const MESSAGE: &str = "message_not_found";

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, code};
+use flowly_testkit::{TestApp, code};
 
 #[tokio::test]
 async fn people_find_each_other_by_name_prefix() {

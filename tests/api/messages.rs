@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, code, say};
+use flowly_testkit::{TestApp, code, say};
 
 fn bodies(page: &Value) -> Vec<&str> {
     page["messages"]

@@ -11,8 +11,8 @@ use std::{
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::{
-    helpers::{Api, Client, TestApp, fresh_database, test_config},
+use flowly_testkit::{
+    Api, Client, TestApp, fresh_database, test_config,
     ws::{connect, seqs},
 };
 

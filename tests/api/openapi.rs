@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Client, TestApp, code};
+use flowly_testkit::{Client, TestApp, code};
 
 const REGENERATE: &str =
     "cargo run --bin flowly -- openapi > web/openapi.json && (cd web && npm run gen:api)";

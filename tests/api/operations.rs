@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, fresh_database, test_config};
+use flowly_testkit::{TestApp, fresh_database, test_config};
 
 #[tokio::test]
 async fn health_and_readiness_answer() {
@@ -79,7 +79,7 @@ async fn the_openapi_document_covers_every_route() {
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let (status, body) = anon.send(method.clone(), &concrete, Some(json!({}))).await;
             assert!(
-                status != StatusCode::NOT_FOUND || crate::helpers::code(&body) != "route_not_found",
+                status != StatusCode::NOT_FOUND || flowly_testkit::code(&body) != "route_not_found",
                 "{method} {path}"
             );
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
@@ -94,12 +94,12 @@ async fn a_stopped_node_finishes_and_its_data_is_there_for_the_next() {
     let first = TestApp::start(test_config(&db)).await;
     let ann = first.register("ann").await;
     let room = first.group(&ann, "Ops", &[]).await;
-    crate::helpers::say(&ann, room, "before restart").await;
+    flowly_testkit::say(&ann, room, "before restart").await;
     let token = ann.client.token.clone();
     first.stop().await;
 
     let second = TestApp::start(test_config(&db)).await;
-    let client = crate::helpers::Client {
+    let client = flowly_testkit::Client {
         base: second.base.clone(),
         token,
         ..second.anonymous()
@@ -229,7 +229,7 @@ async fn the_web_client_is_served_at_the_root_and_api_misses_stay_json() {
     );
     let (status, body) = app.anonymous().get("/api/v1/nope").await;
     assert_eq!(
-        (status, crate::helpers::code(&body)),
+        (status, flowly_testkit::code(&body)),
         (StatusCode::NOT_FOUND, "route_not_found")
     );
     std::fs::remove_dir_all(dir).unwrap();

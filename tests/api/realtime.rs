@@ -5,8 +5,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{
-    helpers::{TestApp, TestUser, fresh_database, say, test_config},
+use flowly_testkit::{
+    TestApp, TestUser, fresh_database, say, test_config,
     ws::{self, connect, seqs},
 };
 
@@ -134,7 +134,7 @@ async fn a_client_resumes_without_loss_after_its_node_restarts() {
     );
 
     let second = TestApp::start(test_config(&db)).await;
-    let ann2 = crate::helpers::Client {
+    let ann2 = flowly_testkit::Client {
         base: second.base.clone(),
         ..ann.client.clone()
     };
@@ -562,5 +562,5 @@ async fn a_plain_http_request_to_the_socket_gets_a_json_error() {
     let app = TestApp::spawn().await;
     let (status, body) = app.anonymous().get("/api/v1/ws").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(crate::helpers::code(&body), "websocket_required");
+    assert_eq!(flowly_testkit::code(&body), "websocket_required");
 }

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, code, id_of, say};
+use flowly_testkit::{TestApp, code, id_of, say};
 
 #[tokio::test]
 async fn the_same_pair_of_friends_always_gets_the_same_dm() {

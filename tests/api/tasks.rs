@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, code, id_of, say};
+use flowly_testkit::{TestApp, code, id_of, say};
 
 fn titles(tasks: &Value) -> Vec<&str> {
     tasks
@@ -158,7 +158,7 @@ async fn the_board_keeps_one_order_for_everyone() {
             .await;
         ids.push(id_of(&t));
     }
-    let board = |who: &crate::helpers::TestUser| {
+    let board = |who: &flowly_testkit::TestUser| {
         let path = format!("/api/v1/tasks?room={room}&status=todo");
         let client = who.client.clone();
         async move { client.get(&path).await.1 }

@@ -8,10 +8,10 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use flowly::{
-    config::{AuthConfig, Config, Secret},
+    config::AuthConfig,
     dev::seed::{self as dev_seed, SeedOptions},
-    server,
 };
+use flowly_testkit::TestApp;
 use flowly_traffic::{
     client::{Target, parse_sources},
     manifest::{Manifest, RoomClass},
@@ -21,83 +21,31 @@ use flowly_traffic::{
 };
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
 
-fn database_url() -> String {
-    std::env::var("FLOWLY_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:55432/postgres".into())
-}
-
-fn redis_url() -> String {
-    std::env::var("FLOWLY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:56379".into())
-}
-
-fn url_of(db: &str) -> String {
-    let base = database_url();
-    match base.rsplit_once('/') {
-        Some((prefix, _)) => format!("{prefix}/{db}"),
-        None => base,
-    }
-}
-
-/// A Flowly node on a fresh database (the same harness as tests/api, cut down).
+/// A Flowly node on a fresh database (the test kit's, dropped with the node).
 struct Node {
     base: String,
     db_url: String,
     db: sqlx::PgPool,
     auth: AuthConfig,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    app: TestApp,
 }
 
 impl Node {
     async fn spawn() -> Node {
-        let name = format!("flowly_test_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&database_url())
-            .await
-            .expect("PostgreSQL is not running: scripts/dev-services.sh start");
-        sqlx::query(&format!("create database {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        let mut config = Config::default();
-        config.database.url = Secret::new(url_of(&name));
-        config.database.max_connections = 8;
-        config.redis.url = Secret::new(redis_url());
-        config.redis.key_prefix = format!("flowly-test:{name}:");
-        config.auth.argon2_memory_kib = 64;
-        config.auth.argon2_iterations = 1;
-        config.auth.login_attempts_per_ip = 10_000;
-        config.server.shutdown_grace_secs = 2;
-        config.server.web_dir = "/nonexistent/flowly-web".into();
-        let auth = config.auth.clone();
-        let state = server::connect(config).await.expect("connect to services");
-        let db = state.db.clone();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(server::serve(state, listener, metrics, async move {
-            let _ = stopped.await;
-        }));
+        let app = TestApp::spawn().await;
         Node {
-            base,
-            db_url: url_of(&name),
-            db,
-            auth,
-            stop: Some(stop),
-            handle: Some(handle),
+            base: app.base.clone(),
+            db_url: app.database_url(),
+            db: app.state.db.clone(),
+            auth: app.state.config.auth.clone(),
+            app,
         }
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.await;
-        }
+    async fn stop(self) {
+        self.app.stop().await;
     }
 
     async fn get(&self, token: &str, path: &str) -> (u16, Value) {
@@ -109,14 +57,6 @@ impl Node {
             .expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! A WebSocket test client for `/api/v1/ws`.
+//! A WebSocket client for `/api/v1/ws`, reading frames as JSON with a bounded wait.
 
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use tokio_tungstenite::{
 /// How long a test waits for a frame before it fails (a bound, not a measurement).
 const WAIT: Duration = Duration::from_secs(15);
 
+/// An open socket.
 pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// The `hello` frame.
@@ -22,6 +23,7 @@ pub struct Ws {
 /// Where a socket ended: the close code and reason, or `None` when the connection just dropped.
 pub type Closed = Option<(u16, String)>;
 
+/// The socket URL of the node or proxy at `base` (`http://...`).
 pub fn ws_url(base: &str) -> String {
     format!("{}/api/v1/ws", base.replacen("http://", "ws://", 1))
 }
@@ -68,6 +70,7 @@ pub async fn connect(base: &str, token: &str, positions: Value) -> (Ws, Vec<Valu
 }
 
 impl Ws {
+    /// Sends a JSON frame.
     pub async fn send(&mut self, frame: Value) {
         self.stream
             .send(Message::Text(frame.to_string().into()))
@@ -75,6 +78,7 @@ impl Ws {
             .expect("send frame");
     }
 
+    /// Sends any message (binary, ping, an oversized text...); a failure is ignored.
     pub async fn send_raw(&mut self, message: Message) {
         let _ = self.stream.send(message).await;
     }
@@ -126,6 +130,7 @@ impl Ws {
         }
     }
 
+    /// Closes the socket normally.
     pub async fn close(mut self) {
         let _ = self
             .stream
