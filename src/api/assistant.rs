@@ -2,7 +2,6 @@
 //! propose tasks from messages and accept them. Requests are queued for `flowly worker`; their
 //! progress and answer reach the asker's sockets as `assistant.*` frames.
 
-use crate::domain::ErrorCode;
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -11,19 +10,18 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody, page_size,
+    ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody,
     rooms::member_of,
     tasks::{NewTask, Source, insert_task, parse_new, snapshot_entry},
 };
 use crate::{
-    assistant::queue::{self, Job},
-    domain::TaskTitle,
-    state::AppState,
-    store::{
-        self,
-        assistant::{AssistantRequest, NewRequest},
-        tasks::Task,
+    app::assistant::{self, AskRequest, ExtractRequest},
+    domain::{
+        ErrorCode, TaskTitle,
+        assistant::{RequestKind, RequestStatus},
     },
+    state::AppState,
+    store::{self, assistant::AssistantRequest, tasks::Task},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,128 +34,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(accept_proposal))
 }
 
-/// Most messages one task extraction reads.
-pub const MAX_EXTRACT_MESSAGES: usize = 50;
-
 pub fn request_not_found() -> ApiError {
     ApiError::new(ErrorCode::RequestNotFound, "no such assistant request")
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct AskRequest {
-    pub question: String,
-    /// Only this room (the caller must be a member); null or left out: every room they are in.
-    pub room: Option<Uuid>,
-    /// Post the answer into `room` as an assistant message.
-    #[serde(default)]
-    pub post: bool,
 }
 
 /// A queued request.
 #[derive(Serialize, ToSchema)]
 pub struct Queued {
     pub request: AssistantRequest,
-}
-
-/// Checks a question against the configured limits; returns it trimmed.
-fn parse_question<'a>(state: &AppState, raw: &'a str) -> ApiResult<&'a str> {
-    let question = raw.trim();
-    if question.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::EmptyQuestion,
-            "the question is empty",
-        ));
-    }
-    let max = state.config.assistant.max_question_chars;
-    if question.chars().count() > max {
-        return Err(ApiError::new(
-            ErrorCode::QuestionTooLong,
-            format!("a question may have at most {max} characters"),
-        ));
-    }
-    Ok(question)
-}
-
-/// Counts a request against the caller's per-minute assistant budget.
-async fn limit_asks(state: &AppState, user: &CurrentUser) -> ApiResult<()> {
-    crate::app::limits::rate_limit(
-        state,
-        &format!("ask:{}", user.id),
-        state.config.assistant.asks_per_user_per_minute,
-        60,
-        "assistant requests",
-    )
-    .await?;
-    Ok(())
-}
-
-/// Stores a request and queues it for the workers.
-async fn enqueue(state: &AppState, new: NewRequest<'_>) -> ApiResult<AssistantRequest> {
-    let row = store::assistant::insert(&state.db, &new).await?;
-    let mut redis = state.redis.clone();
-    if let Err(e) = queue::enqueue(
-        &mut redis,
-        &state.config.redis.key_prefix,
-        &Job::Request { id: row.id },
-    )
-    .await
-    {
-        // Nothing half-done stays behind: the request is marked failed before answering 503.
-        let _ = store::assistant::fail(
-            &state.db,
-            row.id,
-            "queue_unavailable",
-            "the job queue is unavailable",
-        )
-        .await;
-        return Err(ApiError::unavailable(e));
-    }
-    Ok(row.into())
-}
-
-/// Queues a question. Validates it first; with `room`, the caller must be a member.
-pub async fn queue_question(
-    state: &AppState,
-    user: &CurrentUser,
-    question: &str,
-    room: Option<Uuid>,
-    post: bool,
-) -> ApiResult<AssistantRequest> {
-    let question = parse_question(state, question)?;
-    if post && room.is_none() {
-        return Err(ApiError::new(
-            ErrorCode::RoomRequired,
-            "posting an answer needs a room",
-        ));
-    }
-    if let Some(room) = room {
-        member_of(&state.db, user, room).await?;
-    }
-    limit_asks(state, user).await?;
-    enqueue(
-        state,
-        NewRequest {
-            id: store::new_id(),
-            user_id: user.id,
-            kind: "ask",
-            question,
-            room_id: room,
-            post,
-            message_ids: &[],
-        },
-    )
-    .await
-}
-
-/// A message starting with `@flowly ` asks the rest as a question in its room, answered in the
-/// room. The message itself is sent either way; a question that cannot be queued is logged.
-pub async fn ask_from_message(state: &AppState, user: &CurrentUser, room: Uuid, body: &str) {
-    let Some(question) = body.strip_prefix("@flowly ") else {
-        return;
-    };
-    if let Err(e) = queue_question(state, user, question, Some(room), true).await {
-        tracing::info!(code = %e.code, "@flowly question not queued");
-    }
 }
 
 /// Ask the assistant. The answer arrives as `assistant.*` WebSocket frames and at
@@ -171,7 +55,7 @@ async fn ask(
     user: CurrentUser,
     ApiJson(req): ApiJson<AskRequest>,
 ) -> ApiResult<(StatusCode, Json<Queued>)> {
-    let request = queue_question(&state, &user, &req.question, req.room, req.post).await?;
+    let request = assistant::ask(&state, &user, &req).await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { request })))
 }
 
@@ -194,11 +78,8 @@ async fn list_requests(
     user: CurrentUser,
     ApiQuery(q): ApiQuery<RequestsQuery>,
 ) -> ApiResult<Json<RequestList>> {
-    let limit = page_size(&state, q.limit, 20)?;
-    let rows = store::assistant::recent(&state.db, user.id, limit).await?;
-    Ok(Json(RequestList {
-        requests: rows.into_iter().map(Into::into).collect(),
-    }))
+    let requests = assistant::list_requests(&state, &user, q.limit).await?;
+    Ok(Json(RequestList { requests }))
 }
 
 /// One of the caller's requests.
@@ -209,10 +90,7 @@ async fn get_request(
     user: CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<AssistantRequest>> {
-    let row = store::assistant::get_for(&state.db, user.id, id)
-        .await?
-        .ok_or_else(request_not_found)?;
-    Ok(Json(row.into()))
+    Ok(Json(assistant::get_request(&state, &user, id).await?))
 }
 
 /// Summarise a room since the caller's last read (or its latest messages when nothing is
@@ -225,34 +103,8 @@ async fn summarise_room(
     ApiPath(room): ApiPath<Uuid>,
     ApiJson(_body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<Queued>)> {
-    member_of(&state.db, &user, room).await?;
-    limit_asks(&state, &user).await?;
-    let name = store::rooms::get(&state.db, room, user.id)
-        .await?
-        .map(|r| r.name)
-        .unwrap_or_default();
-    let question = format!("Summarise #{name} since my last read");
-    let request = enqueue(
-        &state,
-        NewRequest {
-            id: store::new_id(),
-            user_id: user.id,
-            kind: "summary",
-            question: &question,
-            room_id: Some(room),
-            post: false,
-            message_ids: &[],
-        },
-    )
-    .await?;
+    let request = assistant::summarise_room(&state, &user, room).await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { request })))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct ExtractRequest {
-    pub room: Uuid,
-    /// 1 to 50 messages of that room.
-    pub message_ids: Vec<Uuid>,
 }
 
 /// Propose tasks from selected messages; each field of a proposal cites its message.
@@ -264,38 +116,7 @@ async fn extract_tasks(
     user: CurrentUser,
     ApiJson(req): ApiJson<ExtractRequest>,
 ) -> ApiResult<(StatusCode, Json<Queued>)> {
-    let mut ids = req.message_ids.clone();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() || ids.len() > MAX_EXTRACT_MESSAGES {
-        return Err(ApiError::new(
-            ErrorCode::InvalidMessageIds,
-            format!("select 1 to {MAX_EXTRACT_MESSAGES} messages"),
-        ));
-    }
-    member_of(&state.db, &user, req.room).await?;
-    let found = store::assistant::source_messages(&state.db, user.id, req.room, &ids).await?;
-    if found.len() != ids.len() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidMessageIds,
-            "every message must be a live user message of that room",
-        ));
-    }
-    limit_asks(&state, &user).await?;
-    let question = format!("Propose tasks from {} messages", ids.len());
-    let request = enqueue(
-        &state,
-        NewRequest {
-            id: store::new_id(),
-            user_id: user.id,
-            kind: "extract",
-            question: &question,
-            room_id: Some(req.room),
-            post: false,
-            message_ids: &ids,
-        },
-    )
-    .await?;
+    let request = assistant::extract_tasks(&state, &user, &req).await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { request })))
 }
 
@@ -340,10 +161,10 @@ async fn accept_proposal(
         .await?
         .ok_or_else(request_not_found)?;
     let proposal_not_found = || ApiError::new(ErrorCode::ProposalNotFound, "no such proposal");
-    if row.kind != "extract" {
+    if row.kind != RequestKind::Extract {
         return Err(proposal_not_found());
     }
-    if row.status != "done" {
+    if row.status != RequestStatus::Done {
         return Err(ApiError::new(
             ErrorCode::NotReady,
             "the extraction has not finished",

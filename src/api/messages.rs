@@ -192,7 +192,7 @@ pub async fn send(
     tx.commit().await?;
     state.notify.room_changed(room).await;
     if task.is_none() {
-        super::assistant::ask_from_message(state, user, room, body.as_str()).await;
+        crate::app::assistant::ask_from_message(state, user, room, body.as_str()).await;
     }
     let message = store::messages::get(&state.db, user.id, id)
         .await?

@@ -8,6 +8,7 @@
 //! A change to a room is announced through the [`Notifier`]s in [`AppState::notify`]: the
 //! real-time hub (every member's sockets, on every node) and the assistant's index hint.
 
+pub mod assistant;
 pub mod auth;
 pub mod limits;
 

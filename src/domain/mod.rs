@@ -1,5 +1,6 @@
 //! Types and rules of Flowly, free of IO: validated input ([`fields`]), permissions and task rules.
 
+pub mod assistant;
 pub mod auth;
 pub mod error_code;
 pub mod fields;

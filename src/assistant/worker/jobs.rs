@@ -14,6 +14,7 @@ use crate::{
         index::IndexError,
         queue::{Consumer, Delivery, Job, Stream},
     },
+    domain::assistant::{RequestKind, RequestStatus},
     store::{
         self, StoreError,
         assistant::{AssistantRequest, Finished, RequestRow},
@@ -188,13 +189,13 @@ impl Worker {
         self.send(
             row.user_id,
             "assistant.status",
-            json!({ "request": id, "status": "running" }),
+            json!({ "request": id, "status": RequestStatus::Running }),
         )
         .await;
-        let result = match row.kind.as_str() {
-            "ask" => self.ask(&row).await?,
-            "summary" => self.summarise(&row).await?,
-            _ => self.extract(&row).await?,
+        let result = match row.kind {
+            RequestKind::Ask => self.ask(&row).await?,
+            RequestKind::Summary => self.summarise(&row).await?,
+            RequestKind::Extract => self.extract(&row).await?,
         };
         let finished = Finished {
             answer: Some(&result.answer),
@@ -219,7 +220,7 @@ impl Worker {
         else {
             return Ok(());
         };
-        if row.status != "done" || row.posted_message_id.is_some() {
+        if row.status != RequestStatus::Done || row.posted_message_id.is_some() {
             return Ok(());
         }
         let mut tx = store::begin(&self.state.db).await?;
