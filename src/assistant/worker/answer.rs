@@ -1,5 +1,6 @@
 //! Answers and summaries: numbered passages (retrieved for a question, or a room's unread
-//! messages) written up by the generator, streamed to the asker, with the citations it uses.
+//! messages) written up by the generator, streamed to the asker, with the citations it uses;
+//! an answer asked for in a room is posted there as an assistant message.
 
 use std::{sync::Arc, time::Duration};
 
@@ -12,9 +13,11 @@ use crate::{
     assistant::{
         Embedder, GenerateKind, GenerateRequest, Generator, ModelError, Passage, retrieve,
     },
+    domain::assistant::RequestStatus,
     store::{
         self,
         assistant::{Citation, RequestRow},
+        messages::NewMessage,
     },
 };
 
@@ -174,5 +177,40 @@ impl Worker {
         cited.sort_unstable();
         let citations = cited.into_iter().map(citation).collect();
         Ok(Outcome::answer(answer, citations, generator_name))
+    }
+
+    /// Posts a finished answer into its room as an assistant message, once.
+    pub(super) async fn post_if_asked(&self, row: &RequestRow) -> Result<(), JobError> {
+        let (Some(room), true, Some(answer)) = (row.room_id, row.post, row.answer.as_deref())
+        else {
+            return Ok(());
+        };
+        if row.status != RequestStatus::Done || row.posted_message_id.is_some() {
+            return Ok(());
+        }
+        let mut tx = store::begin(&self.state.db).await?;
+        let Some(locked) = store::assistant::lock(&mut tx, row.id).await? else {
+            return Ok(());
+        };
+        // Still a member? An answer is never posted into a room the asker has left.
+        if locked.posted_message_id.is_some()
+            || !store::rooms::is_member(&mut *tx, room, row.user_id).await?
+        {
+            return Ok(());
+        }
+        let data = json!({ "request": row.id, "citations": row.citations.0 });
+        let new = NewMessage {
+            room_id: room,
+            author_id: None,
+            kind: "assistant",
+            body: answer,
+            data: Some(data),
+            ..Default::default()
+        };
+        let (message, _) = store::messages::append(&mut tx, &new).await?;
+        store::assistant::set_posted(&mut tx, row.id, message).await?;
+        tx.commit().await?;
+        self.state.notify.room_changed(room).await;
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Running a job and settling its delivery: acknowledged when done, left for a retry when the
 //! failure may pass, dead-lettered when it will not; a request's final failure is recorded on it
-//! and sent to the asker.
+//! and sent to the asker. A request job runs its kind's handler ([`super::answer`],
+//! [`super::extract`]); an index job runs the indexer on the room.
 
 use std::time::Instant;
 
@@ -11,14 +12,13 @@ use super::Worker;
 use crate::{
     assistant::{
         ModelError,
-        index::IndexError,
-        queue::{Consumer, Delivery, Job, Stream},
+        index::{IndexError, Indexer},
+        queue::{self, Consumer, Delivery, Job, Stream},
     },
     domain::assistant::{RequestKind, RequestStatus},
     store::{
         self, StoreError,
-        assistant::{AssistantRequest, Finished, RequestRow},
-        messages::NewMessage,
+        assistant::{AssistantRequest, Finished},
     },
 };
 
@@ -28,6 +28,46 @@ pub(super) struct JobError {
     pub(super) code: &'static str,
     pub(super) message: String,
     pub(super) transient: bool,
+}
+
+// Failures that no retry fixes and that go to the dead-letter stream, not only onto the request.
+/// A job delivered too often (it may be what killed its workers).
+const ATTEMPTS_EXHAUSTED: &str = "attempts_exhausted";
+/// A stream entry that is not a job of its stream.
+const BAD_JOB: &str = "bad_job";
+
+impl JobError {
+    /// A job delivered more often than `assistant.max_attempts`.
+    pub(super) fn exhausted(message: &str) -> JobError {
+        JobError {
+            code: ATTEMPTS_EXHAUSTED,
+            message: message.into(),
+            transient: false,
+        }
+    }
+
+    /// A stream entry that is not a job of that stream.
+    pub(super) fn bad_job(message: &str) -> JobError {
+        JobError {
+            code: BAD_JOB,
+            message: message.into(),
+            transient: false,
+        }
+    }
+
+    /// Whether a failure that will not be retried is dead-lettered (rather than acknowledged).
+    fn dead_letters(&self) -> bool {
+        self.transient || self.code == ATTEMPTS_EXHAUSTED || self.code == BAD_JOB
+    }
+
+    /// The code recorded on a failed request and sent to the asker.
+    fn request_code(&self) -> &'static str {
+        if self.code == ATTEMPTS_EXHAUSTED {
+            "job_failed"
+        } else {
+            self.code
+        }
+    }
 }
 
 impl From<ModelError> for JobError {
@@ -103,7 +143,7 @@ impl Worker {
                 self.observe(stream, "retried", started);
                 Ok(())
             }
-            Err(e) if e.transient || e.code == "attempts_exhausted" || e.code == "bad_job" => {
+            Err(e) if e.dead_letters() => {
                 tracing::error!(code = e.code, error = %e.message, attempt = delivery.attempt, "assistant job dead-lettered");
                 self.observe(stream, "dead", started);
                 consumer
@@ -121,47 +161,76 @@ impl Worker {
         }
     }
 
+    /// Runs a request job and settles its delivery.
     pub(super) async fn handle_request(self, mut consumer: Consumer, delivery: Delivery) {
         let started = Instant::now();
         let Some(Job::Request { id }) = delivery.job else {
-            self.settle(
-                &mut consumer,
-                &delivery,
-                Err(JobError {
-                    code: "bad_job",
-                    message: "not a request job".into(),
-                    transient: false,
-                }),
-                started,
-            )
-            .await;
+            let outcome = Err(JobError::bad_job("not a request job"));
+            self.settle(&mut consumer, &delivery, outcome, started)
+                .await;
             return;
         };
-        let outcome = if consumer.exhausted(&delivery) {
-            Err(JobError {
-                code: "attempts_exhausted",
-                message: "the request could not be processed".into(),
-                transient: false,
-            })
+        self.request_job(&mut consumer, &delivery, id, started)
+            .await;
+    }
+
+    /// Runs request `id` (its kind is added to the span once the request is read), records a
+    /// final failure on it, and settles the delivery.
+    #[tracing::instrument(skip_all, fields(request_id = %id, kind = tracing::field::Empty, attempt = delivery.attempt))]
+    async fn request_job(
+        &self,
+        consumer: &mut Consumer,
+        delivery: &Delivery,
+        id: Uuid,
+        started: Instant,
+    ) {
+        let outcome = if consumer.exhausted(delivery) {
+            Err(JobError::exhausted("the request could not be processed"))
         } else {
             self.process(id).await
         };
         // A final failure is recorded on the request and sent to the asker.
         if let Err(e) = &outcome
-            && !(e.transient && consumer.may_retry(&delivery))
+            && !(e.transient && consumer.may_retry(delivery))
         {
             self.record_failure(id, e).await;
         }
-        self.settle(&mut consumer, &delivery, outcome, started)
-            .await;
+        self.settle(consumer, delivery, outcome, started).await;
+    }
+
+    /// Runs an index job (a hint that a room changed) and settles its delivery.
+    pub(super) async fn handle_index(
+        &self,
+        consumer: &mut Consumer,
+        indexer: &Indexer,
+        delivery: Delivery,
+    ) {
+        let started = Instant::now();
+        let outcome = match &delivery.job {
+            _ if consumer.exhausted(&delivery) => {
+                Err(JobError::exhausted("delivered too many times"))
+            }
+            Some(Job::Index { room, full }) => self.index_job(indexer, *room, *full).await,
+            _ => Err(JobError::bad_job("not an index job")),
+        };
+        self.settle(consumer, &delivery, outcome, started).await;
+    }
+
+    /// Indexes a room's events past its cursor (`full`: re-checks every source).
+    #[tracing::instrument(skip_all, fields(room_id = %room, full))]
+    async fn index_job(&self, indexer: &Indexer, room: Uuid, full: bool) -> Result<(), JobError> {
+        queue::clear_hint(&mut self.redis.clone(), &self.prefix, room).await;
+        let done = indexer.index_room(room, full, &|_| {}).await?;
+        tracing::debug!(
+            embedded = done.embedded,
+            removed = done.removed,
+            "room indexed"
+        );
+        Ok(())
     }
 
     async fn record_failure(&self, id: Uuid, e: &JobError) {
-        let code = if e.code == "attempts_exhausted" {
-            "job_failed"
-        } else {
-            e.code
-        };
+        let code = e.request_code();
         match store::assistant::fail(&self.state.db, id, code, &e.message).await {
             Ok(true) => {
                 if let Ok(Some(row)) = store::assistant::get(&self.state.db, id).await {
@@ -183,6 +252,7 @@ impl Worker {
         let Some(row) = store::assistant::get(&self.state.db, id).await? else {
             return Ok(()); // deleted with its user or room
         };
+        tracing::Span::current().record("kind", row.kind.as_str());
         if !store::assistant::start(&self.state.db, id).await? {
             return self.post_if_asked(&row).await; // done earlier; finish posting if a crash cut it
         }
@@ -211,41 +281,6 @@ impl Worker {
         let request = AssistantRequest::from(row.clone());
         self.send(row.user_id, "assistant.done", json!({ "request": request }))
             .await;
-        Ok(())
-    }
-
-    /// Posts a finished answer into its room as an assistant message, once.
-    async fn post_if_asked(&self, row: &RequestRow) -> Result<(), JobError> {
-        let (Some(room), true, Some(answer)) = (row.room_id, row.post, row.answer.as_deref())
-        else {
-            return Ok(());
-        };
-        if row.status != RequestStatus::Done || row.posted_message_id.is_some() {
-            return Ok(());
-        }
-        let mut tx = store::begin(&self.state.db).await?;
-        let Some(locked) = store::assistant::lock(&mut tx, row.id).await? else {
-            return Ok(());
-        };
-        // Still a member? An answer is never posted into a room the asker has left.
-        if locked.posted_message_id.is_some()
-            || !store::rooms::is_member(&mut *tx, room, row.user_id).await?
-        {
-            return Ok(());
-        }
-        let data = json!({ "request": row.id, "citations": row.citations.0 });
-        let new = NewMessage {
-            room_id: room,
-            author_id: None,
-            kind: "assistant",
-            body: answer,
-            data: Some(data),
-            ..Default::default()
-        };
-        let (message, _) = store::messages::append(&mut tx, &new).await?;
-        store::assistant::set_posted(&mut tx, row.id, message).await?;
-        tx.commit().await?;
-        self.state.notify.room_changed(room).await;
         Ok(())
     }
 }

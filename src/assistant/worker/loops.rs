@@ -2,11 +2,11 @@
 //! (in order) and the periodic sweep that queues rooms the indexer is behind on. Reads reclaim
 //! deliveries left idle by other consumers first.
 
-use std::{sync::Arc, time::Duration, time::Instant};
+use std::{sync::Arc, time::Duration};
 
 use tokio::sync::{Semaphore, watch};
 
-use super::{Worker, jobs::JobError};
+use super::Worker;
 use crate::{
     assistant::{
         index::Indexer,
@@ -72,31 +72,7 @@ impl Worker {
                 }
             };
             for delivery in deliveries {
-                let started = Instant::now();
-                let outcome = match &delivery.job {
-                    _ if consumer.exhausted(&delivery) => Err(JobError {
-                        code: "attempts_exhausted",
-                        message: "delivered too many times".into(),
-                        transient: false,
-                    }),
-                    Some(Job::Index { room, full }) => {
-                        queue::clear_hint(&mut self.redis.clone(), &self.prefix, *room).await;
-                        indexer
-                            .index_room(*room, *full, &|_| {})
-                            .await
-                            .map(|done| {
-                                tracing::debug!(%room, embedded = done.embedded, removed = done.removed, "room indexed");
-                            })
-                            .map_err(JobError::from)
-                    }
-                    _ => Err(JobError {
-                        code: "bad_job",
-                        message: "not an index job".into(),
-                        transient: false,
-                    }),
-                };
-                self.settle(&mut consumer, &delivery, outcome, started)
-                    .await;
+                self.handle_index(&mut consumer, &indexer, delivery).await;
             }
         }
     }

@@ -23,7 +23,7 @@ use super::{
     retrieve,
 };
 use crate::{
-    realtime::{frames, hub::publish_to_users},
+    realtime::frames,
     state::AppState,
     store::{
         self,
@@ -160,10 +160,7 @@ pub async fn spawn(
 impl Worker {
     async fn send(&self, user: Uuid, kind: &str, data: serde_json::Value) {
         let frame = frames::ephemeral(kind, None, data);
-        let mut redis = self.redis.clone();
-        if let Err(e) = publish_to_users(&mut redis, &self.prefix, vec![user], frame).await {
-            tracing::warn!(error = %e, "cannot send an assistant frame");
-        }
+        self.state.notify.users_ephemeral(vec![user], frame).await;
     }
 }
 
