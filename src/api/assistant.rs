@@ -4,24 +4,16 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{
-    ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody,
-    rooms::member_of,
-    tasks::{NewTask, Source, insert_task, parse_new, snapshot_entry},
-};
+use super::{ApiJson, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody};
 use crate::{
-    app::assistant::{self, AskRequest, ExtractRequest},
-    domain::{
-        ErrorCode, TaskTitle,
-        assistant::{RequestKind, RequestStatus},
-    },
+    app::assistant::{self, AcceptProposal, AskRequest, ExtractRequest},
     state::AppState,
-    store::{self, assistant::AssistantRequest, tasks::Task},
+    store::{assistant::AssistantRequest, tasks::Task},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,10 +24,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(summarise_room))
         .routes(routes!(extract_tasks))
         .routes(routes!(accept_proposal))
-}
-
-pub fn request_not_found() -> ApiError {
-    ApiError::new(ErrorCode::RequestNotFound, "no such assistant request")
 }
 
 /// A queued request.
@@ -120,26 +108,6 @@ async fn extract_tasks(
     Ok((StatusCode::ACCEPTED, Json(Queued { request })))
 }
 
-/// Changes to a proposal before it becomes a task; leave out what stays.
-#[derive(Deserialize, ToSchema, Default)]
-pub struct AcceptProposal {
-    pub title: Option<String>,
-    /// A member of the room, or null for nobody.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Uuid>, nullable)]
-    pub assignee: Option<Option<Uuid>>,
-    /// `YYYY-MM-DD`, or null for none.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable)]
-    pub due: Option<Option<String>>,
-}
-
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct Accepted {
     pub task: Task,
@@ -157,94 +125,6 @@ async fn accept_proposal(
     ApiPath((id, n)): ApiPath<(Uuid, usize)>,
     ApiJson(req): ApiJson<AcceptProposal>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    let row = store::assistant::get_for(&state.db, user.id, id)
-        .await?
-        .ok_or_else(request_not_found)?;
-    let proposal_not_found = || ApiError::new(ErrorCode::ProposalNotFound, "no such proposal");
-    if row.kind != RequestKind::Extract {
-        return Err(proposal_not_found());
-    }
-    if row.status != RequestStatus::Done {
-        return Err(ApiError::new(
-            ErrorCode::NotReady,
-            "the extraction has not finished",
-        ));
-    }
-    let room = row.room_id.ok_or_else(proposal_not_found)?;
-    let proposals = row.proposals.map(|p| p.0).unwrap_or_default();
-    let index = n.checked_sub(1).ok_or_else(proposal_not_found)?;
-    let proposal = proposals.get(index).ok_or_else(proposal_not_found)?;
-    if proposal.accepted_task.is_some() {
-        return Err(already_accepted());
-    }
-    member_of(&state.db, &user, room).await?;
-    let title = match &req.title {
-        Some(t) => TaskTitle::parse(t)?.into_inner(),
-        None => proposal.title.value.clone(),
-    };
-    let assignee = match req.assignee {
-        Some(a) => a,
-        None => proposal.assignee.value.as_ref().map(|u| u.id),
-    };
-    let due = match req.due {
-        Some(d) => d,
-        None => proposal.due.value.clone(),
-    };
-    let new = NewTask {
-        room_id: Some(room),
-        title,
-        description: String::new(),
-        status: None,
-        priority: None,
-        assignee_id: assignee,
-        due_on: due,
-        labels: vec![],
-    };
-    let task_row = parse_new(&new, room, user.id)?;
-    // The source messages the proposal cites, as the task's snapshot.
-    let mut sources: Vec<Uuid> = [
-        proposal.title.cite,
-        proposal.assignee.cite,
-        proposal.due.cite,
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    sources.dedup();
-    let mut snapshot = Vec::new();
-    for source in &sources {
-        if let Some(m) = store::messages::get(&state.db, user.id, *source).await?
-            && m.deleted_at.is_none()
-        {
-            snapshot.push(snapshot_entry(&m));
-        }
-    }
-    let source = proposal.title.cite.map(|message_id| Source {
-        message_id,
-        snapshot: json!(snapshot),
-    });
-    let task_id = task_row.id;
-    let index = i32::try_from(index).map_err(|_| proposal_not_found())?;
-    // Claim first, so two accepts race to one task; undo the claim if the task cannot be made.
-    let mut tx = store::begin(&state.db).await?;
-    if !store::assistant::claim_proposal(&mut tx, id, index, task_id).await? {
-        return Err(already_accepted());
-    }
-    tx.commit().await?;
-    match insert_task(&state, &user, task_row, source).await {
-        Ok(task) => Ok((StatusCode::CREATED, Json(Accepted { task }))),
-        Err(e) => {
-            let mut tx = store::begin(&state.db).await?;
-            store::assistant::unclaim_proposal(&mut tx, id, index, task_id).await?;
-            tx.commit().await?;
-            Err(e)
-        }
-    }
-}
-
-fn already_accepted() -> ApiError {
-    ApiError::new(
-        ErrorCode::AlreadyAccepted,
-        "this proposal is already a task",
-    )
+    let task = assistant::accept_proposal(&state, &user, id, n, &req).await?;
+    Ok((StatusCode::CREATED, Json(Accepted { task })))
 }

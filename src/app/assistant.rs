@@ -3,20 +3,27 @@
 //! asker's per-minute budget, stored and queued for `flowly worker`; reading them back; and
 //! accepting a proposed task, which becomes a real task of the room.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{AppState, Coded, Infra, limits::LimitError};
+use super::{
+    AppState, Coded, Infra,
+    limits::LimitError,
+    rooms::RoomError,
+    tasks::{NewTask, Source, TaskError, insert_task, parse_new, snapshot_entry},
+};
 use crate::{
     assistant::queue::{self, Job},
     domain::{
-        Actor, ErrorCode, Invalid,
-        assistant::{Question, RequestKind, extract_selection},
+        Actor, ErrorCode, Invalid, TaskTitle,
+        assistant::{Question, RequestKind, RequestStatus, extract_selection},
     },
     store::{
         self,
         assistant::{AssistantRequest, NewRequest},
+        tasks::Task,
     },
 };
 
@@ -25,12 +32,20 @@ use crate::{
 pub enum AssistantError {
     #[error("posting an answer needs a room")]
     RoomRequired,
-    #[error("no such room, or you are not a member of it")]
-    RoomNotFound,
     #[error("every message must be a live user message of that room")]
     MessagesNotInRoom,
     #[error("no such assistant request")]
     RequestNotFound,
+    #[error("no such proposal")]
+    ProposalNotFound,
+    #[error("the extraction has not finished")]
+    NotReady,
+    #[error("this proposal is already a task")]
+    AlreadyAccepted,
+    #[error(transparent)]
+    Room(#[from] RoomError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
     #[error(transparent)]
     Invalid(#[from] Invalid),
     #[error(transparent)]
@@ -45,9 +60,13 @@ impl Coded for AssistantError {
     fn code(&self) -> ErrorCode {
         match self {
             AssistantError::RoomRequired => ErrorCode::RoomRequired,
-            AssistantError::RoomNotFound => ErrorCode::RoomNotFound,
             AssistantError::MessagesNotInRoom => ErrorCode::InvalidMessageIds,
             AssistantError::RequestNotFound => ErrorCode::RequestNotFound,
+            AssistantError::ProposalNotFound => ErrorCode::ProposalNotFound,
+            AssistantError::NotReady => ErrorCode::NotReady,
+            AssistantError::AlreadyAccepted => ErrorCode::AlreadyAccepted,
+            AssistantError::Room(e) => e.code(),
+            AssistantError::Task(e) => e.code(),
             AssistantError::Invalid(e) => e.code(),
             AssistantError::Limit(e) => e.code(),
             AssistantError::Infra(e) => e.code(),
@@ -57,6 +76,8 @@ impl Coded for AssistantError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             AssistantError::Limit(e) => e.retry_after(),
+            AssistantError::Room(e) => e.retry_after(),
+            AssistantError::Task(e) => e.retry_after(),
             _ => None,
         }
     }
@@ -64,6 +85,8 @@ impl Coded for AssistantError {
     fn is_validation(&self) -> bool {
         match self {
             AssistantError::Invalid(e) => e.is_validation(),
+            AssistantError::Room(e) => e.is_validation(),
+            AssistantError::Task(e) => e.is_validation(),
             _ => false,
         }
     }
@@ -88,12 +111,25 @@ pub struct ExtractRequest {
     pub message_ids: Vec<Uuid>,
 }
 
-/// The actor's membership of `room`, or `RoomNotFound` (a non-member learns nothing of it).
-async fn member_of(state: &AppState, actor: &Actor, room: Uuid) -> Result<(), AssistantError> {
-    store::rooms::membership(&state.db, room, actor.id)
-        .await?
-        .map(|_| ())
-        .ok_or(AssistantError::RoomNotFound)
+/// Changes to a proposal before it becomes a task; leave out what stays.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct AcceptProposal {
+    pub title: Option<String>,
+    /// A member of the room, or null for nobody.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub assignee: Option<Option<Uuid>>,
+    /// `YYYY-MM-DD`, or null for none.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub due: Option<Option<String>>,
+}
+
+/// Distinguishes a field left out (`None`) from one set to null (`Some(None)`).
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Counts a request against the actor's per-minute assistant budget.
@@ -156,7 +192,7 @@ pub async fn queue_question(
         return Err(AssistantError::RoomRequired);
     }
     if let Some(room) = room {
-        member_of(state, actor, room).await?;
+        super::rooms::member_of(&state.db, actor, room).await?;
     }
     limit_asks(state, actor).await?;
     enqueue(
@@ -218,7 +254,7 @@ pub async fn summarise_room(
     actor: &Actor,
     room: Uuid,
 ) -> Result<AssistantRequest, AssistantError> {
-    member_of(state, actor, room).await?;
+    super::rooms::member_of(&state.db, actor, room).await?;
     limit_asks(state, actor).await?;
     let name = store::rooms::get(&state.db, room, actor.id)
         .await?
@@ -249,7 +285,7 @@ pub async fn extract_tasks(
     extract: &ExtractRequest,
 ) -> Result<AssistantRequest, AssistantError> {
     let ids = extract_selection(&extract.message_ids)?;
-    member_of(state, actor, extract.room).await?;
+    super::rooms::member_of(&state.db, actor, extract.room).await?;
     let found = store::assistant::source_messages(&state.db, actor.id, extract.room, &ids).await?;
     if found.len() != ids.len() {
         return Err(AssistantError::MessagesNotInRoom);
@@ -269,4 +305,98 @@ pub async fn extract_tasks(
         },
     )
     .await
+}
+
+/// Accepts proposal `n` (from 1) of a finished extraction, with the actor's changes: a real task
+/// of the room, linked to the messages the proposal cites (made like any task: events and a
+/// system message). A proposal becomes one task only, however many accept it at once.
+#[tracing::instrument(skip_all, fields(user_id = %actor.id, request_id = %id, n))]
+pub async fn accept_proposal(
+    state: &AppState,
+    actor: &Actor,
+    id: Uuid,
+    n: usize,
+    changes: &AcceptProposal,
+) -> Result<Task, AssistantError> {
+    let row = store::assistant::get_for(&state.db, actor.id, id)
+        .await?
+        .ok_or(AssistantError::RequestNotFound)?;
+    if row.kind != RequestKind::Extract {
+        return Err(AssistantError::ProposalNotFound);
+    }
+    if row.status != RequestStatus::Done {
+        return Err(AssistantError::NotReady);
+    }
+    let room = row.room_id.ok_or(AssistantError::ProposalNotFound)?;
+    let proposals = row.proposals.map(|p| p.0).unwrap_or_default();
+    let index = n.checked_sub(1).ok_or(AssistantError::ProposalNotFound)?;
+    let proposal = proposals
+        .get(index)
+        .ok_or(AssistantError::ProposalNotFound)?;
+    if proposal.accepted_task.is_some() {
+        return Err(AssistantError::AlreadyAccepted);
+    }
+    super::rooms::member_of(&state.db, actor, room).await?;
+    let title = match &changes.title {
+        Some(t) => TaskTitle::parse(t)?.into_inner(),
+        None => proposal.title.value.clone(),
+    };
+    let assignee = match changes.assignee {
+        Some(a) => a,
+        None => proposal.assignee.value.as_ref().map(|u| u.id),
+    };
+    let due = match &changes.due {
+        Some(d) => d.clone(),
+        None => proposal.due.value.clone(),
+    };
+    let new = NewTask {
+        room_id: Some(room),
+        title,
+        description: String::new(),
+        status: None,
+        priority: None,
+        assignee_id: assignee,
+        due_on: due,
+        labels: vec![],
+    };
+    let task_row = parse_new(&new, room, actor.id)?;
+    // The source messages the proposal cites, as the task's snapshot.
+    let mut sources: Vec<Uuid> = [
+        proposal.title.cite,
+        proposal.assignee.cite,
+        proposal.due.cite,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    sources.dedup();
+    let mut snapshot = Vec::new();
+    for source in &sources {
+        if let Some(m) = store::messages::get(&state.db, actor.id, *source).await?
+            && m.deleted_at.is_none()
+        {
+            snapshot.push(snapshot_entry(&m));
+        }
+    }
+    let source = proposal.title.cite.map(|message_id| Source {
+        message_id,
+        snapshot: json!(snapshot),
+    });
+    let task_id = task_row.id;
+    let index = i32::try_from(index).map_err(|_| AssistantError::ProposalNotFound)?;
+    // Claim first, so two accepts race to one task; undo the claim if the task cannot be made.
+    let mut tx = store::begin(&state.db).await?;
+    if !store::assistant::claim_proposal(&mut tx, id, index, task_id).await? {
+        return Err(AssistantError::AlreadyAccepted);
+    }
+    tx.commit().await?;
+    match insert_task(state, actor, task_row, source).await {
+        Ok(task) => Ok(task),
+        Err(e) => {
+            let mut tx = store::begin(&state.db).await?;
+            store::assistant::unclaim_proposal(&mut tx, id, index, task_id).await?;
+            tx.commit().await?;
+            Err(e.into())
+        }
+    }
 }

@@ -13,7 +13,7 @@ use crate::{
     assistant::{
         Embedder, GenerateKind, GenerateRequest, Generator, ModelError, Passage, retrieve,
     },
-    domain::assistant::RequestStatus,
+    domain::{MessageKind, assistant::RequestStatus},
     store::{
         self,
         assistant::{Citation, RequestRow},
@@ -202,7 +202,7 @@ impl Worker {
         let new = NewMessage {
             room_id: room,
             author_id: None,
-            kind: "assistant",
+            kind: MessageKind::Assistant,
             body: answer,
             data: Some(data),
             ..Default::default()

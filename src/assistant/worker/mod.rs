@@ -23,7 +23,6 @@ use super::{
     retrieve,
 };
 use crate::{
-    realtime::frames,
     state::AppState,
     store::{
         self,
@@ -158,9 +157,12 @@ pub async fn spawn(
 }
 
 impl Worker {
-    async fn send(&self, user: Uuid, kind: &str, data: serde_json::Value) {
-        let frame = frames::ephemeral(kind, None, data);
-        self.state.notify.users_ephemeral(vec![user], frame).await;
+    /// Sends an `assistant.*` event to the asker's sockets, on every node.
+    async fn send(&self, user: Uuid, kind: &'static str, data: serde_json::Value) {
+        self.state
+            .notify
+            .users_ephemeral(vec![user], kind, data)
+            .await;
     }
 }
 
