@@ -10,7 +10,7 @@ use super::Worker;
 use crate::{
     assistant::{
         index::Indexer,
-        queue::{self, Consumer, Job, Stream},
+        queue::{self, Consumer, Delivery, Job, Stream},
     },
     store,
 };
@@ -26,17 +26,10 @@ impl Worker {
         ));
         loop {
             let free = slots.available_permits().max(1);
-            let read = tokio::select! {
-                _ = crate::realtime::stopped(&mut stopping) => return,
-                r = consumer.read(free, Duration::from_millis(1000)) => r,
-            };
-            let deliveries = match read {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read assistant requests; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+            let Some(deliveries) =
+                next_deliveries(&mut consumer, free, &mut stopping, "assistant requests").await
+            else {
+                return;
             };
             for delivery in deliveries {
                 let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
@@ -59,17 +52,10 @@ impl Worker {
         mut stopping: watch::Receiver<bool>,
     ) {
         loop {
-            let read = tokio::select! {
-                _ = crate::realtime::stopped(&mut stopping) => return,
-                r = consumer.read(8, Duration::from_millis(1000)) => r,
-            };
-            let deliveries = match read {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read index jobs; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+            let Some(deliveries) =
+                next_deliveries(&mut consumer, 8, &mut stopping, "index jobs").await
+            else {
+                return;
             };
             for delivery in deliveries {
                 self.handle_index(&mut consumer, &indexer, delivery).await;
@@ -114,6 +100,28 @@ impl Worker {
                         .set(depth);
                 }
             }
+        }
+    }
+}
+
+/// Up to `count` deliveries, waiting a second at most; `None` once the worker stops. A failed
+/// read is logged and, after a pause, answered with none.
+async fn next_deliveries(
+    consumer: &mut Consumer,
+    count: usize,
+    stopping: &mut watch::Receiver<bool>,
+    what: &str,
+) -> Option<Vec<Delivery>> {
+    let read = tokio::select! {
+        _ = crate::realtime::stopped(stopping) => return None,
+        r = consumer.read(count, Duration::from_millis(1000)) => r,
+    };
+    match read {
+        Ok(deliveries) => Some(deliveries),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read {what}; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Some(Vec::new())
         }
     }
 }

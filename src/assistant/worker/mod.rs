@@ -92,6 +92,22 @@ async fn connection(state: &AppState) -> anyhow::Result<redis::aio::ConnectionMa
     Ok(redis::aio::ConnectionManager::new_with_config(client, config).await?)
 }
 
+/// A consumer named `name` of `stream`, on a Redis connection of its own.
+async fn consumer(state: &AppState, stream: Stream, name: &str) -> anyhow::Result<Consumer> {
+    let cfg = &state.config.assistant;
+    let prefix = &state.config.redis.key_prefix;
+    let redis = connection(state).await?;
+    let consumer = Consumer::new(
+        redis,
+        prefix,
+        stream,
+        name,
+        cfg.max_attempts,
+        cfg.reclaim_idle_ms,
+    );
+    Ok(consumer.await?)
+}
+
 /// Starts a worker on `state` (its database, Redis and key prefix). `name` identifies it among
 /// the consumers (unique per process).
 pub async fn spawn(
@@ -99,7 +115,6 @@ pub async fn spawn(
     backends: Backends,
     name: &str,
 ) -> anyhow::Result<WorkerHandle> {
-    let cfg = state.config.assistant.clone();
     let prefix = state.config.redis.key_prefix.clone();
     let (stop, stopping) = watch::channel(false);
     let worker = Worker {
@@ -112,28 +127,12 @@ pub async fn spawn(
         tracing::error!(problem = %problem, "assistant model not available: requests that need it fail with model_unavailable");
     }
     let mut tasks = Vec::new();
-    let requests = Consumer::new(
-        connection(&state).await?,
-        &prefix,
-        Stream::Requests,
-        name,
-        cfg.max_attempts,
-        cfg.reclaim_idle_ms,
-    )
-    .await?;
+    let requests = consumer(&state, Stream::Requests, name).await?;
     tasks.push(tokio::spawn(
         worker.clone().request_loop(requests, stopping.clone()),
     ));
     if let Ok(embedder) = &worker.backends.embedder {
-        let index = Consumer::new(
-            connection(&state).await?,
-            &prefix,
-            Stream::Index,
-            name,
-            cfg.max_attempts,
-            cfg.reclaim_idle_ms,
-        )
-        .await?;
+        let index = consumer(&state, Stream::Index, name).await?;
         let indexer = Indexer::new(state.db.clone(), Arc::clone(embedder));
         if store::knowledge::other_model_exists(&state.db, embedder.model()).await? {
             tracing::info!(
