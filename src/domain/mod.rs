@@ -2,6 +2,7 @@
 //! ([`fields`]), who the caller is ([`auth`]), room and message kinds ([`rooms`]), who may do what
 //! ([`permissions`]) and task rules ([`tasks`]).
 
+pub mod assistant;
 pub mod auth;
 pub mod error_code;
 pub mod fields;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::StoreResult;
+use crate::domain::assistant::{RequestKind, RequestStatus};
 
 /// A numbered source of an answer, linking into the conversation.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -66,10 +67,8 @@ pub struct RequestError {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AssistantRequest {
     pub id: Uuid,
-    /// `ask`, `summary` or `extract`.
-    pub kind: String,
-    /// `queued`, `running`, `done` or `failed`.
-    pub status: String,
+    pub kind: RequestKind,
+    pub status: RequestStatus,
     pub question: String,
     pub room: Option<Uuid>,
     pub post: bool,
@@ -87,8 +86,8 @@ pub struct AssistantRequest {
 pub struct RequestRow {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub kind: String,
-    pub status: String,
+    pub kind: RequestKind,
+    pub status: RequestStatus,
     pub question: String,
     pub room_id: Option<Uuid>,
     pub post: bool,
@@ -135,7 +134,7 @@ const SELECT: &str = "select id, user_id, kind, status, question, room_id, post,
 pub struct NewRequest<'a> {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub kind: &'a str,
+    pub kind: RequestKind,
     pub question: &'a str,
     pub room_id: Option<Uuid>,
     pub post: bool,
@@ -213,10 +212,12 @@ pub async fn recent(
 /// finished (a duplicate delivery).
 pub async fn start(db: impl PgExecutor<'_>, id: Uuid) -> StoreResult<bool> {
     Ok(sqlx::query(
-        "update assistant_requests set status = 'running', started_at = now()
-         where id = $1 and status in ('queued', 'running')",
+        "update assistant_requests set status = $2, started_at = now()
+         where id = $1 and status in ($3, $2)",
     )
     .bind(id)
+    .bind(RequestStatus::Running)
+    .bind(RequestStatus::Queued)
     .execute(db)
     .await?
     .rows_affected()
@@ -234,15 +235,18 @@ pub struct Finished<'a> {
 /// Stores a request's result, unless it already finished.
 pub async fn finish(db: impl PgExecutor<'_>, id: Uuid, done: &Finished<'_>) -> StoreResult<bool> {
     Ok(sqlx::query(
-        "update assistant_requests set status = 'done', answer = $2, citations = $3, proposals = $4,
+        "update assistant_requests set status = $6, answer = $2, citations = $3, proposals = $4,
                 model = $5, finished_at = now()
-         where id = $1 and status in ('queued', 'running')",
+         where id = $1 and status in ($7, $8)",
     )
     .bind(id)
     .bind(done.answer)
     .bind(Json(done.citations))
     .bind(done.proposals.map(Json))
     .bind(done.model)
+    .bind(RequestStatus::Done)
+    .bind(RequestStatus::Queued)
+    .bind(RequestStatus::Running)
     .execute(db)
     .await?
     .rows_affected()
@@ -257,12 +261,15 @@ pub async fn fail(
     message: &str,
 ) -> StoreResult<bool> {
     Ok(sqlx::query(
-        "update assistant_requests set status = 'failed', error_code = $2, error_message = $3, finished_at = now()
-         where id = $1 and status in ('queued', 'running')",
+        "update assistant_requests set status = $4, error_code = $2, error_message = $3, finished_at = now()
+         where id = $1 and status in ($5, $6)",
     )
     .bind(id)
     .bind(code)
     .bind(message)
+    .bind(RequestStatus::Failed)
+    .bind(RequestStatus::Queued)
+    .bind(RequestStatus::Running)
     .execute(db)
     .await?
     .rows_affected()

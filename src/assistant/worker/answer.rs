@@ -1,0 +1,216 @@
+//! Answers and summaries: numbered passages (retrieved for a question, or a room's unread
+//! messages) written up by the generator, streamed to the asker, with the citations it uses;
+//! an answer asked for in a room is posted there as an assistant message.
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::json;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{Outcome, Worker, jobs::JobError, message_citation};
+use crate::{
+    assistant::{
+        Embedder, GenerateKind, GenerateRequest, Generator, ModelError, Passage, retrieve,
+    },
+    domain::{MessageKind, assistant::RequestStatus},
+    store::{
+        self,
+        assistant::{Citation, RequestRow},
+        messages::NewMessage,
+    },
+};
+
+const ASK_INSTRUCTION: &str = "Answer the question using only the numbered passages from the \
+team's chats and tasks. Cite every claim with the passage number in brackets, like [1]. If the \
+passages do not contain the answer, say so.";
+
+const SUMMARY_INSTRUCTION: &str = "Summarise these chat messages for someone catching up: the \
+decisions, open questions and who does what. Cite each point with the message number in \
+brackets, like [2].";
+
+impl Worker {
+    fn embedder(&self) -> Result<&Arc<dyn Embedder>, JobError> {
+        self.backends
+            .embedder
+            .as_ref()
+            .map_err(|e| ModelError::NotAvailable(e.clone()).into())
+    }
+
+    fn generator(&self) -> Result<&Arc<dyn Generator>, JobError> {
+        self.backends
+            .generator
+            .as_ref()
+            .map_err(|e| ModelError::NotAvailable(e.clone()).into())
+    }
+
+    /// Generates text, streaming it to the asker as `assistant.delta` frames, within the
+    /// configured timeout.
+    async fn generate(
+        &self,
+        user: Uuid,
+        request_id: Uuid,
+        request: GenerateRequest,
+    ) -> Result<String, JobError> {
+        let generator = Arc::clone(self.generator()?);
+        let (tx, mut rx) = mpsc::channel::<String>(64);
+        let forward = {
+            let worker = self.clone();
+            tokio::spawn(async move {
+                while let Some(text) = rx.recv().await {
+                    worker
+                        .send(
+                            user,
+                            "assistant.delta",
+                            json!({ "request": request_id, "text": text }),
+                        )
+                        .await;
+                }
+            })
+        };
+        let timeout = Duration::from_secs(self.state.config.assistant.model_timeout_secs.max(1));
+        let answer = tokio::time::timeout(timeout, generator.generate(&request, tx)).await;
+        let _ = forward.await;
+        Ok(answer.map_err(|_| ModelError::Timeout)??)
+    }
+
+    pub(super) async fn ask(&self, row: &RequestRow) -> Result<Outcome, JobError> {
+        let embedder = Arc::clone(self.embedder()?);
+        let generator_name = self.generator()?.name().to_owned();
+        let cfg = &self.state.config.assistant;
+        let hits = retrieve::retrieve(
+            &self.state.db,
+            embedder.as_ref(),
+            row.user_id,
+            row.room_id,
+            &row.question,
+            cfg.top_k,
+        )
+        .await?;
+        if hits.is_empty() {
+            let answer = "I found nothing about this in the rooms you are in.".to_owned();
+            self.send(
+                row.user_id,
+                "assistant.delta",
+                json!({ "request": row.id, "text": answer }),
+            )
+            .await;
+            return Ok(Outcome::answer(answer, vec![], generator_name));
+        }
+        let passages: Vec<Passage> = hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| retrieve::passage(i + 1, h))
+            .collect();
+        self.write(row, GenerateKind::Answer, ASK_INSTRUCTION, passages, |n| {
+            retrieve::citation(n, &hits[n - 1])
+        })
+        .await
+    }
+
+    pub(super) async fn summarise(&self, row: &RequestRow) -> Result<Outcome, JobError> {
+        let generator_name = self.generator()?.name().to_owned();
+        let Some(room) = row.room_id else {
+            return Err(ModelError::Input("a summary needs a room".into()).into());
+        };
+        let cfg = &self.state.config.assistant;
+        let messages = store::assistant::to_summarise(
+            &self.state.db,
+            row.user_id,
+            room,
+            cfg.summary_max_messages,
+            cfg.summary_max_messages.min(30),
+        )
+        .await?;
+        if messages.is_empty() {
+            return Ok(Outcome::answer(
+                "There is nothing to summarise in this room yet.".into(),
+                vec![],
+                generator_name,
+            ));
+        }
+        let passages = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Passage {
+                n: i + 1,
+                label: format!(
+                    "#{} · {} · {}",
+                    m.room_name,
+                    m.author.as_deref().unwrap_or("someone"),
+                    m.created_at.format("%Y-%m-%d %H:%M")
+                ),
+                text: m.body.clone(),
+            })
+            .collect();
+        self.write(
+            row,
+            GenerateKind::Summary,
+            SUMMARY_INSTRUCTION,
+            passages,
+            |n| message_citation(n, &messages[n - 1]),
+        )
+        .await
+    }
+
+    /// Writes from numbered passages (streaming to the asker), then keeps the citations of the
+    /// passages the text actually cites, in number order.
+    async fn write(
+        &self,
+        row: &RequestRow,
+        kind: GenerateKind,
+        instruction: &str,
+        passages: Vec<Passage>,
+        citation: impl Fn(usize) -> Citation,
+    ) -> Result<Outcome, JobError> {
+        let generator_name = self.generator()?.name().to_owned();
+        let count = passages.len();
+        let request = GenerateRequest {
+            kind,
+            instruction: instruction.into(),
+            question: row.question.clone(),
+            passages,
+            max_tokens: self.state.config.assistant.max_answer_tokens,
+        };
+        let answer = self.generate(row.user_id, row.id, request).await?;
+        let mut cited = retrieve::cited_numbers(&answer, count);
+        cited.sort_unstable();
+        let citations = cited.into_iter().map(citation).collect();
+        Ok(Outcome::answer(answer, citations, generator_name))
+    }
+
+    /// Posts a finished answer into its room as an assistant message, once.
+    pub(super) async fn post_if_asked(&self, row: &RequestRow) -> Result<(), JobError> {
+        let (Some(room), true, Some(answer)) = (row.room_id, row.post, row.answer.as_deref())
+        else {
+            return Ok(());
+        };
+        if row.status != RequestStatus::Done || row.posted_message_id.is_some() {
+            return Ok(());
+        }
+        let mut tx = store::begin(&self.state.db).await?;
+        let Some(locked) = store::assistant::lock(&mut tx, row.id).await? else {
+            return Ok(());
+        };
+        // Still a member? An answer is never posted into a room the asker has left.
+        if locked.posted_message_id.is_some()
+            || !store::rooms::is_member(&mut *tx, room, row.user_id).await?
+        {
+            return Ok(());
+        }
+        let data = json!({ "request": row.id, "citations": row.citations.0 });
+        let new = NewMessage {
+            room_id: room,
+            author_id: None,
+            kind: MessageKind::Assistant,
+            body: answer,
+            data: Some(data),
+            ..Default::default()
+        };
+        let (message, _) = store::messages::append(&mut tx, &new).await?;
+        store::assistant::set_posted(&mut tx, row.id, message).await?;
+        tx.commit().await?;
+        self.state.notify.room_changed(room).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+//! The worker's loops: requests (run concurrently, up to `worker_concurrency`), index hints
+//! (in order) and the periodic sweep that queues rooms the indexer is behind on. Reads reclaim
+//! deliveries left idle by other consumers first.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{Semaphore, watch};
+
+use super::Worker;
+use crate::{
+    assistant::{
+        index::Indexer,
+        queue::{self, Consumer, Delivery, Job, Stream},
+    },
+    store,
+};
+
+impl Worker {
+    pub(super) async fn request_loop(
+        self,
+        mut consumer: Consumer,
+        mut stopping: watch::Receiver<bool>,
+    ) {
+        let slots = Arc::new(Semaphore::new(
+            self.state.config.assistant.worker_concurrency,
+        ));
+        loop {
+            let free = slots.available_permits().max(1);
+            let Some(deliveries) =
+                next_deliveries(&mut consumer, free, &mut stopping, "assistant requests").await
+            else {
+                return;
+            };
+            for delivery in deliveries {
+                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                    return;
+                };
+                let worker = self.clone();
+                let consumer = consumer.on(self.redis.clone());
+                tokio::spawn(async move {
+                    worker.handle_request(consumer, delivery).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+
+    pub(super) async fn index_loop(
+        self,
+        mut consumer: Consumer,
+        indexer: Indexer,
+        mut stopping: watch::Receiver<bool>,
+    ) {
+        loop {
+            let Some(deliveries) =
+                next_deliveries(&mut consumer, 8, &mut stopping, "index jobs").await
+            else {
+                return;
+            };
+            for delivery in deliveries {
+                self.handle_index(&mut consumer, &indexer, delivery).await;
+            }
+        }
+    }
+
+    /// Queues rooms whose events the indexer has not read (hints lost or never sent), and
+    /// refreshes the queue-depth gauges.
+    pub(super) async fn sweep_loop(self, mut stopping: watch::Receiver<bool>) {
+        let every = Duration::from_secs(self.state.config.assistant.index_sweep_secs);
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = crate::realtime::stopped(&mut stopping) => return,
+                _ = tick.tick() => {}
+            }
+            match store::knowledge::rooms_behind(&self.state.db, 1000).await {
+                Ok(rooms) => {
+                    // Straight onto the stream: the room's hint marker may belong to a hint
+                    // that was lost, and duplicates are cheap (the cursor makes them no-ops).
+                    let mut redis = self.redis.clone();
+                    for room in rooms {
+                        let job = Job::Index { room, full: false };
+                        if let Err(e) = queue::enqueue(&mut redis, &self.prefix, &job).await {
+                            tracing::warn!(error = %e, "index sweep cannot queue a room");
+                            break;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "index sweep failed"),
+            }
+            let mut redis = self.redis.clone();
+            for stream in [Stream::Requests, Stream::Index] {
+                let depth: redis::RedisResult<i64> =
+                    redis::AsyncCommands::xlen(&mut redis, stream.key(&self.prefix)).await;
+                if let Ok(depth) = depth {
+                    self.state
+                        .metrics
+                        .assistant_queue_depth
+                        .with_label_values(&[stream.name()])
+                        .set(depth);
+                }
+            }
+        }
+    }
+}
+
+/// Up to `count` deliveries, waiting a second at most; `None` once the worker stops. A failed
+/// read is logged and, after a pause, answered with none.
+async fn next_deliveries(
+    consumer: &mut Consumer,
+    count: usize,
+    stopping: &mut watch::Receiver<bool>,
+    what: &str,
+) -> Option<Vec<Delivery>> {
+    let read = tokio::select! {
+        _ = crate::realtime::stopped(stopping) => return None,
+        r = consumer.read(count, Duration::from_millis(1000)) => r,
+    };
+    match read {
+        Ok(deliveries) => Some(deliveries),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read {what}; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Some(Vec::new())
+        }
+    }
+}
