@@ -3,7 +3,6 @@
 
 pub mod assistant;
 mod auth;
-pub use auth::create_user;
 pub use rooms::move_read_marker;
 mod error;
 pub mod extract;

@@ -8,8 +8,11 @@
 //! A change to a room is announced through the [`Notifier`]s in [`AppState::notify`]: the
 //! real-time hub (every member's sockets, on every node) and the assistant's index hint.
 
+pub mod accounts;
 pub mod auth;
+pub mod friends;
 pub mod limits;
+pub mod sessions;
 
 use async_trait::async_trait;
 use uuid::Uuid;

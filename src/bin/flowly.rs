@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
 use flowly::{
-    api::create_user,
+    app::{Coded, accounts},
     assistant::{
         eval,
         index::Indexer,
@@ -386,8 +386,14 @@ async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> 
     }
 }
 
+/// `flowly users`: needs only PostgreSQL, not a node (no Redis, hub or presence sweeper).
 async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
-    let state = server::connect(config).await?;
+    let db = store::connect(&config.database)
+        .await
+        .context("cannot connect to PostgreSQL (database.url)")?;
+    store::migrate(&db)
+        .await
+        .context("cannot apply database migrations")?;
     match cmd {
         UsersCommand::Create {
             username,
@@ -407,9 +413,10 @@ async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
                 }
             };
             let password = Password::parse(&password)?;
-            let user = create_user(&state, &username, &display_name, password, admin)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            let user =
+                accounts::create_user(&db, &config.auth, &username, &display_name, password, admin)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
             println!(
                 "created {} ({}){}",
                 user.username,
@@ -420,7 +427,7 @@ async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
         UsersCommand::List => {
             let mut after: Option<String> = None;
             loop {
-                let page = store::users::list(&state.db, after.as_deref(), 200).await?;
+                let page = accounts::users_page(&db, after.as_deref(), 200).await?;
                 for u in &page {
                     let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
                         .iter()
@@ -437,5 +444,6 @@ async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
             }
         }
     }
+    db.close().await;
     Ok(())
 }
