@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # capacity.sh — measure what one box holds: N `flowly serve` release nodes and W `flowly worker`
 # processes (the assistant: indexing every message, answering questions) on the dev services
-# (PostgreSQL + Redis from scripts/dev-services.sh), a seeded dataset, M `flowly-traffic run`
+# (PostgreSQL + Redis from scripts/dev-services.sh), a dataset seeded by the server (`flowly dev
+# seed`, through `flowly-traffic seed`, which passes it the profile's dataset), M `flowly-traffic run`
 # processes spread over source addresses 127.0.0.x, CPU and RSS of every process from /proc,
 # pgbench on the same PostgreSQL for the ratios, and the merged report.
 #
@@ -43,9 +44,9 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
-[ "$NODES" -ge 1 ] && [ "$NODES" -le 8 ] || { echo "--nodes 1..8" >&2; exit 2; }
-[ "$GENERATORS" -ge 1 ] && [ "$GENERATORS" -le 6 ] || { echo "--generators 1..6" >&2; exit 2; }
-[ "$DURATION" -ge 10 ] && [ "$DURATION" -le 3600 ] || { echo "--duration 10..3600" >&2; exit 2; }
+if ! { [ "$NODES" -ge 1 ] && [ "$NODES" -le 8 ]; }; then echo "--nodes 1..8" >&2; exit 2; fi
+if ! { [ "$GENERATORS" -ge 1 ] && [ "$GENERATORS" -le 6 ]; }; then echo "--generators 1..6" >&2; exit 2; fi
+if ! { [ "$DURATION" -ge 10 ] && [ "$DURATION" -le 3600 ]; }; then echo "--duration 10..3600" >&2; exit 2; fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowly/target}"
 OUT="${OUT:-$ROOT_DIR/target/capacity/$(date -u +%Y%m%d-%H%M%S)-scale$SCALE}"
@@ -54,6 +55,7 @@ DB=flowly_capacity
 PIDS=()
 log() { printf '[capacity] %s\n' "$*" >&2; }
 
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -77,8 +79,9 @@ if [ "$RESEED" = 1 ] || [ "$exists" != 1 ] || [ ! -f "$MANIFEST" ]; then
   log "fresh database $DB and seed"
   scripts/dev-services.sh psql -d postgres -X -q -v ON_ERROR_STOP=1 \
     -c "drop database if exists $DB with (force)" -c "create database $DB"
-  FLOWLY_DATABASE__URL="$PG_URL" "$BIN/flowly" migrate >/dev/null
-  seed_args=(--profile "$PROFILE" --manifest "$MANIFEST")
+  # flowly-traffic seed runs `flowly dev seed`, which migrates the database, writes the profile's
+  # dataset with COPY and writes the manifest the generators read.
+  seed_args=(--profile "$PROFILE" --manifest "$MANIFEST" --flowly-bin "$BIN/flowly")
   [ -n "$USERS" ] && seed_args+=(--users "$USERS")
   [ -n "$MESSAGES" ] && seed_args+=(--messages "$MESSAGES")
   start=$(date +%s)
@@ -219,7 +222,7 @@ json.dump({"seconds": round(elapsed, 1), "load_start": load_start, "load_end": l
           open(out, "w"), indent=1)
 PY
 SAMPLER=$!
-PIDS+=($SAMPLER)
+PIDS+=("$SAMPLER")
 
 fail=0
 for pid in "${GEN_PIDS[@]}"; do wait "$pid" || fail=1; done

@@ -171,9 +171,68 @@ pub struct LimitsConfig {
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// A tracing `EnvFilter` directive, e.g. `info` or `flowly=debug,info`.
-    pub level: String,
+    pub level: LogLevel,
     /// `json` (default, for log shipping) or `pretty`.
-    pub format: String,
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (for log shipping).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// A tracing `EnvFilter` directive (`info`, `flowly=debug,info`...), checked when the
+/// configuration is read, so a typo stops the process at startup instead of silently logging at
+/// another level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LogLevel(String);
+
+impl LogLevel {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for LogLevel {
+    type Error = String;
+
+    fn try_from(directive: String) -> Result<Self, Self::Error> {
+        let bad = |why: String| format!("log.level {directive:?} is not a log filter: {why}");
+        let directive = directive.trim().to_owned();
+        if directive.is_empty() {
+            return Err(bad("it is empty".into()));
+        }
+        for part in directive.split(',') {
+            // `target=level` or a bare level; the level must be one tracing knows.
+            let level = part
+                .rsplit_once('=')
+                .map_or(part, |(_, level)| level)
+                .trim();
+            if !matches!(
+                level.to_ascii_lowercase().as_str(),
+                "trace" | "debug" | "info" | "warn" | "error" | "off"
+            ) && !part.contains('[')
+            {
+                return Err(bad(format!(
+                    "{level:?} is not one of trace, debug, info, warn, error, off"
+                )));
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(&directive).map_err(|e| bad(e.to_string()))?;
+        Ok(LogLevel(directive))
+    }
+}
+
+impl From<LogLevel> for String {
+    fn from(level: LogLevel) -> String {
+        level.0
+    }
 }
 
 impl AssistantConfig {
@@ -267,8 +326,8 @@ impl Default for Config {
                 worker_metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9465)),
             },
             log: LogConfig {
-                level: "info,sqlx=warn".into(),
-                format: "json".into(),
+                level: LogLevel("info,sqlx=warn".into()),
+                format: LogFormat::Json,
             },
         }
     }
@@ -474,6 +533,29 @@ mod tests {
             assert_eq!(config.server.shutdown_grace_secs, 3);
             assert_eq!(config.database.max_connections, 7);
             assert_eq!(config.auth.session_ttl_days, 30);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn a_mistyped_log_level_or_format_is_refused_at_startup() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FLOWLY_LOG__LEVEL", "flowly=debgu,info");
+            let error = Config::load(Path::new("none.toml"))
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert!(error.is_err_and(|e| e.contains("\"debgu\" is not one of")));
+            jail.set_env("FLOWLY_LOG__LEVEL", "flowly=debug,warn");
+            jail.set_env("FLOWLY_LOG__FORMAT", "prety");
+            let error = Config::load(Path::new("none.toml"))
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert!(error.is_err_and(|e| e.contains("prety")));
+            jail.set_env("FLOWLY_LOG__FORMAT", "pretty");
+            let config = Config::load(Path::new("none.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(config.log.format, LogFormat::Pretty);
+            assert_eq!(config.log.level.as_str(), "flowly=debug,warn");
             Ok(())
         });
     }

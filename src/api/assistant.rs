@@ -10,13 +10,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{
-    ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody, page_size,
-    rooms::member_of,
-    tasks::{NewTask, Source, insert_task, parse_new, snapshot_entry},
-};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody, page_size};
 use crate::{
-    assistant::queue::{self, Job},
+    app::{
+        assistant::{enqueue, limit_asks, queue_question},
+        rooms::member_of,
+        tasks::{NewTask, Source, insert_task, parse_new, snapshot_entry},
+    },
     domain::TaskTitle,
     state::AppState,
     store::{
@@ -57,107 +57,6 @@ pub struct AskRequest {
 #[derive(Serialize, ToSchema)]
 pub struct Queued {
     pub request: AssistantRequest,
-}
-
-/// Checks a question against the configured limits; returns it trimmed.
-fn parse_question<'a>(state: &AppState, raw: &'a str) -> ApiResult<&'a str> {
-    let question = raw.trim();
-    if question.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::EmptyQuestion,
-            "the question is empty",
-        ));
-    }
-    let max = state.config.assistant.max_question_chars;
-    if question.chars().count() > max {
-        return Err(ApiError::new(
-            ErrorCode::QuestionTooLong,
-            format!("a question may have at most {max} characters"),
-        ));
-    }
-    Ok(question)
-}
-
-/// Counts a request against the caller's per-minute assistant budget.
-async fn limit_asks(state: &AppState, user: &CurrentUser) -> ApiResult<()> {
-    crate::app::limits::rate_limit(
-        state,
-        &format!("ask:{}", user.id),
-        state.config.assistant.asks_per_user_per_minute,
-        60,
-        "assistant requests",
-    )
-    .await?;
-    Ok(())
-}
-
-/// Stores a request and queues it for the workers.
-async fn enqueue(state: &AppState, new: NewRequest<'_>) -> ApiResult<AssistantRequest> {
-    let row = store::assistant::insert(&state.db, &new).await?;
-    let mut redis = state.redis.clone();
-    if let Err(e) = queue::enqueue(
-        &mut redis,
-        &state.config.redis.key_prefix,
-        &Job::Request { id: row.id },
-    )
-    .await
-    {
-        // Nothing half-done stays behind: the request is marked failed before answering 503.
-        let _ = store::assistant::fail(
-            &state.db,
-            row.id,
-            "queue_unavailable",
-            "the job queue is unavailable",
-        )
-        .await;
-        return Err(ApiError::unavailable(e));
-    }
-    Ok(row.into())
-}
-
-/// Queues a question. Validates it first; with `room`, the caller must be a member.
-pub async fn queue_question(
-    state: &AppState,
-    user: &CurrentUser,
-    question: &str,
-    room: Option<Uuid>,
-    post: bool,
-) -> ApiResult<AssistantRequest> {
-    let question = parse_question(state, question)?;
-    if post && room.is_none() {
-        return Err(ApiError::new(
-            ErrorCode::RoomRequired,
-            "posting an answer needs a room",
-        ));
-    }
-    if let Some(room) = room {
-        member_of(&state.db, user, room).await?;
-    }
-    limit_asks(state, user).await?;
-    enqueue(
-        state,
-        NewRequest {
-            id: store::new_id(),
-            user_id: user.id,
-            kind: "ask",
-            question,
-            room_id: room,
-            post,
-            message_ids: &[],
-        },
-    )
-    .await
-}
-
-/// A message starting with `@flowly ` asks the rest as a question in its room, answered in the
-/// room. The message itself is sent either way; a question that cannot be queued is logged.
-pub async fn ask_from_message(state: &AppState, user: &CurrentUser, room: Uuid, body: &str) {
-    let Some(question) = body.strip_prefix("@flowly ") else {
-        return;
-    };
-    if let Err(e) = queue_question(state, user, question, Some(room), true).await {
-        tracing::info!(code = %e.code, "@flowly question not queued");
-    }
 }
 
 /// Ask the assistant. The answer arrives as `assistant.*` WebSocket frames and at
@@ -416,7 +315,7 @@ async fn accept_proposal(
             let mut tx = store::begin(&state.db).await?;
             store::assistant::unclaim_proposal(&mut tx, id, index, task_id).await?;
             tx.commit().await?;
-            Err(e)
+            Err(e.into())
         }
     }
 }

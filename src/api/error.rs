@@ -11,7 +11,10 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{app::Coded, domain::ErrorCode};
+use crate::{
+    app::{Coded, INTERNAL_MESSAGE, UNAVAILABLE_MESSAGE, is_failure},
+    domain::ErrorCode,
+};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -83,10 +86,7 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError {
             cause: Some(cause.to_string()),
-            ..Self::new(
-                ErrorCode::Internal,
-                "something went wrong on our side; it has been logged",
-            )
+            ..Self::new(ErrorCode::Internal, INTERNAL_MESSAGE)
         }
     }
 
@@ -94,10 +94,7 @@ impl ApiError {
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         ApiError {
             cause: Some(cause.to_string()),
-            ..Self::new(
-                ErrorCode::Unavailable,
-                "a service Flowly depends on is unavailable; try again shortly",
-            )
+            ..Self::new(ErrorCode::Unavailable, UNAVAILABLE_MESSAGE)
         }
     }
 }
@@ -134,7 +131,7 @@ impl<E: Coded> From<E> for ApiError {
         let code = e.code();
         match code {
             ErrorCode::Internal => ApiError::internal(&e),
-            ErrorCode::Unavailable | ErrorCode::QueueUnavailable => ApiError {
+            code if is_failure(code) => ApiError {
                 code,
                 ..ApiError::unavailable(&e)
             },

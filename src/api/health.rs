@@ -32,7 +32,7 @@ async fn healthz() -> &'static str {
     (status = 200, body = Health), (status = 503, body = Health)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let timeout = std::time::Duration::from_secs(2);
-    let pg = tokio::time::timeout(timeout, sqlx::query("select 1").execute(&state.db)).await;
+    let pg = tokio::time::timeout(timeout, crate::store::ping(&state.db)).await;
     let mut redis = state.redis.clone();
     let rd = tokio::time::timeout(
         timeout,

@@ -1,24 +1,17 @@
-//! Messages: history, sending (idempotent by client id), editing, deleting, replies, reactions,
-//! mentions and search.
+//! Messages over HTTP: history, sending (idempotent by client id), editing, deleting, replies,
+//! reactions, mentions and search; the rules are in [`crate::app::messages`].
 
-use crate::domain::ErrorCode;
 use axum::{Json, extract::State, http::StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{
-    ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody, page_size,
-    rooms::member_of,
-};
+use super::{ApiJson, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody, page_size};
 use crate::{
-    domain::{ClientId, Emoji, MessageBody, SearchQuery, mentioned_usernames},
+    app::messages::{self, MessagePage, NewMessageRequest, Page},
     state::AppState,
-    store::{
-        self, StoreError,
-        messages::{Message, NewMessage, SearchHit, Stream},
-    },
+    store::messages::{Message, SearchHit},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -31,34 +24,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_mentions))
 }
 
-pub fn message_not_found() -> ApiError {
-    ApiError::new(
-        ErrorCode::MessageNotFound,
-        "no such message, or you cannot see it",
-    )
-}
-
-/// Appends a system message (a room or task event) to a room's timeline.
-pub async fn post_system(
-    tx: &mut sqlx::PgConnection,
-    room: Uuid,
-    actor: Uuid,
-    body: &str,
-    data: serde_json::Value,
-    ref_task: Option<Uuid>,
-) -> ApiResult<(Uuid, i64)> {
-    let new = NewMessage {
-        room_id: room,
-        author_id: Some(actor),
-        kind: "system",
-        body,
-        data: Some(data),
-        ref_task_id: ref_task,
-        ..Default::default()
-    };
-    Ok(store::messages::append(tx, &new).await?)
-}
-
 #[derive(Deserialize, IntoParams, ToSchema)]
 pub struct PageQuery {
     /// Messages with a smaller sequence number (older), newest of them first in the page.
@@ -69,32 +34,15 @@ pub struct PageQuery {
     pub limit: Option<i64>,
 }
 
-/// A page of messages in ascending sequence order.
-#[derive(Serialize, ToSchema)]
-pub struct MessagePage {
-    pub messages: Vec<Message>,
-    /// More messages exist beyond this page in the direction paged.
-    pub has_more: bool,
-}
-
-/// Pages a stream of a room the caller belongs to.
-pub async fn page_stream(
-    state: &AppState,
-    user: &CurrentUser,
-    room: Uuid,
-    stream: Stream,
-    q: &PageQuery,
-) -> ApiResult<MessagePage> {
-    let limit = page_size(state, q.limit, 50)?;
-    if q.before.is_some_and(|s| s < 0) || q.after.is_some_and(|s| s < 0) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidCursor,
-            "before and after must not be negative",
-        ));
+impl PageQuery {
+    /// The page asked for (checked by the use case).
+    pub fn page(&self) -> Page {
+        Page {
+            before: self.before,
+            after: self.after,
+            limit: self.limit,
+        }
     }
-    let (messages, has_more) =
-        store::messages::page(&state.db, user.id, room, stream, q.before, q.after, limit).await?;
-    Ok(MessagePage { messages, has_more })
 }
 
 /// A room's timeline, paged by sequence number in either direction.
@@ -106,109 +54,10 @@ async fn list_messages(
     ApiPath(room): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<MessagePage>> {
-    member_of(&state.db, &user, room).await?;
+    let page = q.page();
     Ok(Json(
-        page_stream(&state, &user, room, Stream::Timeline, &q).await?,
+        messages::list_messages(&state, &user, room, page).await?,
     ))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewMessageRequest {
-    pub body: String,
-    /// Chosen by the client; sending again with the same id returns the first message (200).
-    pub client_id: Option<String>,
-    /// The message this one replies to (same room).
-    pub reply_to: Option<Uuid>,
-}
-
-/// Sends a message to a room's timeline or, with `task`, to a task's discussion. Returns the
-/// message and whether it was new (false: a retry of an earlier send with the same client id).
-pub async fn send(
-    state: &AppState,
-    user: &CurrentUser,
-    room: Uuid,
-    task: Option<Uuid>,
-    req: &NewMessageRequest,
-) -> ApiResult<(Message, bool)> {
-    let body = MessageBody::parse(&req.body, state.config.limits.max_message_chars)?;
-    let client_id = req.client_id.as_deref().map(ClientId::parse).transpose()?;
-    let membership = member_of(&state.db, user, room).await?;
-    if let Some(cid) = &client_id
-        && let Some(existing) =
-            store::messages::by_client_id(&state.db, room, user.id, cid.as_str()).await?
-    {
-        return Ok((
-            store::messages::get(&state.db, user.id, existing)
-                .await?
-                .ok_or_else(message_not_found)?,
-            false,
-        ));
-    }
-    super::limit_writes(state, user).await?;
-    if membership.kind == "dm" && dm_blocked(state, user, room).await? {
-        return Err(ApiError::new(
-            ErrorCode::Blocked,
-            "you cannot message this person",
-        ));
-    }
-    if let Some(parent) = req.reply_to {
-        let parent = store::messages::get(&state.db, user.id, parent).await?;
-        if parent.is_none_or(|p| p.room_id != room || p.task_id != task) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidReplyTo,
-                "reply_to must be a message in the same conversation",
-            ));
-        }
-    }
-    let mut tx = store::begin(&state.db).await?;
-    let new = NewMessage {
-        room_id: room,
-        author_id: Some(user.id),
-        kind: "user",
-        body: body.as_str(),
-        reply_to: req.reply_to,
-        task_id: task,
-        client_id: client_id.as_ref().map(ClientId::as_str),
-        ..Default::default()
-    };
-    let (id, _seq) = match store::messages::append(&mut tx, &new).await {
-        // A concurrent retry with the same client id won the race: answer with its message.
-        Err(StoreError::Conflict(c)) if c == "messages_client_id_key" => {
-            drop(tx);
-            let cid = client_id.as_ref().map(ClientId::as_str).unwrap_or_default();
-            let existing = store::messages::by_client_id(&state.db, room, user.id, cid)
-                .await?
-                .ok_or_else(message_not_found)?;
-            return Ok((
-                store::messages::get(&state.db, user.id, existing)
-                    .await?
-                    .ok_or_else(message_not_found)?,
-                false,
-            ));
-        }
-        other => other?,
-    };
-    store::messages::set_mentions(&mut tx, id, room, &mentioned_usernames(body.as_str())).await?;
-    tx.commit().await?;
-    state.notify.room_changed(room).await;
-    if task.is_none() {
-        super::assistant::ask_from_message(state, user, room, body.as_str()).await;
-    }
-    let message = store::messages::get(&state.db, user.id, id)
-        .await?
-        .ok_or_else(message_not_found)?;
-    Ok((message, true))
-}
-
-/// Whether the two people of a DM block each other.
-async fn dm_blocked(state: &AppState, user: &CurrentUser, room: Uuid) -> ApiResult<bool> {
-    let members = store::rooms::members(&state.db, room, user.id).await?;
-    for other in members.iter().filter(|m| m.user_id != user.id) {
-        if store::friends::blocked_between(&state.db, user.id, other.user_id).await? {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// Send a message. Retrying with the same `client_id` never makes a duplicate.
@@ -222,21 +71,18 @@ async fn send_message(
     ApiPath(room): ApiPath<Uuid>,
     ApiJson(req): ApiJson<NewMessageRequest>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
-    let (message, created) = send(&state, &user, room, None, &req).await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(message),
-    ))
+    let sent = messages::send_message(&state, &user, room, None, &req).await?;
+    Ok(created_or_retried(sent))
 }
 
-async fn visible(state: &AppState, user: &CurrentUser, id: Uuid) -> ApiResult<Message> {
-    store::messages::get(&state.db, user.id, id)
-        .await?
-        .ok_or_else(message_not_found)
+/// 201 with a new message, 200 with the one an earlier send with the same client id made.
+pub fn created_or_retried((message, created): (Message, bool)) -> (StatusCode, Json<Message>) {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(message))
 }
 
 /// One message.
@@ -247,7 +93,7 @@ async fn get_message(
     user: CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Message>> {
-    Ok(Json(visible(&state, &user, id).await?))
+    Ok(Json(messages::get_message(&state, &user, id).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -265,47 +111,9 @@ async fn edit_message(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<EditMessage>,
 ) -> ApiResult<Json<Message>> {
-    let body = MessageBody::parse(&req.body, state.config.limits.max_message_chars)?;
-    let message = visible(&state, &user, id).await?;
-    if message.kind != "user" || message.author_id != Some(user.id) {
-        return Err(ApiError::new(
-            ErrorCode::NotAuthor,
-            "you can only edit your own messages",
-        ));
-    }
-    if message.deleted_at.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::MessageDeleted,
-            "that message has been deleted",
-        ));
-    }
-    super::limit_writes(&state, &user).await?;
-    let mut tx = store::begin(&state.db).await?;
-    store::messages::edit(&mut *tx, id, body.as_str()).await?;
-    store::messages::set_mentions(
-        &mut tx,
-        id,
-        message.room_id,
-        &mentioned_usernames(body.as_str()),
-    )
-    .await?;
-    record_change(&mut tx, message.room_id, "message.edited", id).await?;
-    tx.commit().await?;
-    state.notify.room_changed(message.room_id).await;
-    Ok(Json(visible(&state, &user, id).await?))
-}
-
-/// Appends an event carrying the message as it now is to its room's stream.
-async fn record_change(
-    tx: &mut sqlx::PgConnection,
-    room: Uuid,
-    kind: &str,
-    id: Uuid,
-) -> ApiResult<()> {
-    let snapshot = store::messages::snapshot(&mut *tx, id).await?;
-    store::messages::append_event(tx, room, kind, serde_json::json!({ "message": snapshot }))
-        .await?;
-    Ok(())
+    Ok(Json(
+        messages::edit_message(&state, &user, id, &req.body).await?,
+    ))
 }
 
 /// Delete a message: one's own, or any user message as the room's owner. A tombstone stays.
@@ -317,27 +125,7 @@ async fn delete_message(
     user: CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Message>> {
-    let message = visible(&state, &user, id).await?;
-    let membership = member_of(&state.db, &user, message.room_id).await?;
-    let own = message.author_id == Some(user.id);
-    if message.kind == "system" || !(own || (membership.is_owner() && membership.is_group())) {
-        return Err(ApiError::new(
-            ErrorCode::NotAuthor,
-            "you can only delete your own messages (owners: any in their room)",
-        ));
-    }
-    if message.deleted_at.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::MessageDeleted,
-            "that message has already been deleted",
-        ));
-    }
-    let mut tx = store::begin(&state.db).await?;
-    store::messages::tombstone(&mut tx, id).await?;
-    record_change(&mut tx, message.room_id, "message.deleted", id).await?;
-    tx.commit().await?;
-    state.notify.room_changed(message.room_id).await;
-    Ok(Json(visible(&state, &user, id).await?))
+    Ok(Json(messages::delete_message(&state, &user, id).await?))
 }
 
 /// Replies to a message (its thread), paged like the timeline.
@@ -349,10 +137,8 @@ async fn list_replies(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<MessagePage>> {
-    let root = visible(&state, &user, id).await?;
-    Ok(Json(
-        page_stream(&state, &user, root.room_id, Stream::Replies(id), &q).await?,
-    ))
+    let page = q.page();
+    Ok(Json(messages::list_replies(&state, &user, id, page).await?))
 }
 
 /// React to a message. Reacting twice with the same emoji changes nothing.
@@ -363,24 +149,9 @@ async fn add_reaction(
     user: CurrentUser,
     ApiPath((id, emoji)): ApiPath<(Uuid, String)>,
 ) -> ApiResult<Json<Message>> {
-    let emoji = Emoji::parse(&emoji)?;
-    let message = visible(&state, &user, id).await?;
-    if message.deleted_at.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::MessageDeleted,
-            "that message has been deleted",
-        ));
-    }
-    super::limit_writes(&state, &user).await?;
-    let mut tx = store::begin(&state.db).await?;
-    if store::messages::add_reaction(&mut *tx, id, user.id, emoji.as_str()).await? {
-        let data =
-            serde_json::json!({ "message_id": id, "emoji": emoji.as_str(), "user_id": user.id });
-        store::messages::append_event(&mut tx, message.room_id, "reaction.added", data).await?;
-    }
-    tx.commit().await?;
-    state.notify.room_changed(message.room_id).await;
-    Ok(Json(visible(&state, &user, id).await?))
+    Ok(Json(
+        messages::add_reaction(&state, &user, id, &emoji).await?,
+    ))
 }
 
 /// Take back a reaction.
@@ -391,20 +162,9 @@ async fn remove_reaction(
     user: CurrentUser,
     ApiPath((id, emoji)): ApiPath<(Uuid, String)>,
 ) -> ApiResult<Json<Message>> {
-    let emoji = Emoji::parse(&emoji)?;
-    let message = visible(&state, &user, id).await?;
-    let mut tx = store::begin(&state.db).await?;
-    if !store::messages::remove_reaction(&mut *tx, id, user.id, emoji.as_str()).await? {
-        return Err(ApiError::new(
-            ErrorCode::ReactionNotFound,
-            "you had not reacted with that",
-        ));
-    }
-    let data = serde_json::json!({ "message_id": id, "emoji": emoji.as_str(), "user_id": user.id });
-    store::messages::append_event(&mut tx, message.room_id, "reaction.removed", data).await?;
-    tx.commit().await?;
-    state.notify.room_changed(message.room_id).await;
-    Ok(Json(visible(&state, &user, id).await?))
+    Ok(Json(
+        messages::remove_reaction(&state, &user, id, &emoji).await?,
+    ))
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
@@ -424,10 +184,8 @@ async fn search(
     user: CurrentUser,
     ApiQuery(q): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<Vec<SearchHit>>> {
-    let query = SearchQuery::parse(&q.q)?;
-    let limit = page_size(&state, q.limit, 20)?;
     Ok(Json(
-        store::messages::search(&state.db, user.id, query.as_str(), q.room, limit).await?,
+        messages::search(&state, &user, &q.q, q.room, q.limit).await?,
     ))
 }
 
@@ -447,6 +205,6 @@ async fn list_mentions(
 ) -> ApiResult<Json<Vec<Message>>> {
     let limit = page_size(&state, q.limit, 50)?;
     Ok(Json(
-        store::messages::mentions(&state.db, user.id, q.before, limit).await?,
+        messages::list_mentions(&state, &user, q.before, limit).await?,
     ))
 }

@@ -3,7 +3,6 @@
 
 pub mod assistant;
 mod auth;
-pub use rooms::move_read_marker;
 mod error;
 pub mod extract;
 mod friends;
@@ -11,6 +10,7 @@ mod health;
 mod me;
 pub mod messages;
 mod rooms;
+mod stream;
 pub mod tasks;
 mod users;
 
@@ -92,7 +92,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(messages::router())
         .merge(tasks::router())
         .merge(assistant::router())
-        .routes(utoipa_axum::routes!(crate::realtime::socket::ws_handler));
+        .routes(utoipa_axum::routes!(stream::ws_handler));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(health::router())

@@ -1,13 +1,12 @@
 //! Finding people, and the administrators' user list.
 
-use crate::domain::ErrorCode;
 use axum::{Json, extract::State};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{ApiError, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody, extract::AdminUser};
+use super::{ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody, extract::AdminUser};
 use crate::{app::accounts, state::AppState, store::users::User};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -48,11 +47,6 @@ async fn get_user(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<User>> {
     Ok(Json(accounts::get_user(&state, &user, id).await?))
-}
-
-/// The error of a user id that names no one (rooms answer it too).
-pub fn user_not_found() -> ApiError {
-    ApiError::new(ErrorCode::UserNotFound, "no such user")
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]

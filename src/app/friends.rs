@@ -266,10 +266,9 @@ pub async fn cancel_request(
 
 /// Tells the other person of a request what happened to it, live (`friend.request`,
 /// `friend.answered`, `friend.cancelled`).
-async fn tell(state: &AppState, whom: Uuid, kind: &str, request: &FriendRequest) {
+async fn tell(state: &AppState, whom: Uuid, kind: &'static str, request: &FriendRequest) {
     let data = serde_json::json!({ "request": request });
-    let frame = crate::realtime::frames::ephemeral(kind, None, data);
-    state.notify.users_ephemeral(vec![whom], frame).await;
+    state.notify.users_ephemeral(vec![whom], kind, data).await;
 }
 
 /// People the actor has blocked.

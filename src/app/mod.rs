@@ -9,12 +9,17 @@
 //! real-time hub (every member's sockets, on every node) and the assistant's index hint.
 
 pub mod accounts;
+pub mod assistant;
 pub mod auth;
 pub mod friends;
 pub mod limits;
+pub mod messages;
+pub mod rooms;
 pub mod sessions;
+pub mod tasks;
 
 use async_trait::async_trait;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
@@ -38,6 +43,37 @@ pub trait Coded: std::error::Error {
     /// Well-formed input that breaks a rule: answered 422 whatever the code's usual status.
     fn is_validation(&self) -> bool {
         false
+    }
+}
+
+/// What a client is told when something failed on our side (the cause is logged, not shown).
+pub const INTERNAL_MESSAGE: &str = "something went wrong on our side; it has been logged";
+/// What a client is told when PostgreSQL or Redis is away.
+pub const UNAVAILABLE_MESSAGE: &str =
+    "a service Flowly depends on is unavailable; try again shortly";
+
+/// Whether `code` means a failure on our side rather than a fault of the request: its cause is
+/// logged and the client sees only a generic message.
+pub fn is_failure(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::Internal | ErrorCode::Unavailable | ErrorCode::QueueUnavailable
+    )
+}
+
+/// The message a client may see for `e`: its own for faults of the request, a generic sentence
+/// for failures on our side.
+pub fn public_message(e: &(impl Coded + ?Sized)) -> String {
+    match e.code() {
+        ErrorCode::Internal => INTERNAL_MESSAGE.to_owned(),
+        code if is_failure(code) => UNAVAILABLE_MESSAGE.to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+impl Coded for crate::domain::Denied {
+    fn code(&self) -> ErrorCode {
+        self.code
     }
 }
 
@@ -145,8 +181,18 @@ pub trait Notifier: Send + Sync {
     /// `user` joined `room`; their stream of it starts at `from_seq`.
     async fn user_joined(&self, _user: Uuid, _room: Uuid, _from_seq: i64) {}
 
-    /// An ephemeral frame (not stored) for some users' sockets, on every node.
-    async fn users_ephemeral(&self, _users: Vec<Uuid>, _frame: String) {}
+    /// An ephemeral event (not stored) of type `kind` for some users' sockets, on every node.
+    async fn users_ephemeral(&self, _users: Vec<Uuid>, _kind: &'static str, _data: Value) {}
+
+    /// An ephemeral event (not stored) for every member of `room` but `from`, on every node.
+    async fn room_ephemeral(
+        &self,
+        _room: Uuid,
+        _from: Option<Uuid>,
+        _kind: &'static str,
+        _data: Value,
+    ) {
+    }
 }
 
 /// Several listeners heard as one, in order.
@@ -166,9 +212,21 @@ impl Notifier for Notifiers {
         }
     }
 
-    async fn users_ephemeral(&self, users: Vec<Uuid>, frame: String) {
+    async fn users_ephemeral(&self, users: Vec<Uuid>, kind: &'static str, data: Value) {
         for n in &self.0 {
-            n.users_ephemeral(users.clone(), frame.clone()).await;
+            n.users_ephemeral(users.clone(), kind, data.clone()).await;
+        }
+    }
+
+    async fn room_ephemeral(
+        &self,
+        room: Uuid,
+        from: Option<Uuid>,
+        kind: &'static str,
+        data: Value,
+    ) {
+        for n in &self.0 {
+            n.room_ephemeral(room, from, kind, data.clone()).await;
         }
     }
 }

@@ -503,7 +503,7 @@ impl Worker {
         let new = NewMessage {
             room_id: room,
             author_id: None,
-            kind: "assistant",
+            kind: crate::domain::MessageKind::Assistant,
             body: answer,
             data: Some(data),
             ..Default::default()

@@ -1,4 +1,5 @@
-//! The Flowly server binary: `serve`, `worker`, `migrate`, `config`, `users`, `assistant`.
+//! The Flowly server binary: `serve`, `worker`, `migrate`, `config`, `users`, `assistant`, and
+//! `dev` (developer and benchmark tools such as `dev seed`).
 
 use std::path::PathBuf;
 
@@ -15,6 +16,7 @@ use flowly::{
         worker::{self, Backends},
     },
     config::Config,
+    dev::seed::{self as dev_seed, Dataset, SeedOptions},
     domain::{DisplayName, Password, Username},
     server, store, telemetry,
 };
@@ -55,6 +57,70 @@ enum Command {
     /// Manage accounts from the shell.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Developer and benchmark tools; never needed to run Flowly.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Write a generated dataset (users, friendships, rooms, history, tasks, sessions) into an
+    /// empty database with COPY, migrating it first, and write the manifest that
+    /// `flowly-traffic run` reads. For benchmarks only: every seeded user has the same password.
+    Seed(SeedArgs),
+}
+
+/// The dataset of `flowly dev seed`; the defaults are the `dau-150k` traffic profile's.
+#[derive(clap::Args)]
+struct SeedArgs {
+    /// Where to write the manifest (JSON: the users with their session tokens, the rooms).
+    #[arg(long)]
+    manifest: PathBuf,
+    #[arg(long, default_value_t = Dataset::default().users)]
+    users: u64,
+    /// Users per organisation; DMs, teams and channels stay inside one [default: 500, at most
+    /// --users].
+    #[arg(long)]
+    org_size: Option<u64>,
+    /// Members of each team room [default: 10, at most the organisation].
+    #[arg(long)]
+    team_size: Option<u64>,
+    /// Members of each channel [default: 250, at most the organisation].
+    #[arg(long)]
+    channel_size: Option<u64>,
+    /// Channels each user is in [default: 2].
+    #[arg(long)]
+    channels_per_user: Option<u64>,
+    /// DM partners of each user, even [default: 4].
+    #[arg(long)]
+    dms_per_user: Option<u64>,
+    /// Messages of history, spread over 30 days.
+    #[arg(long, default_value_t = Dataset::default().history_messages)]
+    messages: u64,
+    #[arg(long, default_value_t = Dataset::default().tasks)]
+    tasks: u64,
+    /// Share of the users who get no session and must log in over the API.
+    #[arg(long, default_value_t = 0.02)]
+    login_share: f64,
+    /// Seed of the random choices (authors, words, task fields).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl SeedArgs {
+    fn dataset(&self) -> Dataset {
+        let shape = Dataset::for_users(self.users);
+        Dataset {
+            org_size: self.org_size.unwrap_or(shape.org_size),
+            team_size: self.team_size.unwrap_or(shape.team_size),
+            channel_size: self.channel_size.unwrap_or(shape.channel_size),
+            channels_per_user: self.channels_per_user.unwrap_or(shape.channels_per_user),
+            dms_per_user: self.dms_per_user.unwrap_or(shape.dms_per_user),
+            history_messages: self.messages,
+            tasks: self.tasks,
+            ..shape
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -141,6 +207,10 @@ async fn main() -> anyhow::Result<()> {
             server::serve(state, listener, metrics, server::shutdown_signal()).await
         }
         Command::Users(cmd) => users(config, cmd).await,
+        Command::Dev(DevCommand::Seed(args)) => {
+            telemetry::init_logging(&config.log);
+            seed(config, args).await
+        }
         Command::Worker => {
             telemetry::init_logging(&config.log);
             worker(config).await
@@ -198,42 +268,20 @@ fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
 
 /// A fresh scratch database next to the configured one, migrated.
 async fn scratch(config: &Config, suffix: &str) -> anyhow::Result<(sqlx::PgPool, String, String)> {
-    use sqlx::Connection;
     let url = config.database.url.expose().to_owned();
-    let (base, db) = url
+    let (_, db) = url
         .rsplit_once('/')
         .context("database.url has no database name")?;
     let db = db.split('?').next().unwrap_or(db);
     let name = format!("{db}_{suffix}");
-    anyhow::ensure!(
-        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-        "database name {name:?} is not a plain identifier"
-    );
-    let mut admin = sqlx::PgConnection::connect(&url)
+    let pool = store::create_scratch(&url, &name)
         .await
-        .context("cannot connect to PostgreSQL")?;
-    sqlx::query(&format!("drop database if exists {name} with (force)"))
-        .execute(&mut admin)
-        .await?;
-    sqlx::query(&format!("create database {name}"))
-        .execute(&mut admin)
-        .await?;
-    let scratch_url = format!("{base}/{name}");
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&scratch_url)
-        .await?;
-    store::migrate(&pool).await?;
+        .with_context(|| format!("cannot make the scratch database {name}"))?;
     Ok((pool, name, url))
 }
 
 async fn drop_scratch(url: &str, name: &str) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(url).await?;
-    sqlx::query(&format!("drop database if exists {name} with (force)"))
-        .execute(&mut admin)
-        .await?;
-    Ok(())
+    Ok(store::drop_scratch(url, name).await?)
 }
 
 async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> {
@@ -384,6 +432,41 @@ async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> 
             Ok(())
         }
     }
+}
+
+/// `flowly dev seed`: migrate, seed, write the manifest.
+async fn seed(config: Config, args: SeedArgs) -> anyhow::Result<()> {
+    fn log(message: &str) {
+        eprintln!("[seed] {message}");
+    }
+    let dataset = args.dataset();
+    dataset.check()?;
+    let pool = store::connect(&config.database)
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    store::migrate(&pool).await.context("migration failed")?;
+    let started = std::time::Instant::now();
+    let manifest = dev_seed::seed(
+        &pool,
+        &config.auth,
+        &dataset,
+        &SeedOptions {
+            login_share: args.login_share,
+            seed: args.seed,
+            log,
+        },
+    )
+    .await?;
+    pool.close().await;
+    std::fs::write(&args.manifest, serde_json::to_vec(&manifest)?)
+        .with_context(|| format!("write {}", args.manifest.display()))?;
+    log(&format!(
+        "done in {:.1} s: {}; manifest {}",
+        started.elapsed().as_secs_f64(),
+        serde_json::to_string(&manifest.counts)?,
+        args.manifest.display()
+    ));
+    Ok(())
 }
 
 /// `flowly users`: needs only PostgreSQL, not a node (no Redis, hub or presence sweeper).

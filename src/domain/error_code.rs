@@ -60,7 +60,7 @@ error_codes! {
     // ---- fields (validated input)
     InvalidUsername = 422, "invalid_username", "A username of 3-32 of `a-z 0-9 _ . -`, starting with a letter or digit.";
     InvalidDisplayName = 422, "invalid_display_name", "A display name of 1-64 characters.";
-    InvalidPassword = 422, "invalid_password", "A password of 10 characters to 1024 bytes.";
+    InvalidPassword = 422, "invalid_password", "A password longer than 1024 bytes.";
     InvalidBio = 422, "invalid_bio", "A bio of at most 500 characters.";
     InvalidRoomName = 422, "invalid_room_name", "A room name of 1-80 characters.";
     InvalidTopic = 422, "invalid_topic", "A topic of at most 500 characters.";
@@ -87,7 +87,7 @@ error_codes! {
     InvalidCredentials = 401, "invalid_credentials", "Wrong username or password.";
     AccountDisabled = 403, "account_disabled", "An administrator disabled this account.";
     WrongPassword = 403, "wrong_password", "The current password given is wrong.";
-    WeakPassword = 422, "weak_password", "The new password is the same as the username or the old password.";
+    WeakPassword = 422, "weak_password", "A password shorter than 10 characters.";
     SessionNotFound = 404, "session_not_found", "No such session of yours.";
     UserNotFound = 404, "user_not_found", "No such user.";
     CannotDisableSelf = 409, "cannot_disable_self", "Administrators cannot disable their own account.";
@@ -123,9 +123,9 @@ error_codes! {
     NotDone = 409, "not_done", "The task is not done.";
     RoomRequired = 422, "room_required", "The task needs a room.";
     // ---- assistant
-    RequestNotFound = 404, "request_not_found", "No such assistant request of yours.";
+    RequestNotFound = 404, "request_not_found", "No such friend request, or no such assistant request of yours.";
     ProposalNotFound = 404, "proposal_not_found", "No such task proposal in the request.";
-    NotYourRequest = 403, "not_your_request", "The assistant request belongs to someone else.";
+    NotYourRequest = 403, "not_your_request", "You are on the wrong side of that friend request.";
     NotReady = 409, "not_ready", "The assistant request has not finished yet.";
     AlreadyAccepted = 409, "already_accepted", "The proposal was accepted already.";
     EmptyQuestion = 422, "empty_question", "A question with no words.";
@@ -168,6 +168,17 @@ mod tests {
             assert!((400..600).contains(&code.status()), "{name}");
             assert!(code.description().ends_with('.'), "{name}: a sentence");
         }
+    }
+
+    #[test]
+    fn every_code_is_documented_in_the_protocol() {
+        let doc = include_str!("../../docs/protocol.md");
+        let missing: Vec<&str> = ErrorCode::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .filter(|name| !doc.contains(&format!("`{name}`")))
+            .collect();
+        assert!(missing.is_empty(), "docs/protocol.md lacks {missing:?}");
     }
 
     #[test]

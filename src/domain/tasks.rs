@@ -37,6 +37,60 @@ pub enum Priority {
     Urgent,
 }
 
+/// What happened to a task: its history (`task_events.kind`) and the system message posted for it
+/// in the room's timeline (`data.event` = `task_<kind>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum TaskEventKind {
+    Created,
+    /// Fields changed without a move.
+    Updated,
+    /// Another column (other than to or from `done`) or another place in the column.
+    Moved,
+    /// Became `done`.
+    Completed,
+    /// Left `done`.
+    Reopened,
+    Deleted,
+}
+
+impl TaskEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskEventKind::Created => "created",
+            TaskEventKind::Updated => "updated",
+            TaskEventKind::Moved => "moved",
+            TaskEventKind::Completed => "completed",
+            TaskEventKind::Reopened => "reopened",
+            TaskEventKind::Deleted => "deleted",
+        }
+    }
+
+    /// The kind of a change from `before` to `after`: completing and reopening first, then a
+    /// move (column or place), else an update.
+    pub fn of_change(before: TaskStatus, after: TaskStatus, moved: bool) -> TaskEventKind {
+        match (before, after) {
+            (b, TaskStatus::Done) if b != TaskStatus::Done => TaskEventKind::Completed,
+            (TaskStatus::Done, a) if a != TaskStatus::Done => TaskEventKind::Reopened,
+            (b, a) if b != a || moved => TaskEventKind::Moved,
+            _ => TaskEventKind::Updated,
+        }
+    }
+
+    /// The timeline's sentence for this event of the task `title` (now in column `status`).
+    pub fn sentence(self, title: &str, status: TaskStatus) -> String {
+        match self {
+            TaskEventKind::Created => format!("created task “{title}”"),
+            TaskEventKind::Moved => format!("moved task “{title}” to {}", status.as_str()),
+            TaskEventKind::Completed => format!("completed task “{title}”"),
+            TaskEventKind::Reopened => format!("reopened task “{title}”"),
+            TaskEventKind::Deleted => format!("deleted task “{title}”"),
+            TaskEventKind::Updated => format!("updated task “{title}”"),
+        }
+    }
+}
+
 /// Spacing between neighbouring tasks when a task is placed at either end of a column.
 pub const POSITION_STEP: f64 = 1024.0;
 
@@ -78,6 +132,21 @@ mod tests {
         assert_eq!(position_between(None, Some(1024.0)), Some(0.0));
         assert_eq!(position_between(Some(1024.0), Some(2048.0)), Some(1536.0));
         assert_eq!(position_between(Some(1.0), Some(1.0 + 1e-7)), None);
+    }
+
+    #[test]
+    fn a_change_is_named_for_what_it_did_to_the_task() {
+        use TaskStatus::*;
+        let kind = TaskEventKind::of_change;
+        assert_eq!(kind(Doing, Done, false), TaskEventKind::Completed);
+        assert_eq!(kind(Done, Todo, true), TaskEventKind::Reopened);
+        assert_eq!(kind(Todo, Doing, false), TaskEventKind::Moved);
+        assert_eq!(kind(Todo, Todo, true), TaskEventKind::Moved);
+        assert_eq!(kind(Todo, Todo, false), TaskEventKind::Updated);
+        assert_eq!(
+            TaskEventKind::Moved.sentence("Ship", Doing),
+            "moved task “Ship” to doing"
+        );
     }
 
     #[test]

@@ -451,7 +451,19 @@ impl crate::app::Notifier for Hub {
         Hub::user_joined(self, user, room, from_seq).await;
     }
 
-    async fn users_ephemeral(&self, users: Vec<Uuid>, frame: String) {
+    async fn users_ephemeral(&self, users: Vec<Uuid>, kind: &'static str, data: serde_json::Value) {
+        let frame = super::frames::ephemeral(kind, None, data);
         Hub::users_ephemeral(self, users, frame).await;
+    }
+
+    async fn room_ephemeral(
+        &self,
+        room: Uuid,
+        from: Option<Uuid>,
+        kind: &'static str,
+        data: serde_json::Value,
+    ) {
+        let frame = super::frames::ephemeral(kind, Some(room), data);
+        Hub::room_ephemeral(self, room, from, frame).await;
     }
 }

@@ -9,7 +9,6 @@ use redis::AsyncCommands;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::frames;
 use crate::state::AppState;
 
 fn now_ms() -> i64 {
@@ -133,12 +132,11 @@ async fn announce_status(state: &AppState, user: Uuid, status: &str) {
             return;
         }
     };
-    let frame = frames::ephemeral(
-        "presence",
-        None,
-        json!({ "user_id": user, "status": status }),
-    );
-    state.notify.users_ephemeral(contacts, frame).await;
+    let data = json!({ "user_id": user, "status": status });
+    state
+        .notify
+        .users_ephemeral(contacts, "presence", data)
+        .await;
 }
 
 /// Announces users offline whose every socket expired (their node died). Runs on every node;

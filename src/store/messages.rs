@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{StoreResult, new_id};
+use crate::domain::MessageKind;
 
 /// A message as a member sees it.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -18,8 +19,7 @@ pub struct Message {
     pub author_id: Option<Uuid>,
     pub author_username: Option<String>,
     pub author_display_name: Option<String>,
-    /// `user`, `system` (task and room events) or `assistant`.
-    pub kind: String,
+    pub kind: MessageKind,
     /// Empty once deleted.
     pub body: String,
     /// Structured payload of system messages (e.g. `{"event": "task_created", ...}`).
@@ -82,8 +82,8 @@ pub async fn snapshot(db: impl PgExecutor<'_>, id: Uuid) -> StoreResult<serde_js
 
 /// The stream event type of a new message: `message.created` for people and the assistant; for
 /// system messages, what they record (`task.created`, `member.joined`, `room.updated`...).
-pub fn event_type(kind: &str, data: Option<&serde_json::Value>) -> &'static str {
-    if kind != "system" {
+pub fn event_type(kind: MessageKind, data: Option<&serde_json::Value>) -> &'static str {
+    if kind != MessageKind::System {
         return "message.created";
     }
     match data.and_then(|d| d["event"].as_str()).unwrap_or("") {
@@ -167,7 +167,7 @@ pub async fn events_since(
 pub struct NewMessage<'a> {
     pub room_id: Uuid,
     pub author_id: Option<Uuid>,
-    pub kind: &'a str,
+    pub kind: MessageKind,
     pub body: &'a str,
     pub data: Option<serde_json::Value>,
     pub reply_to: Option<Uuid>,

@@ -8,6 +8,7 @@ pub mod friends;
 pub mod knowledge;
 pub mod messages;
 pub mod rooms;
+pub mod seed;
 pub mod sessions;
 pub mod tasks;
 pub mod users;
@@ -84,4 +85,48 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 /// A new time-ordered id.
 pub fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()
+}
+
+/// Whether PostgreSQL answers a trivial query.
+pub async fn ping(db: &PgPool) -> StoreResult<()> {
+    sqlx::query("select 1").execute(db).await?;
+    Ok(())
+}
+
+/// A fresh, migrated database `name` on the server `url` points at (an existing one of that name
+/// is dropped first), for a measurement that must not touch real data; returns its pool.
+/// `name` must be a plain identifier.
+pub async fn create_scratch(url: &str, name: &str) -> StoreResult<PgPool> {
+    use sqlx::Connection;
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::InvalidValue(format!(
+            "database name {name:?} is not a plain identifier"
+        )));
+    }
+    let mut admin = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(&format!("drop database if exists {name} with (force)"))
+        .execute(&mut admin)
+        .await?;
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut admin)
+        .await?;
+    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&format!("{base}/{name}"))
+        .await?;
+    migrate(&pool)
+        .await
+        .map_err(|e| StoreError::Db(sqlx::Error::Migrate(Box::new(e))))?;
+    Ok(pool)
+}
+
+/// Drops a database made by [`create_scratch`].
+pub async fn drop_scratch(url: &str, name: &str) -> StoreResult<()> {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(&format!("drop database if exists {name} with (force)"))
+        .execute(&mut admin)
+        .await?;
+    Ok(())
 }

@@ -8,19 +8,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{StoreResult, new_id};
-
-/// A member's standing in a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Owner,
-    Member,
-}
+use crate::domain::{Role, RoomKind};
 
 /// What the caller is to a room; `None` from [`membership`] means not a member.
 #[derive(Debug, Clone)]
 pub struct Membership {
     pub room_id: Uuid,
-    pub kind: String,
+    pub kind: RoomKind,
     pub role: Role,
     pub last_seq: i64,
 }
@@ -31,7 +25,7 @@ impl Membership {
     }
 
     pub fn is_group(&self) -> bool {
-        self.kind == "group"
+        self.kind == RoomKind::Group
     }
 }
 
@@ -39,13 +33,12 @@ impl Membership {
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Room {
     pub id: Uuid,
-    /// `dm`, `group` or `self`.
-    pub kind: String,
+    pub kind: RoomKind,
     /// The group's name; for a DM, the other person's display name; for `self`, "Personal".
     pub name: String,
     pub topic: String,
-    /// The caller's role: `owner` or `member`.
-    pub role: String,
+    /// The caller's role.
+    pub role: Role,
     /// For a DM, the other person.
     pub dm_user_id: Option<Uuid>,
     pub dm_username: Option<String>,
@@ -69,8 +62,7 @@ pub struct Member {
     pub user_id: Uuid,
     pub username: String,
     pub display_name: String,
-    /// `owner` or `member`.
-    pub role: String,
+    pub role: Role,
     pub last_read_seq: i64,
     pub joined_at: DateTime<Utc>,
 }
@@ -81,7 +73,7 @@ pub async fn membership(
     room: Uuid,
     user: Uuid,
 ) -> StoreResult<Option<Membership>> {
-    let row: Option<(Uuid, String, String, i64)> = sqlx::query_as(
+    let row: Option<(Uuid, RoomKind, Role, i64)> = sqlx::query_as(
         "select r.id, r.kind, m.role, r.last_seq from rooms r join room_members m on m.room_id = r.id
          where r.id = $1 and m.user_id = $2",
     )
@@ -92,13 +84,19 @@ pub async fn membership(
     Ok(row.map(|(room_id, kind, role, last_seq)| Membership {
         room_id,
         kind,
-        role: if role == "owner" {
-            Role::Owner
-        } else {
-            Role::Member
-        },
+        role,
         last_seq,
     }))
+}
+
+/// Locks a room's row until the transaction ends, serialising changes to the room (its members,
+/// its board).
+pub async fn lock(tx: &mut PgConnection, room: Uuid) -> StoreResult<()> {
+    sqlx::query("select 1 from rooms where id = $1 for update")
+        .bind(room)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 /// Same as [`membership`] but locks the room row, serialising changes to its members.
@@ -166,7 +164,7 @@ pub async fn insert_group(
     .bind(creator)
     .execute(&mut *tx)
     .await?;
-    add_member(&mut *tx, id, creator, "owner").await?;
+    add_member(&mut *tx, id, creator, Role::Owner).await?;
     Ok(id)
 }
 
@@ -174,21 +172,25 @@ pub async fn insert_group(
 /// Returns the room id and whether it was just created.
 pub async fn dm(tx: &mut PgConnection, a: Uuid, b: Uuid) -> StoreResult<(Uuid, bool)> {
     let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    keyed_room(tx, "dm", &format!("dm:{lo}:{hi}"), a, &[lo, hi]).await
+    keyed_room(tx, RoomKind::Dm, &format!("dm:{lo}:{hi}"), a, &[lo, hi]).await
 }
 
 /// A person's own room, home of their personal tasks, made on first use.
 pub async fn self_room(tx: &mut PgConnection, user: Uuid) -> StoreResult<Uuid> {
-    Ok(
-        keyed_room(tx, "self", &format!("self:{user}"), user, &[user])
-            .await?
-            .0,
+    Ok(keyed_room(
+        tx,
+        RoomKind::Personal,
+        &format!("self:{user}"),
+        user,
+        &[user],
     )
+    .await?
+    .0)
 }
 
 async fn keyed_room(
     tx: &mut PgConnection,
-    kind: &str,
+    kind: RoomKind,
     key: &str,
     creator: Uuid,
     members: &[Uuid],
@@ -205,7 +207,7 @@ async fn keyed_room(
     match inserted {
         Some(id) => {
             for member in members {
-                add_member(&mut *tx, id, *member, "member").await?;
+                add_member(&mut *tx, id, *member, Role::Member).await?;
             }
             Ok((id, true))
         }
@@ -224,7 +226,7 @@ pub async fn add_member(
     db: impl PgExecutor<'_>,
     room: Uuid,
     user: Uuid,
-    role: &str,
+    role: Role,
 ) -> StoreResult<bool> {
     let done = sqlx::query(
         "insert into room_members (room_id, user_id, role, last_read_seq)
@@ -253,7 +255,7 @@ pub async fn set_role(
     db: impl PgExecutor<'_>,
     room: Uuid,
     user: Uuid,
-    role: &str,
+    role: Role,
 ) -> StoreResult<bool> {
     let done = sqlx::query("update room_members set role = $3 where room_id = $1 and user_id = $2")
         .bind(room)

@@ -7,7 +7,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{StoreResult, new_id};
-use crate::domain::tasks::{POSITION_STEP, Priority, TaskStatus};
+use crate::domain::{
+    RoomKind,
+    tasks::{POSITION_STEP, Priority, TaskEventKind, TaskStatus},
+};
 
 /// A task as a member of its room sees it.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -15,7 +18,7 @@ pub struct Task {
     pub id: Uuid,
     pub room_id: Uuid,
     /// `group`, `dm`, or `self` for a personal task.
-    pub room_kind: String,
+    pub room_kind: RoomKind,
     pub creator_id: Option<Uuid>,
     pub title: String,
     pub description: String,
@@ -272,8 +275,7 @@ pub struct TaskEvent {
     pub task_id: Uuid,
     pub actor_id: Option<Uuid>,
     pub actor_display_name: Option<String>,
-    /// `created`, `updated`, `moved`, `completed`, `reopened` or `deleted`.
-    pub kind: String,
+    pub kind: TaskEventKind,
     /// What changed: `{"field": {"from": ..., "to": ...}}`.
     #[schema(value_type = Object)]
     pub changes: Json<serde_json::Value>,
@@ -286,7 +288,7 @@ pub async fn insert_event(
     tx: &mut PgConnection,
     task: Uuid,
     actor: Uuid,
-    kind: &str,
+    kind: TaskEventKind,
     changes: &serde_json::Value,
     message_id: Uuid,
 ) -> StoreResult<()> {

@@ -13,13 +13,14 @@ use prometheus::{
 use sqlx::PgPool;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::config::LogConfig;
+use crate::config::{LogConfig, LogFormat};
 
 /// Installs the global tracing subscriber. Call once, at startup.
 pub fn init_logging(config: &LogConfig) {
-    let filter = EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(config.level.as_str()).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
-    let result = if config.format == "pretty" {
+    let result = if config.format == LogFormat::Pretty {
         registry
             .with(fmt::layer().with_writer(std::io::stderr))
             .try_init()

@@ -146,7 +146,8 @@ pub struct Timeouts {
     pub connect_secs: u64,
 }
 
-/// The dataset the seeding step writes; see `seed::Plan` for how users are placed.
+/// The dataset `flowly dev seed` writes for this profile (the server's `dev::seed::Plan` places
+/// the users).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Dataset {

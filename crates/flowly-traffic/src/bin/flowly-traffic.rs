@@ -1,7 +1,8 @@
 //! `flowly-traffic`: seed a dataset, run simulated users against Flowly, report what happened.
 //!
 //! ```text
-//! flowly-traffic seed   --database-url URL --manifest seed.json [--profile dau-150k] [--users N]
+//! flowly-traffic seed   --manifest seed.json [--profile dau-150k] [--users N] [--database-url URL]
+//!                       [--flowly-bin PATH]       (runs `flowly dev seed` with the profile's dataset)
 //! flowly-traffic run    --manifest seed.json --target http://127.0.0.1:18080 --duration 600 \
 //!                       [--scale 1] [--shard 0/4] [--sources 2-41] --out run-0.json
 //! flowly-traffic report --out DIR run-*.json [--env key=value]...
@@ -19,10 +20,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use flowly_traffic::{
     client::{Target, parse_sources},
+    manifest::Manifest,
     profile::Profile,
     report,
     run::{self, RunOptions, RunOutput},
-    seed::{self, SeedOptions},
+    seed::{SeedCommand, flowly_binary},
 };
 
 #[derive(Parser)]
@@ -34,7 +36,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write a dataset into an empty, migrated database (COPY) and the manifest runs read.
+    /// Have the server write the profile's dataset into an empty database and the manifest runs
+    /// read: runs `flowly dev seed` with the profile's dataset.
     Seed(SeedArgs),
     /// One generator process: open sockets, run the open workload, write its output (JSON).
     Run(RunArgs),
@@ -44,8 +47,12 @@ enum Command {
 
 #[derive(Args)]
 struct SeedArgs {
-    #[arg(long, env = "FLOWLY_DATABASE__URL", hide_env_values = true)]
-    database_url: String,
+    /// The database to seed (otherwise flowly's own configuration: flowly.toml, FLOWLY_*).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// The `flowly` binary [default: the one next to this executable, else `flowly` on the PATH].
+    #[arg(long, env = "FLOWLY_BIN")]
+    flowly_bin: Option<PathBuf>,
     #[arg(long, default_value = "dau-150k")]
     profile: String,
     /// Users to seed instead of the profile's dataset size.
@@ -120,10 +127,6 @@ struct ReportArgs {
     outputs: Vec<PathBuf>,
 }
 
-fn log(message: &str) {
-    eprintln!("[seed] {message}");
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -142,24 +145,17 @@ async fn main() -> anyhow::Result<()> {
             if let Some(t) = a.tasks {
                 dataset.tasks = t;
             }
-            let started = std::time::Instant::now();
-            let manifest = seed::seed(
-                &a.database_url,
-                &dataset,
-                &SeedOptions {
-                    login_share: profile.population.login_share,
-                    seed: a.seed,
-                    log,
-                },
-            )
+            let exe = std::env::current_exe().ok();
+            SeedCommand {
+                flowly: flowly_binary(a.flowly_bin, exe.as_deref()),
+                dataset,
+                login_share: profile.population.login_share,
+                seed: a.seed,
+                manifest: a.manifest,
+                database_url: a.database_url,
+            }
+            .run()
             .await?;
-            std::fs::write(&a.manifest, serde_json::to_vec(&manifest)?)
-                .with_context(|| format!("write {}", a.manifest.display()))?;
-            eprintln!(
-                "[seed] done in {:.1} s: {}",
-                started.elapsed().as_secs_f64(),
-                serde_json::to_string(&manifest.counts)?
-            );
         }
         Command::Run(a) => {
             if a.duration == 0 || a.duration > 7200 || a.ramp > 1800 {
@@ -182,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
                 .iter()
                 .map(|t| Target::parse(t))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let manifest = run::read_manifest(&a.manifest)?;
+            let manifest = Manifest::read(&a.manifest)?;
             let opts = RunOptions {
                 targets,
                 profile,

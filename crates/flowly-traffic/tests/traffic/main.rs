@@ -1,21 +1,23 @@
 //! The traffic generator against a real Flowly node (started in-process on its own database):
-//! seeding writes a dataset the API serves, and a short, bounded run does every operation,
-//! measures delivery, survives a reconnect storm and reports without errors.
+//! the server's seeding (`flowly dev seed`, called here as the library function) writes a dataset
+//! the API serves and a manifest the generator reads, and a short, bounded run does every
+//! operation, measures delivery, survives a reconnect storm and reports without errors.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::{collections::BTreeMap, time::Duration};
 
 use flowly::{
-    config::{Config, Secret},
+    config::{AuthConfig, Config, Secret},
+    dev::seed::{self as dev_seed, SeedOptions},
     server,
 };
 use flowly_traffic::{
     client::{Target, parse_sources},
+    manifest::{Manifest, RoomClass},
     profile::{Op, Profile},
     report,
     run::{self, RunOptions},
-    seed::{self, Manifest, RoomClass, SeedOptions},
 };
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
@@ -43,6 +45,8 @@ fn url_of(db: &str) -> String {
 struct Node {
     base: String,
     db_url: String,
+    db: sqlx::PgPool,
+    auth: AuthConfig,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -67,7 +71,9 @@ impl Node {
         config.auth.login_attempts_per_ip = 10_000;
         config.server.shutdown_grace_secs = 2;
         config.server.web_dir = "/nonexistent/flowly-web".into();
+        let auth = config.auth.clone();
         let state = server::connect(config).await.expect("connect to services");
+        let db = state.db.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -78,6 +84,8 @@ impl Node {
         Node {
             base,
             db_url: url_of(&name),
+            db,
+            auth,
             stop: Some(stop),
             handle: Some(handle),
         }
@@ -164,10 +172,28 @@ tasks = 40
     .expect("profile")
 }
 
+/// The server's dataset parameters for a profile's `[dataset]`.
+fn server_dataset(profile: &Profile) -> dev_seed::Dataset {
+    let d = &profile.dataset;
+    dev_seed::Dataset {
+        users: d.users,
+        org_size: d.org_size,
+        team_size: d.team_size,
+        channel_size: d.channel_size,
+        channels_per_user: d.channels_per_user,
+        dms_per_user: d.dms_per_user,
+        history_messages: d.history_messages,
+        tasks: d.tasks,
+    }
+}
+
+/// Seeds the node's database as `flowly dev seed` does and reads the manifest back as
+/// `flowly-traffic run` does: through the JSON file that is their interface.
 async fn seed_small(node: &Node, profile: &Profile) -> Manifest {
-    seed::seed(
-        &node.db_url,
-        &profile.dataset,
+    let written = dev_seed::seed(
+        &node.db,
+        &node.auth,
+        &server_dataset(profile),
         &SeedOptions {
             login_share: profile.population.login_share,
             seed: 5,
@@ -175,7 +201,12 @@ async fn seed_small(node: &Node, profile: &Profile) -> Manifest {
         },
     )
     .await
-    .expect("seed")
+    .expect("seed");
+    let path = std::env::temp_dir().join(format!("flowly-traffic-{}.json", Uuid::new_v4()));
+    std::fs::write(&path, serde_json::to_vec(&written).expect("json")).expect("write manifest");
+    let manifest = Manifest::read(&path).expect("read manifest");
+    let _ = std::fs::remove_file(&path);
+    manifest
 }
 
 #[tokio::test]
@@ -258,16 +289,20 @@ async fn seeding_writes_a_dataset_the_api_serves_and_seeded_users_can_log_in() {
     // The shared password logs in a user without a seeded session, over the API.
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/auth/login", node.base))
-        .json(&serde_json::json!({ "username": without[0].username, "password": seed::PASSWORD }))
+        .json(
+            &serde_json::json!({ "username": without[0].username, "password": manifest.password }),
+        )
         .send()
         .await
         .expect("login");
     assert_eq!(response.status().as_u16(), 200);
 
     // Seeding twice into one database is refused rather than doubling the data.
-    let again = seed::seed(
-        &node.db_url,
-        &profile.dataset,
+    assert_eq!(manifest.password, dev_seed::PASSWORD);
+    let again = dev_seed::seed(
+        &node.db,
+        &node.auth,
+        &server_dataset(&profile),
         &SeedOptions {
             login_share: 0.0,
             seed: 1,

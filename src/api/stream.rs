@@ -1,0 +1,94 @@
+//! The WebSocket upgrade at `/api/v1/ws`: checks it is one, authenticates it (bearer header,
+//! `?token=`, or the session cookie from our own origin), and hands the socket to
+//! [`crate::realtime::socket`], which runs the stream (frames in docs/protocol.md).
+
+use axum::{
+    extract::{State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+
+use super::{ApiError, ApiQuery, CurrentUser, ErrorBody};
+use crate::{
+    domain::ErrorCode,
+    realtime::socket::{self, close},
+    state::AppState,
+};
+
+#[derive(Deserialize)]
+pub struct WsQuery {
+    /// A session token, for clients that cannot set headers.
+    token: Option<String>,
+}
+
+/// The real-time stream: upgrades to a WebSocket, then authenticates (session cookie, bearer
+/// token or `?token=`); a refused client gets a close frame whose code and reason say why.
+/// Frames are documented in docs/protocol.md.
+#[utoipa::path(get, path = "/ws", tag = "realtime",
+    params(("token" = Option<String>, Query, description = "session token, for clients that cannot set headers")),
+    responses((status = 101, description = "switching to the WebSocket protocol"),
+        (status = 400, body = ErrorBody, description = "websocket_required, invalid_query")))]
+pub async fn ws_handler(
+    State(state): State<AppState>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<WsQuery>,
+) -> Response {
+    let Ok(ws) = ws else {
+        let message =
+            "this endpoint speaks WebSocket: open it with a WebSocket client (Upgrade: websocket)";
+        return ApiError::new(ErrorCode::WebsocketRequired, message).into_response();
+    };
+    let rt = &state.config.realtime;
+    let ws = ws
+        .read_buffer_size(rt.read_buffer_bytes)
+        .write_buffer_size(rt.write_buffer_bytes)
+        .max_write_buffer_size(rt.max_write_buffer_bytes)
+        .max_message_size(rt.max_frame_bytes)
+        .max_frame_size(rt.max_frame_bytes);
+    let auth = authenticate(&state, &headers, q.token).await;
+    ws.on_upgrade(move |socket| socket::serve(state, socket, auth))
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_token: Option<String>,
+) -> Result<(CurrentUser, String), (u16, &'static str)> {
+    // A bearer header wins, then `?token=`, then the cookie.
+    let presented = super::extract::presented_token(headers);
+    let (token, via_cookie) = match (presented, query_token) {
+        (Some((token, false)), _) => (token, false),
+        (_, Some(token)) => (token, false),
+        (Some((cookie, true)), None) => (cookie, true),
+        (None, None) => return Err((close::UNAUTHENTICATED, "unauthenticated: log in first")),
+    };
+    // A cookie rides along with any page's request: only our own origin may use it.
+    if via_cookie && !same_origin(headers) {
+        return Err((close::FORBIDDEN_ORIGIN, "forbidden origin"));
+    }
+    match crate::app::auth::authenticate(state, &token).await {
+        Ok(Some(actor)) => Ok((actor, token)),
+        Ok(None) => Err((
+            close::UNAUTHENTICATED,
+            "session expired or revoked: log in again",
+        )),
+        Err(_) => Err((close::GOING_AWAY, "temporarily unavailable: retry")),
+    }
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
+        return true; // not a browser
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let forwarded = headers
+        .get("x-forwarded-host")
+        .and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+    origin_host == host || forwarded.is_some_and(|f| f == origin_host)
+}

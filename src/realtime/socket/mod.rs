@@ -1,0 +1,307 @@
+//! One WebSocket connection, once `api` has upgraded and authenticated it: register with the
+//! hub, resume, then relay frames both ways until the client leaves, stops reading, stops
+//! answering, or the node shuts down. The session's life is here; [`outbound`] writes frames to
+//! the client (delivery, catch-up, the hub's messages), [`inbound`] handles the client's frames.
+
+mod inbound;
+mod outbound;
+
+use crate::domain::ErrorCode;
+use std::{
+    collections::HashMap,
+    sync::{Arc, atomic::AtomicBool},
+    time::{Duration, Instant},
+};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures::{SinkExt, StreamExt, stream::SplitSink};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+use uuid::Uuid;
+
+use super::{
+    frames::{self, ClientFrame, EventFrame},
+    hub::{Conn, Outbound},
+    presence,
+};
+use crate::{
+    app::{
+        Coded,
+        messages::{self, NewMessageRequest},
+        rooms,
+        tasks::discussion,
+    },
+    domain::Actor,
+    state::AppState,
+    store,
+};
+
+/// Close codes (4000–4999 are the application's).
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const TOO_BIG: u16 = 1009;
+    pub const UNAUTHENTICATED: u16 = 4401;
+    pub const FORBIDDEN_ORIGIN: u16 = 4403;
+    pub const SLOW_CONSUMER: u16 = 4408;
+    pub const TOO_MANY: u16 = 4429;
+    pub const TIMEOUT: u16 = 4000;
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Runs an accepted socket, or refuses it with a close frame saying why.
+pub async fn serve(
+    state: AppState,
+    socket: WebSocket,
+    auth: Result<(Actor, String), (u16, &'static str)>,
+) {
+    match auth {
+        Ok((user, token)) => Session::run(state, socket, user, token).await,
+        Err((code, reason)) => {
+            let (mut sink, _) = socket.split();
+            let _ = sink.send(close_frame(code, reason)).await;
+        }
+    }
+}
+
+fn close_frame(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    }))
+}
+
+/// A connection's state.
+struct Session {
+    state: AppState,
+    user: Actor,
+    token: String,
+    conn: Conn,
+    conn_key: String,
+    sink: Sink,
+    /// Rooms followed, with the last sequence number delivered.
+    delivered: HashMap<Uuid, i64>,
+    typing: HashMap<Uuid, Instant>,
+    tokens: f64,
+    refilled: Instant,
+    strikes: u32,
+}
+
+/// Why a session ended: a close frame to send, if any.
+type Ended = Option<(u16, &'static str)>;
+
+impl Session {
+    #[tracing::instrument(name = "socket", skip_all, fields(user_id = %user.id, session_id = %user.session_id))]
+    async fn run(state: AppState, socket: WebSocket, user: Actor, token: String) {
+        let rt = state.config.realtime.clone();
+        let hub = state.hub.clone();
+        let (mut sink, mut stream) = socket.split();
+        match presence::live_sockets(&state, user.id).await {
+            Ok(n) if n >= u64::from(rt.max_sockets_per_user) => {
+                let _ = sink
+                    .send(close_frame(
+                        close::TOO_MANY,
+                        "too many connections for this user",
+                    ))
+                    .await;
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "presence unavailable"),
+        }
+        let rooms = match store::rooms::ids_for_user(&state.db, user.id).await {
+            Ok(rooms) => rooms,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot load rooms for a socket");
+                let _ = sink
+                    .send(close_frame(
+                        close::GOING_AWAY,
+                        "temporarily unavailable: retry",
+                    ))
+                    .await;
+                return;
+            }
+        };
+        let (tx, mut rx) = mpsc::channel(rt.queue_frames);
+        let conn = Conn {
+            id: hub.next_conn_id(),
+            user: user.id,
+            tx,
+            overflowed: Arc::new(AtomicBool::new(false)),
+            wake: Arc::new(Notify::new()),
+        };
+        hub.register(&conn, &rooms);
+        // Read the rooms again now that the socket is registered: an event or a new membership
+        // committed in between would otherwise wait for the room's next event.
+        let rooms = match store::rooms::ids_for_user(&state.db, user.id).await {
+            Ok(rooms) => rooms,
+            Err(_) => rooms,
+        };
+        hub.register(&conn, &rooms);
+        let conn_key = format!("{}:{}", state.node_id, conn.id);
+        let mut session = Session {
+            state: state.clone(),
+            user,
+            token,
+            conn: conn.clone(),
+            conn_key,
+            sink,
+            delivered: HashMap::new(),
+            typing: HashMap::new(),
+            tokens: f64::from(rt.frame_burst),
+            refilled: Instant::now(),
+            strikes: 0,
+        };
+        if let Err(e) = presence::touch(&state, session.user.id, &session.conn_key, true).await {
+            tracing::warn!(error = %e, "presence unavailable");
+        }
+        let ended = session
+            .serve(&mut stream, &mut rx, rooms)
+            .await
+            .err()
+            .flatten();
+        hub.unregister(&conn);
+        for room in session.typing.keys().copied().collect::<Vec<_>>() {
+            session.stop_typing(room).await;
+        }
+        // The goodbye is best effort: a client that stopped reading does not get to stall us.
+        let goodbye = async {
+            if let Some((code, reason)) = ended {
+                let _ = session.sink.send(close_frame(code, reason)).await;
+            }
+            let _ = session.sink.close().await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
+        if let Err(e) = presence::drop_conn(&state, session.user.id, &session.conn_key).await {
+            tracing::warn!(error = %e, "presence unavailable");
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        stream: &mut futures::stream::SplitStream<WebSocket>,
+        rx: &mut mpsc::Receiver<Outbound>,
+        rooms: Vec<(Uuid, i64)>,
+    ) -> Result<(), Ended> {
+        let rt = self.state.config.realtime.clone();
+        // Serialised at once: a `Value` kept in this future would stay allocated (a B-tree node
+        // per room) for the socket's whole life.
+        let hello = json!({
+            "type": "hello",
+            "data": {
+                "user_id": self.user.id,
+                "session_id": self.user.session_id,
+                "heartbeat_secs": rt.heartbeat_secs,
+                "rooms": rooms.iter().map(|(id, seq)| json!({ "room": id, "last_seq": seq })).collect::<Vec<_>>(),
+            }
+        })
+        .to_string();
+        self.send_text(hello).await?;
+
+        // The client says where it is; live events wait in the queue meanwhile.
+        let mut first = None;
+        let resume =
+            tokio::time::timeout(Duration::from_secs(rt.resume_wait_secs), stream.next()).await;
+        let positions = match resume {
+            Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<ClientFrame>(&text) {
+                Ok(ClientFrame::Resume { rooms }) => rooms,
+                _ => {
+                    first = Some(text);
+                    HashMap::new()
+                }
+            },
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return Err(None),
+            Ok(Some(Ok(_))) | Err(_) => HashMap::new(),
+        };
+        for (room, last_seq) in &rooms {
+            let from = positions
+                .get(room)
+                .map_or(*last_seq, |seen| (*seen).clamp(0, *last_seq));
+            self.delivered.insert(*room, from);
+        }
+        let behind: Vec<Uuid> = rooms
+            .iter()
+            .filter(|(r, last)| self.delivered.get(r).is_some_and(|d| d < last))
+            .map(|(r, _)| *r)
+            .collect();
+        for room in behind {
+            self.catch_up(room, None).await?;
+        }
+        self.send_text(
+            json!({ "type": "resumed", "data": { "rooms": self.delivered } }).to_string(),
+        )
+        .await?;
+        // Who is around right now; changes follow as `presence` frames.
+        match presence::snapshot(&self.state, self.user.id).await {
+            Ok(users) => {
+                let users: Vec<Value> = users
+                    .iter()
+                    .map(|(id, status)| json!({ "user_id": id, "status": status }))
+                    .collect();
+                self.send_text(frames::ephemeral(
+                    "presence.snapshot",
+                    None,
+                    json!({ "users": users }),
+                ))
+                .await?;
+            }
+            Err(e) => tracing::warn!(error = %e, "presence unavailable"),
+        }
+        if let Some(text) = first {
+            Box::pin(self.handle_text(&text)).await?;
+        }
+
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(rt.heartbeat_secs));
+        heartbeat.tick().await;
+        let mut last_heard = Instant::now();
+        let mut beats: u64 = 0;
+        let mut shutdown = self.state.shutdown.subscribe();
+        let mut typing_tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                incoming = stream.next() => {
+                    last_heard = Instant::now();
+                    match incoming {
+                        Some(Ok(Message::Text(text))) => Box::pin(self.handle_text(&text)).await?,
+                        Some(Ok(Message::Binary(_))) => {
+                            self.send_text(frames::error("unsupported", "frames are JSON text", None)).await?;
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Close(_))) | None => return Err(None),
+                        Some(Err(e)) => {
+                            let too_big = e.to_string().contains("too long") || e.to_string().contains("too big");
+                            return Err(too_big.then_some((close::TOO_BIG, "frame too large")));
+                        }
+                    }
+                }
+                out = rx.recv() => match out {
+                    Some(out) => Box::pin(self.handle_outbound(out)).await?,
+                    None => return Err(Some((close::GOING_AWAY, "server closing"))),
+                },
+                _ = self.conn.wake.notified() => {
+                    if self.conn.overflowed.load(std::sync::atomic::Ordering::Relaxed) {
+                        tracing::info!(user_id = %self.user.id, "closing a socket that stopped reading");
+                        return Err(Some((close::SLOW_CONSUMER, "too slow: reconnect and resume")));
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    beats += 1;
+                    if last_heard.elapsed() > Duration::from_secs(rt.idle_timeout_secs) {
+                        return Err(Some((close::TIMEOUT, "no heartbeat")));
+                    }
+                    self.send_message(Message::Ping(Default::default())).await?;
+                    if let Err(e) = presence::touch(&self.state, self.user.id, &self.conn_key, false).await {
+                        tracing::warn!(error = %e, "presence unavailable");
+                    }
+                    if beats.is_multiple_of(rt.revalidate_every_beats.max(1))
+                        && matches!(crate::app::auth::authenticate(&self.state, &self.token).await, Ok(None))
+                    {
+                        return Err(Some((close::UNAUTHENTICATED, "session ended: log in again")));
+                    }
+                }
+                _ = typing_tick.tick(), if !self.typing.is_empty() => self.expire_typing().await,
+                _ = super::stopped(&mut shutdown) => return Err(Some((close::GOING_AWAY, "server restarting: reconnect and resume"))),
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Frames to the client: writing with a deadline, delivering room events in order, catching up
+//! from the `room_events` log, and what the hub sends this socket.
+
+use super::*;
+
+impl Session {
+    /// Writes a frame. A client that does not take it within `write_timeout_secs` has stopped
+    /// reading: it is cut off (it can reconnect and resume), so it never holds up the node.
+    pub(super) async fn send_text(&mut self, text: String) -> Result<(), Ended> {
+        self.send_message(Message::Text(text.into())).await
+    }
+
+    pub(super) async fn send_message(&mut self, message: Message) -> Result<(), Ended> {
+        let limit = Duration::from_secs(self.state.config.realtime.write_timeout_secs);
+        match tokio::time::timeout(limit, self.sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(None),
+            Err(_) => {
+                tracing::info!(user_id = %self.user.id, "cutting off a socket that stopped reading");
+                Err(Some((
+                    close::SLOW_CONSUMER,
+                    "too slow: reconnect and resume",
+                )))
+            }
+        }
+    }
+
+    /// Sends a durable event and advances the room's position; a member's own departure ends
+    /// their stream of that room.
+    pub(super) async fn deliver(&mut self, frame: &EventFrame) -> Result<(), Ended> {
+        self.send_text(frame.text.to_string()).await?;
+        self.delivered.insert(frame.room, frame.seq);
+        if frame.leaver == Some(self.user.id) {
+            self.delivered.remove(&frame.room);
+            self.state.hub.leave_room(self.conn.id, frame.room);
+        }
+        Ok(())
+    }
+
+    /// Delivers a room's events from PostgreSQL after the last one delivered, up to `upto`.
+    pub(super) async fn catch_up(&mut self, room: Uuid, upto: Option<i64>) -> Result<(), Ended> {
+        const BATCH: i64 = 500;
+        loop {
+            let Some(&after) = self.delivered.get(&room) else {
+                return Ok(());
+            };
+            let events =
+                match store::messages::events_since(&self.state.db, room, after, BATCH).await {
+                    Ok(events) => events,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot replay room events");
+                        return Err(Some((
+                            close::GOING_AWAY,
+                            "temporarily unavailable: reconnect and resume",
+                        )));
+                    }
+                };
+            let count = events.len() as i64;
+            for event in events {
+                if upto.is_some_and(|u| event.seq > u) {
+                    return Ok(());
+                }
+                self.deliver(&EventFrame::from(event)).await?;
+                if !self.delivered.contains_key(&room) {
+                    return Ok(());
+                }
+            }
+            if count < BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    pub(super) async fn handle_outbound(&mut self, out: Outbound) -> Result<(), Ended> {
+        match out {
+            Outbound::Event(frame) => {
+                let Some(&seen) = self.delivered.get(&frame.room) else {
+                    return Ok(());
+                };
+                if frame.seq <= seen {
+                    return Ok(());
+                }
+                if frame.seq > seen + 1 {
+                    self.catch_up(frame.room, Some(frame.seq - 1)).await?;
+                }
+                if self
+                    .delivered
+                    .get(&frame.room)
+                    .is_some_and(|s| frame.seq > *s)
+                {
+                    self.deliver(&frame).await?;
+                }
+            }
+            Outbound::Joined(joined) => {
+                let (room, from_seq) = *joined;
+                if let std::collections::hash_map::Entry::Vacant(entry) = self.delivered.entry(room)
+                {
+                    entry.insert(from_seq - 1);
+                    self.catch_up(room, None).await?;
+                }
+            }
+            Outbound::Ephemeral(frame) => {
+                let visible = frame.room.is_none_or(|r| self.delivered.contains_key(&r));
+                if visible && frame.from != Some(self.user.id) {
+                    self.send_text(frame.text.clone()).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
