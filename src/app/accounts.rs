@@ -17,7 +17,10 @@ use super::{
 };
 use crate::{
     config::AuthConfig,
-    domain::{Actor, Bio, DisplayName, ErrorCode, Invalid, Password, Username},
+    domain::{
+        Actor, Bio, Denied, DisplayName, ErrorCode, Invalid, Password, Username,
+        permissions::{may_disable_user, require_admin},
+    },
     store::{self, StoreError, users::User},
 };
 
@@ -30,10 +33,8 @@ pub enum AccountError {
     WrongPassword,
     #[error("no such user")]
     UserNotFound,
-    #[error("only administrators can do this")]
-    AdminOnly,
-    #[error("administrators cannot disable their own account")]
-    CannotDisableSelf,
+    #[error(transparent)]
+    Denied(#[from] Denied),
     #[error(transparent)]
     Invalid(#[from] Invalid),
     #[error(transparent)]
@@ -50,8 +51,7 @@ impl Coded for AccountError {
             AccountError::UsernameTaken => ErrorCode::UsernameTaken,
             AccountError::WrongPassword => ErrorCode::WrongPassword,
             AccountError::UserNotFound => ErrorCode::UserNotFound,
-            AccountError::AdminOnly => ErrorCode::AdminOnly,
-            AccountError::CannotDisableSelf => ErrorCode::CannotDisableSelf,
+            AccountError::Denied(e) => e.code,
             AccountError::Invalid(e) => e.code(),
             AccountError::Limit(e) => e.code(),
             AccountError::Infra(e) => e.code(),
@@ -247,14 +247,6 @@ pub async fn get_user(state: &AppState, actor: &Actor, id: Uuid) -> Result<User,
     }
 }
 
-fn require_admin(actor: &Actor) -> Result<(), AccountError> {
-    if actor.is_admin {
-        Ok(())
-    } else {
-        Err(AccountError::AdminOnly)
-    }
-}
-
 /// Every account in username order, a page after the username `after` (administrators only).
 #[tracing::instrument(skip_all, fields(user_id = %actor.id))]
 pub async fn list_users(
@@ -286,10 +278,7 @@ pub async fn users_page(
 /// can no longer log in. Recorded in the audit log.
 #[tracing::instrument(skip_all, fields(user_id = %actor.id, target_id = %id))]
 pub async fn disable_user(state: &AppState, actor: &Actor, id: Uuid) -> Result<User, AccountError> {
-    require_admin(actor)?;
-    if id == actor.id {
-        return Err(AccountError::CannotDisableSelf);
-    }
+    may_disable_user(actor, id)?;
     let mut tx = store::begin(&state.db).await?;
     let user = match store::users::set_disabled(&mut *tx, id, true).await {
         Err(StoreError::NotFound) => return Err(AccountError::UserNotFound),
