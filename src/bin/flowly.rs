@@ -186,10 +186,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             telemetry::init_logging(&config.log);
-            let pool = store::connect(&config.database)
-                .await
-                .context("cannot connect to PostgreSQL")?;
-            store::migrate(&pool).await.context("migration failed")?;
+            database(&config).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -289,10 +286,7 @@ async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> 
         models::embedder(&config.assistant.models()).map_err(|e| anyhow::anyhow!("{e}"))?;
     match cmd {
         AssistantCommand::Reindex => {
-            let pool = store::connect(&config.database)
-                .await
-                .context("cannot connect to PostgreSQL")?;
-            store::migrate(&pool).await?;
+            let pool = database(&config).await?;
             let indexer = Indexer::new(pool, embedder);
             let pending = indexer.pending().await?;
             let bar = bar(pending.max(0) as u64, "chunks");
@@ -434,6 +428,16 @@ async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> 
     }
 }
 
+/// Connects to PostgreSQL and applies pending migrations: all that the commands working on the
+/// database alone need (no Redis, no node).
+async fn database(config: &Config) -> anyhow::Result<sqlx::PgPool> {
+    let pool = store::connect(&config.database)
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    store::migrate(&pool).await.context("migration failed")?;
+    Ok(pool)
+}
+
 /// `flowly dev seed`: migrate, seed, write the manifest.
 async fn seed(config: Config, args: SeedArgs) -> anyhow::Result<()> {
     fn log(message: &str) {
@@ -441,10 +445,7 @@ async fn seed(config: Config, args: SeedArgs) -> anyhow::Result<()> {
     }
     let dataset = args.dataset();
     dataset.check()?;
-    let pool = store::connect(&config.database)
-        .await
-        .context("cannot connect to PostgreSQL")?;
-    store::migrate(&pool).await.context("migration failed")?;
+    let pool = database(&config).await?;
     let started = std::time::Instant::now();
     let manifest = dev_seed::seed(
         &pool,
@@ -471,12 +472,7 @@ async fn seed(config: Config, args: SeedArgs) -> anyhow::Result<()> {
 
 /// `flowly users`: needs only PostgreSQL, not a node (no Redis, hub or presence sweeper).
 async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
-    let db = store::connect(&config.database)
-        .await
-        .context("cannot connect to PostgreSQL (database.url)")?;
-    store::migrate(&db)
-        .await
-        .context("cannot apply database migrations")?;
+    let db = database(&config).await?;
     match cmd {
         UsersCommand::Create {
             username,
