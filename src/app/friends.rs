@@ -165,9 +165,7 @@ pub async fn send_request(
         return Err(FriendError::AlreadyFriends);
     }
     if let Some(theirs) = store::friends::pending_between(&mut *tx, target.id, actor.id).await? {
-        let request = store::friends::answer_request(&mut *tx, theirs.id, "accepted")
-            .await?
-            .ok_or(FriendError::RequestNotPending)?;
+        let request = answer(&mut *tx, theirs.id, "accepted").await?;
         store::friends::befriend(&mut tx, actor.id, target.id).await?;
         tx.commit().await?;
         tell(state, request.from_user, "friend.answered", &request).await;
@@ -213,6 +211,17 @@ async fn pending_request(
     Ok(request)
 }
 
+/// Moves a pending request to `status`; fails if it was answered or withdrawn meanwhile.
+async fn answer(
+    db: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+    status: &str,
+) -> Result<FriendRequest, FriendError> {
+    store::friends::answer_request(db, id, status)
+        .await?
+        .ok_or(FriendError::RequestNotPending)
+}
+
 /// Accepts a request sent to the actor: the two become friends.
 #[tracing::instrument(skip_all, fields(user_id = %actor.id, request_id = %id))]
 pub async fn accept_request(
@@ -225,9 +234,7 @@ pub async fn accept_request(
     if store::friends::blocked_between(&mut *tx, request.from_user, request.to_user).await? {
         return Err(FriendError::BlockedAccept);
     }
-    let request = store::friends::answer_request(&mut *tx, id, "accepted")
-        .await?
-        .ok_or(FriendError::RequestNotPending)?;
+    let request = answer(&mut *tx, id, "accepted").await?;
     store::friends::befriend(&mut tx, request.from_user, request.to_user).await?;
     tx.commit().await?;
     tell(state, request.from_user, "friend.answered", &request).await;
@@ -242,9 +249,7 @@ pub async fn decline_request(
     id: Uuid,
 ) -> Result<FriendRequest, FriendError> {
     pending_request(state, actor, id, true).await?;
-    let request = store::friends::answer_request(&state.db, id, "declined")
-        .await?
-        .ok_or(FriendError::RequestNotPending)?;
+    let request = answer(&state.db, id, "declined").await?;
     tell(state, request.from_user, "friend.answered", &request).await;
     Ok(request)
 }
@@ -257,9 +262,7 @@ pub async fn cancel_request(
     id: Uuid,
 ) -> Result<FriendRequest, FriendError> {
     pending_request(state, actor, id, false).await?;
-    let request = store::friends::answer_request(&state.db, id, "cancelled")
-        .await?
-        .ok_or(FriendError::RequestNotPending)?;
+    let request = answer(&state.db, id, "cancelled").await?;
     tell(state, request.to_user, "friend.cancelled", &request).await;
     Ok(request)
 }
