@@ -161,14 +161,8 @@ impl FromRequestParts<AppState> for AdminUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
-        if user.is_admin {
-            Ok(AdminUser(user))
-        } else {
-            Err(ApiError::new(
-                ErrorCode::AdminOnly,
-                "only administrators can do this",
-            ))
-        }
+        crate::domain::permissions::require_admin(&user)?;
+        Ok(AdminUser(user))
     }
 }
 

@@ -1,18 +1,14 @@
 //! Friend requests, friendships and blocks.
 
-use crate::domain::ErrorCode;
 use axum::{Json, extract::State, http::StatusCode};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{ApiError, ApiJson, ApiPath, ApiResult, CurrentUser, ErrorBody, users::user_not_found};
+use super::{ApiError, ApiJson, ApiPath, ApiResult, CurrentUser, ErrorBody};
 use crate::{
-    domain::Username,
+    app::friends::{self, FriendError, FriendRequestResult, NewFriendRequest},
     state::AppState,
     store::{
-        self, StoreError,
         friends::{FriendRequest, PendingRequest},
         users::User,
     },
@@ -36,9 +32,7 @@ async fn list_friends(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> ApiResult<Json<Vec<User>>> {
-    Ok(Json(
-        store::friends::list_friends(&state.db, user.id).await?,
-    ))
+    Ok(Json(friends::list_friends(&state, &user).await?))
 }
 
 /// End a friendship. Existing DMs stay readable.
@@ -49,13 +43,13 @@ async fn unfriend(
     user: CurrentUser,
     ApiPath(other): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    if store::friends::unfriend(&state.db, user.id, other).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(
-            ApiError::new(ErrorCode::NotFriends, "you are not friends with that user")
-                .with_status(StatusCode::NOT_FOUND),
-        )
+    match friends::unfriend(&state, &user, other).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        // Here not_friends has always been a 404 (elsewhere it is a 403).
+        Err(e @ FriendError::NotFriends) => {
+            Err(ApiError::from(e).with_status(StatusCode::NOT_FOUND))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -65,23 +59,7 @@ async fn list_requests(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> ApiResult<Json<Vec<PendingRequest>>> {
-    Ok(Json(
-        store::friends::pending_requests(&state.db, user.id).await?,
-    ))
-}
-
-/// Whom to send a friend request to: a user id or a username.
-#[derive(Deserialize, ToSchema)]
-pub struct NewFriendRequest {
-    pub user_id: Option<Uuid>,
-    pub username: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct FriendRequestResult {
-    pub request: FriendRequest,
-    /// True when the other person had already asked: the two are now friends.
-    pub friends: bool,
+    Ok(Json(friends::list_requests(&state, &user).await?))
 }
 
 /// Ask someone to be friends. If they already asked the caller, the two become friends at once.
@@ -94,121 +72,13 @@ async fn send_request(
     user: CurrentUser,
     ApiJson(req): ApiJson<NewFriendRequest>,
 ) -> ApiResult<(StatusCode, Json<FriendRequestResult>)> {
-    let target = match (req.user_id, req.username.as_deref()) {
-        (Some(id), None) => store::users::get(&state.db, id)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => user_not_found(),
-                e => e.into(),
-            })?,
-        (None, Some(name)) => {
-            let name =
-                Username::parse(&name.trim().to_lowercase()).map_err(|_| user_not_found())?;
-            store::users::by_username(&state.db, name.as_str())
-                .await?
-                .ok_or_else(user_not_found)?
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                ErrorCode::InvalidBody,
-                "give exactly one of user_id and username",
-            ));
-        }
+    let result = friends::send_request(&state, &user, &req).await?;
+    let status = if result.friends {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
     };
-    if target.id == user.id {
-        return Err(ApiError::new(
-            ErrorCode::CannotBefriendSelf,
-            "you cannot send a friend request to yourself",
-        ));
-    }
-    if target.disabled {
-        return Err(user_not_found());
-    }
-    let mut tx = store::begin(&state.db).await?;
-    if store::friends::blocked_between(&mut *tx, user.id, target.id).await? {
-        return Err(ApiError::new(
-            ErrorCode::CannotBefriend,
-            "you cannot send a friend request to this person",
-        ));
-    }
-    if store::friends::are_friends(&mut *tx, user.id, target.id).await? {
-        return Err(ApiError::new(
-            ErrorCode::AlreadyFriends,
-            "you are already friends",
-        ));
-    }
-    if let Some(theirs) = store::friends::pending_between(&mut *tx, target.id, user.id).await? {
-        let request = store::friends::answer_request(&mut *tx, theirs.id, "accepted")
-            .await?
-            .ok_or_else(request_gone)?;
-        store::friends::befriend(&mut tx, user.id, target.id).await?;
-        tx.commit().await?;
-        tell(&state, request.from_user, "friend.answered", &request).await;
-        return Ok((
-            StatusCode::OK,
-            Json(FriendRequestResult {
-                request,
-                friends: true,
-            }),
-        ));
-    }
-    let request = match store::friends::insert_request(&mut *tx, user.id, target.id).await {
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
-                ErrorCode::RequestPending,
-                "a friend request is already pending",
-            ));
-        }
-        other => other?,
-    };
-    tx.commit().await?;
-    tell(&state, target.id, "friend.request", &request).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(FriendRequestResult {
-            request,
-            friends: false,
-        }),
-    ))
-}
-
-fn request_gone() -> ApiError {
-    ApiError::new(
-        ErrorCode::RequestNotPending,
-        "that friend request has already been answered or cancelled",
-    )
-}
-
-fn request_not_found() -> ApiError {
-    ApiError::new(ErrorCode::RequestNotFound, "no such friend request")
-}
-
-/// A pending request the caller is on the given side of.
-async fn pending_request(
-    state: &AppState,
-    user: &CurrentUser,
-    id: Uuid,
-    recipient: bool,
-) -> ApiResult<FriendRequest> {
-    let request = store::friends::request_for(&state.db, id, user.id)
-        .await?
-        .ok_or_else(request_not_found)?;
-    let is_recipient = request.to_user == user.id;
-    if is_recipient != recipient {
-        let who = if recipient {
-            "the person it was sent to"
-        } else {
-            "the person who sent it"
-        };
-        return Err(ApiError::new(
-            ErrorCode::NotYourRequest,
-            format!("only {who} can do that"),
-        ));
-    }
-    if request.status != "pending" {
-        return Err(request_gone());
-    }
-    Ok(request)
+    Ok((status, Json(result)))
 }
 
 /// Accept a request sent to the caller.
@@ -220,28 +90,7 @@ async fn accept_request(
     user: CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<FriendRequest>> {
-    let request = pending_request(&state, &user, id, true).await?;
-    let mut tx = store::begin(&state.db).await?;
-    if store::friends::blocked_between(&mut *tx, request.from_user, request.to_user).await? {
-        return Err(ApiError::new(
-            ErrorCode::CannotBefriend,
-            "you cannot become friends with this person",
-        ));
-    }
-    let request = store::friends::answer_request(&mut *tx, id, "accepted")
-        .await?
-        .ok_or_else(request_gone)?;
-    store::friends::befriend(&mut tx, request.from_user, request.to_user).await?;
-    tx.commit().await?;
-    tell(&state, request.from_user, "friend.answered", &request).await;
-    Ok(Json(request))
-}
-
-/// Tells the other person of a request what happened to it, live (`friend.request`,
-/// `friend.answered`, `friend.cancelled`).
-async fn tell(state: &AppState, whom: Uuid, kind: &'static str, request: &FriendRequest) {
-    let data = serde_json::json!({ "request": request });
-    state.notify.users_ephemeral(vec![whom], kind, data).await;
+    Ok(Json(friends::accept_request(&state, &user, id).await?))
 }
 
 /// Decline a request sent to the caller.
@@ -252,12 +101,7 @@ async fn decline_request(
     user: CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<FriendRequest>> {
-    pending_request(&state, &user, id, true).await?;
-    let request = store::friends::answer_request(&state.db, id, "declined")
-        .await?
-        .ok_or_else(request_gone)?;
-    tell(&state, request.from_user, "friend.answered", &request).await;
-    Ok(Json(request))
+    Ok(Json(friends::decline_request(&state, &user, id).await?))
 }
 
 /// Cancel a request the caller sent.
@@ -268,12 +112,7 @@ async fn cancel_request(
     user: CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<FriendRequest>> {
-    pending_request(&state, &user, id, false).await?;
-    let request = store::friends::answer_request(&state.db, id, "cancelled")
-        .await?
-        .ok_or_else(request_gone)?;
-    tell(&state, request.to_user, "friend.cancelled", &request).await;
-    Ok(Json(request))
+    Ok(Json(friends::cancel_request(&state, &user, id).await?))
 }
 
 /// People the caller has blocked.
@@ -282,9 +121,7 @@ async fn list_blocks(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> ApiResult<Json<Vec<User>>> {
-    Ok(Json(
-        store::friends::list_blocked(&state.db, user.id).await?,
-    ))
+    Ok(Json(friends::list_blocks(&state, &user).await?))
 }
 
 /// Block someone: the friendship and pending requests end; they can neither request nor message
@@ -296,18 +133,7 @@ async fn block_user(
     user: CurrentUser,
     ApiPath(other): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    if other == user.id {
-        return Err(ApiError::new(
-            ErrorCode::CannotBlockSelf,
-            "you cannot block yourself",
-        ));
-    }
-    if let Err(StoreError::NotFound) = store::users::get(&state.db, other).await {
-        return Err(user_not_found());
-    }
-    let mut tx = store::begin(&state.db).await?;
-    store::friends::block(&mut tx, user.id, other).await?;
-    tx.commit().await?;
+    friends::block_user(&state, &user, other).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -319,12 +145,6 @@ async fn unblock_user(
     user: CurrentUser,
     ApiPath(other): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    if store::friends::unblock(&state.db, user.id, other).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::new(
-            ErrorCode::NotBlocked,
-            "you have not blocked that user",
-        ))
-    }
+    friends::unblock_user(&state, &user, other).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,6 @@
 
 pub mod assistant;
 mod auth;
-pub use auth::create_user;
 mod error;
 pub mod extract;
 mod friends;

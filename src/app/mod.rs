@@ -8,11 +8,14 @@
 //! A change to a room is announced through the [`Notifier`]s in [`AppState::notify`]: the
 //! real-time hub (every member's sockets, on every node) and the assistant's index hint.
 
+pub mod accounts;
 pub mod assistant;
 pub mod auth;
+pub mod friends;
 pub mod limits;
 pub mod messages;
 pub mod rooms;
+pub mod sessions;
 pub mod tasks;
 
 use async_trait::async_trait;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
 use flowly::{
-    api::create_user,
+    app::{Coded, accounts},
     assistant::{
         eval,
         index::Indexer,
@@ -193,10 +193,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             telemetry::init_logging(&config.log);
-            let pool = store::connect(&config.database)
-                .await
-                .context("cannot connect to PostgreSQL")?;
-            store::migrate(&pool).await.context("migration failed")?;
+            database(&config).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -306,10 +303,7 @@ async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> 
         models::embedder(&config.assistant.models()).map_err(|e| anyhow::anyhow!("{e}"))?;
     match cmd {
         AssistantCommand::Reindex => {
-            let pool = store::connect(&config.database)
-                .await
-                .context("cannot connect to PostgreSQL")?;
-            store::migrate(&pool).await?;
+            let pool = database(&config).await?;
             let indexer = Indexer::new(pool, embedder);
             let pending = indexer.pending().await?;
             let bar = bar(pending.max(0) as u64, "chunks");
@@ -451,6 +445,16 @@ async fn assistant(config: Config, cmd: AssistantCommand) -> anyhow::Result<()> 
     }
 }
 
+/// Connects to PostgreSQL and applies pending migrations: all that the commands working on the
+/// database alone need (no Redis, no node).
+async fn database(config: &Config) -> anyhow::Result<sqlx::PgPool> {
+    let pool = store::connect(&config.database)
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    store::migrate(&pool).await.context("migration failed")?;
+    Ok(pool)
+}
+
 /// `flowly dev seed`: migrate, seed, write the manifest.
 async fn seed(config: Config, args: SeedArgs) -> anyhow::Result<()> {
     fn log(message: &str) {
@@ -460,10 +464,7 @@ async fn seed(config: Config, args: SeedArgs) -> anyhow::Result<()> {
     dataset
         .check()
         .map_err(|why| anyhow::anyhow!("invalid dataset: {why}"))?;
-    let pool = store::connect(&config.database)
-        .await
-        .context("cannot connect to PostgreSQL")?;
-    store::migrate(&pool).await.context("migration failed")?;
+    let pool = database(&config).await?;
     let started = std::time::Instant::now();
     let manifest = dev_seed::seed(
         &pool,
@@ -488,8 +489,9 @@ async fn seed(config: Config, args: SeedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `flowly users`: needs only PostgreSQL, not a node (no Redis, hub or presence sweeper).
 async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
-    let state = server::connect(config).await?;
+    let db = database(&config).await?;
     match cmd {
         UsersCommand::Create {
             username,
@@ -509,9 +511,10 @@ async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
                 }
             };
             let password = Password::parse(&password)?;
-            let user = create_user(&state, &username, &display_name, password, admin)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            let user =
+                accounts::create_user(&db, &config.auth, &username, &display_name, password, admin)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
             println!(
                 "created {} ({}){}",
                 user.username,
@@ -522,7 +525,7 @@ async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
         UsersCommand::List => {
             let mut after: Option<String> = None;
             loop {
-                let page = store::users::list(&state.db, after.as_deref(), 200).await?;
+                let page = accounts::users_page(&db, after.as_deref(), 200).await?;
                 for u in &page {
                     let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
                         .iter()
@@ -539,5 +542,6 @@ async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
             }
         }
     }
+    db.close().await;
     Ok(())
 }

@@ -1,10 +1,11 @@
-//! Who may do what in a room: pure rules over what the store says about the actor's membership.
-//! A refusal is a [`Denied`] with the stable code clients see.
+//! Who may do what: pure rules over what the store says about the actor (their membership of a
+//! room, whether they administer the server). A refusal is a [`Denied`] with the stable code
+//! clients see.
 
 use uuid::Uuid;
 
 use super::{
-    ErrorCode,
+    Actor, ErrorCode,
     rooms::{MessageKind, Role, RoomKind},
 };
 
@@ -95,6 +96,32 @@ pub fn may_delete_task(actor: Uuid, creator: Option<Uuid>, role: Role) -> Result
             ErrorCode::NotTaskOwner,
             "only the task's creator or the room's owner can delete it",
         ))
+    }
+}
+
+/// Administering accounts is for administrators.
+pub fn require_admin(actor: &Actor) -> Result<(), Denied> {
+    if actor.is_admin {
+        Ok(())
+    } else {
+        Err(Denied::new(
+            ErrorCode::AdminOnly,
+            "only administrators can do this",
+        ))
+    }
+}
+
+/// An administrator may disable any account but their own, so one of them is always left to
+/// enable it again.
+pub fn may_disable_user(actor: &Actor, user: Uuid) -> Result<(), Denied> {
+    require_admin(actor)?;
+    if user == actor.id {
+        Err(Denied::new(
+            ErrorCode::CannotDisableSelf,
+            "administrators cannot disable their own account",
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -191,6 +218,37 @@ mod tests {
         assert_eq!(
             code(may_delete_task(ME, Some(OTHER), Role::Member)),
             Some(ErrorCode::NotTaskOwner)
+        );
+    }
+
+    fn actor(is_admin: bool) -> Actor {
+        Actor {
+            session_id: Uuid::nil(),
+            id: ME,
+            username: "ada".into(),
+            is_admin,
+        }
+    }
+
+    #[test]
+    fn only_administrators_administer_accounts() {
+        assert!(require_admin(&actor(true)).is_ok());
+        assert_eq!(
+            code(require_admin(&actor(false))),
+            Some(ErrorCode::AdminOnly)
+        );
+    }
+
+    #[test]
+    fn administrators_disable_anyone_but_themselves() {
+        assert!(may_disable_user(&actor(true), OTHER).is_ok());
+        assert_eq!(
+            code(may_disable_user(&actor(true), ME)),
+            Some(ErrorCode::CannotDisableSelf)
+        );
+        assert_eq!(
+            code(may_disable_user(&actor(false), OTHER)),
+            Some(ErrorCode::AdminOnly)
         );
     }
 }

@@ -939,6 +939,7 @@ export interface components {
         Accepted: {
             task: components["schemas"]["Task"];
         };
+        /** @description A question for the assistant. */
         AskRequest: {
             /** @description Post the answer into `room` as an assistant message. */
             post?: boolean;
@@ -960,16 +961,14 @@ export interface components {
             finished_at?: string | null;
             /** Format: uuid */
             id: string;
-            /** @description `ask`, `summary` or `extract`. */
-            kind: string;
+            kind: components["schemas"]["RequestKind"];
             model?: string | null;
             post: boolean;
             proposals?: components["schemas"]["Proposal"][] | null;
             question: string;
             /** Format: uuid */
             room?: string | null;
-            /** @description `queued`, `running`, `done` or `failed`. */
-            status: string;
+            status: components["schemas"]["RequestStatus"];
         };
         /** @description A numbered source of an answer, linking into the conversation. */
         Citation: {
@@ -1006,6 +1005,7 @@ export interface components {
             /** @description A sentence for people. */
             message: string;
         };
+        /** @description Messages to propose tasks from. */
         ExtractRequest: {
             /** @description 1 to 50 messages of that room. */
             message_ids: string[];
@@ -1026,6 +1026,7 @@ export interface components {
             /** Format: uuid */
             to_user: string;
         };
+        /** @description A friend request sent, or the other person's request accepted. */
         FriendRequestResult: {
             /** @description True when the other person had already asked: the two are now friends. */
             friends: boolean;
@@ -1041,6 +1042,7 @@ export interface components {
             /** Format: uuid */
             user_id: string;
         };
+        /** @description A username and password to log in with. */
         LoginRequest: {
             password: string;
             username: string;
@@ -1174,6 +1176,7 @@ export interface components {
              */
             user_id: string;
         };
+        /** @description A new password, with the current one. */
         PasswordChange: {
             current_password: string;
             /** @description At least 10 characters. */
@@ -1191,6 +1194,7 @@ export interface components {
         };
         /** @enum {string} */
         Priority: "low" | "normal" | "high" | "urgent";
+        /** @description Changes to the caller's profile; a missing field stays as it is. */
         ProfileUpdate: {
             bio?: string | null;
             display_name?: string | null;
@@ -1231,6 +1235,7 @@ export interface components {
             /** Format: int64 */
             last_read_seq: number;
         };
+        /** @description An account to register. */
         RegisterRequest: {
             display_name: string;
             /** @description At least 10 characters. */
@@ -1242,9 +1247,20 @@ export interface components {
             code: string;
             message: string;
         };
+        /**
+         * @description What an assistant request asks for.
+         * @enum {string}
+         */
+        RequestKind: "ask" | "summary" | "extract";
         RequestList: {
             requests: components["schemas"]["AssistantRequest"][];
         };
+        /**
+         * @description Where an assistant request stands: `queued` until a worker starts it, `running`, then `done`
+         *     or `failed` for good.
+         * @enum {string}
+         */
+        RequestStatus: "queued" | "running" | "done" | "failed";
         /**
          * @description A member's standing in a room.
          * @enum {string}
@@ -1338,6 +1354,7 @@ export interface components {
             last_seen_at: string;
             user_agent: string;
         };
+        /** @description The caller's live sessions. */
         SessionList: {
             /**
              * Format: uuid
