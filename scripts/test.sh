@@ -149,9 +149,9 @@ step "assistant models (.cache/models)" scripts/fetch-models.sh
 echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR" >&2
 step "shellcheck" run_shellcheck
 step "cargo fmt --check" cargo fmt --all --check
-# The layering rules (SQL only in src/store, the HTTP layer only in src/api): not a step yet; it
-# becomes one once main is clean (`scripts/check-layers.sh --report` lists what is left).
-# step "layering" scripts/check-layers.sh
+# The layering rules: SQL only in src/store, the HTTP layer only in src/api (and where the app is
+# assembled). The crate boundaries enforce the rest at compile time.
+step "layering" scripts/check-layers.sh
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "rust tests" run_rust_tests
 step "web tests" run_web_tests
