@@ -3,7 +3,7 @@
 //! asker's per-minute budget, stored and queued for `flowly worker`; reading them back; and
 //! accepting a proposed task, which becomes a real task of the room.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -116,20 +116,13 @@ pub struct ExtractRequest {
 pub struct AcceptProposal {
     pub title: Option<String>,
     /// A member of the room, or null for nobody.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::nullable")]
     #[schema(value_type = Option<Uuid>, nullable)]
     pub assignee: Option<Option<Uuid>>,
     /// `YYYY-MM-DD`, or null for none.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::nullable")]
     #[schema(value_type = Option<String>, nullable)]
     pub due: Option<Option<String>>,
-}
-
-/// Distinguishes a field left out (`None`) from one set to null (`Some(None)`).
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Counts a request against the actor's per-minute assistant budget.

@@ -195,6 +195,16 @@ pub trait Notifier: Send + Sync {
     }
 }
 
+/// For request fields that may be null: tells a field left out (`None`) from one set to null
+/// (`Some(None)`). Use with `#[serde(default, deserialize_with = "crate::app::nullable")]`.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 /// Several listeners heard as one, in order.
 pub struct Notifiers(pub Vec<std::sync::Arc<dyn Notifier>>);
 

@@ -7,7 +7,7 @@
 pub mod discussion;
 pub mod from_message;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -103,13 +103,6 @@ impl Coded for TaskError {
     }
 }
 
-/// Distinguishes a field left out (`None`) from one set to null (`Some(None)`).
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// A task to create.
 #[derive(Deserialize, ToSchema)]
 pub struct NewTask {
@@ -135,10 +128,10 @@ pub struct TaskUpdate {
     pub description: Option<String>,
     pub status: Option<TaskStatus>,
     pub priority: Option<Priority>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::app::nullable")]
     #[schema(value_type = Option<Uuid>, nullable)]
     pub assignee_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::app::nullable")]
     #[schema(value_type = Option<String>, nullable)]
     pub due_on: Option<Option<String>>,
     pub labels: Option<Vec<String>>,

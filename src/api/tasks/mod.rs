@@ -1,5 +1,8 @@
-//! Tasks over HTTP: the board, tasks made from messages, and each task's discussion; the rules
-//! are in [`crate::app::tasks`].
+//! Tasks over HTTP: the board here, tasks made from messages in [`from_message`], each task's
+//! conversation in [`discussion`]; the rules are in [`crate::app::tasks`].
+
+mod discussion;
+mod from_message;
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
@@ -7,24 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{
-    ApiJson, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody,
-    messages::{PageQuery, created_or_retried},
-    page_size,
-};
+use super::{ApiJson, ApiPath, ApiQuery, ApiResult, CurrentUser, ErrorBody, page_size};
 use crate::{
-    app::{
-        messages::{MessagePage, NewMessageRequest},
-        tasks::{
-            self, MoveTask, NewTask, TaskListing, TaskUpdate, discussion,
-            from_message::TaskFromMessage,
-        },
-    },
+    app::tasks::{self, MoveTask, NewTask, TaskListing, TaskUpdate},
     state::AppState,
-    store::{
-        messages::Message,
-        tasks::{Task, TaskEvent},
-    },
+    store::tasks::{Task, TaskEvent},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,8 +25,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(complete_task))
         .routes(routes!(reopen_task))
         .routes(routes!(task_events))
-        .routes(routes!(list_task_messages, send_task_message))
-        .routes(routes!(task_from_message))
+        .routes(routes!(
+            discussion::list_task_messages,
+            discussion::send_task_message
+        ))
+        .routes(routes!(from_message::task_from_message))
 }
 
 /// Create a task in a room, or a personal task without `room_id`.
@@ -48,21 +41,6 @@ async fn create_task(
     ApiJson(req): ApiJson<NewTask>,
 ) -> ApiResult<(StatusCode, Json<Task>)> {
     let task = tasks::create_task(&state, &user, &req).await?;
-    Ok((StatusCode::CREATED, Json(task)))
-}
-
-/// Make a task from a message: it links to the message, keeps a snapshot of the conversation
-/// around it, and the room's timeline gets a system message linking to the task.
-#[utoipa::path(post, path = "/messages/{id}/task", tag = "tasks", params(("id" = Uuid, Path)), request_body = TaskFromMessage, responses(
-    (status = 201, body = Task), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "message_deleted"),
-    (status = 422, body = ErrorBody)))]
-async fn task_from_message(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<TaskFromMessage>,
-) -> ApiResult<(StatusCode, Json<Task>)> {
-    let task = tasks::from_message::task_from_message(&state, &user, id, &req).await?;
     Ok((StatusCode::CREATED, Json(task)))
 }
 
@@ -179,31 +157,4 @@ async fn task_events(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Vec<TaskEvent>>> {
     Ok(Json(tasks::task_events(&state, &user, id).await?))
-}
-
-/// A task's own discussion, paged like a room timeline.
-#[utoipa::path(get, path = "/tasks/{id}/messages", tag = "tasks", params(("id" = Uuid, Path), PageQuery), responses(
-    (status = 200, body = MessagePage), (status = 404, body = ErrorBody)))]
-async fn list_task_messages(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(q): ApiQuery<PageQuery>,
-) -> ApiResult<Json<MessagePage>> {
-    Ok(Json(
-        discussion::list_task_messages(&state, &user, id, q.page()).await?,
-    ))
-}
-
-/// Post to a task's discussion (idempotent by `client_id`, like room messages).
-#[utoipa::path(post, path = "/tasks/{id}/messages", tag = "tasks", params(("id" = Uuid, Path)), request_body = NewMessageRequest, responses(
-    (status = 201, body = Message), (status = 200, body = Message), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn send_task_message(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<NewMessageRequest>,
-) -> ApiResult<(StatusCode, Json<Message>)> {
-    let sent = discussion::send_task_message(&state, &user, id, &req).await?;
-    Ok(created_or_retried(sent))
 }
