@@ -57,7 +57,8 @@ impl Backends {
     }
 }
 
-/// A running worker; dropping the handle does not stop it, [`WorkerHandle::stop`] does.
+/// A running worker. [`WorkerHandle::stop`] stops it and waits for its loops to finish; dropping
+/// the handle also stops it (the loops see the stop channel close) but does not wait.
 pub struct WorkerHandle {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
