@@ -101,3 +101,26 @@ pub async fn forget_sessions(state: &AppState, hashes: &[Vec<u8>]) -> Result<(),
     let _: () = redis.del(keys).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> AuthConfig {
+        AuthConfig {
+            argon2_memory_kib: 1024,
+            argon2_iterations: 1,
+            ..crate::config::Config::default().auth
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_no_other() -> Result<(), Infra> {
+        let config = cheap();
+        let hash = hash_password(&config, "a long passphrase".into()).await?;
+        assert!(verify_password(&config, Some(hash.clone()), "a long passphrase".into()).await?);
+        assert!(!verify_password(&config, Some(hash), "a wrong passphrase".into()).await?);
+        assert!(!verify_password(&config, None, "a long passphrase".into()).await?);
+        Ok(())
+    }
+}
