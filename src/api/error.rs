@@ -102,7 +102,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Some(cause) = &self.cause {
-            if self.status.is_server_error() && self.code == ErrorCode::Internal {
+            if self.code == ErrorCode::Internal {
                 tracing::error!(code = %self.code, error = %cause, "internal error");
             } else {
                 tracing::warn!(code = %self.code, error = %cause, "dependency unavailable");

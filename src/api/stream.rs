@@ -74,7 +74,10 @@ async fn authenticate(
             close::UNAUTHENTICATED,
             "session expired or revoked: log in again",
         )),
-        Err(_) => Err((close::GOING_AWAY, "temporarily unavailable: retry")),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check a socket's session");
+            Err((close::GOING_AWAY, "temporarily unavailable: retry"))
+        }
     }
 }
 
