@@ -66,11 +66,6 @@ impl ApiError {
         ApiError { status, ..self }
     }
 
-    /// The same error under another stable code.
-    pub fn with_code(self, code: ErrorCode) -> Self {
-        ApiError { code, ..self }
-    }
-
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unauthenticated, message)
     }

@@ -133,8 +133,3 @@ async fn method_not_allowed() -> Response {
 pub fn page_size(state: &AppState, requested: Option<i64>, default: i64) -> ApiResult<i64> {
     Ok(crate::app::limits::page_size(state, requested, default)?)
 }
-
-/// Counts a write against the caller's per-minute budget.
-pub async fn limit_writes(state: &AppState, user: &CurrentUser) -> ApiResult<()> {
-    Ok(crate::app::limits::limit_writes(state, user).await?)
-}

@@ -64,7 +64,7 @@ impl Modify for SecurityAddon {
 const REFUSED_AFTER_UPGRADE: &[&str] = &["/api/v1/ws"];
 
 /// Operations (`METHOD path`) whose handlers count against a rate limit (`app::limits`,
-/// directly or through `limit_writes`) and so may answer 429 `rate_limited`.
+/// directly or through `app::limits::limit_writes`) and so may answer 429 `rate_limited`.
 const RATE_LIMITED: &[&str] = &[
     "POST /api/v1/auth/register",
     "POST /api/v1/auth/login",

@@ -47,22 +47,6 @@ pub struct Ephemeral {
     pub text: String,
 }
 
-/// Sends an ephemeral frame to some users' sockets on every node, from a process that has only a
-/// Redis connection and the deployment's key prefix (the assistant's worker).
-pub async fn publish_to_users(
-    redis: &mut redis::aio::ConnectionManager,
-    prefix: &str,
-    users: Vec<Uuid>,
-    frame: String,
-) -> redis::RedisResult<()> {
-    let payload = serde_json::to_string(&Wire::UserEphemeral {
-        us: users,
-        f: frame,
-    })
-    .unwrap_or_default();
-    redis.publish(format!("{prefix}events"), payload).await
-}
-
 /// A local socket as the hub knows it.
 #[derive(Clone)]
 pub struct Conn {
