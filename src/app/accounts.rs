@@ -279,6 +279,24 @@ pub async fn users_page(
 #[tracing::instrument(skip_all, fields(user_id = %actor.id, target_id = %id))]
 pub async fn disable_user(state: &AppState, actor: &Actor, id: Uuid) -> Result<User, AccountError> {
     may_disable_user(actor, id)?;
+    let user = disable(state, Some(actor.id), id).await?;
+    tracing::info!(admin_id = %actor.id, user_id = %id, "user disabled");
+    Ok(user)
+}
+
+/// Disables an account from the server's console (`flowly users disable`, which `flowlyctl`
+/// runs): the operator on the host is trusted as an administrator. Audited with no actor.
+#[tracing::instrument(skip_all, fields(username = %username))]
+pub async fn disable_by_operator(state: &AppState, username: &str) -> Result<User, AccountError> {
+    let user = store::users::by_username(&state.db, username)
+        .await?
+        .ok_or(AccountError::UserNotFound)?;
+    let user = disable(state, None, user.id).await?;
+    tracing::info!(user_id = %user.id, "user disabled by the operator");
+    Ok(user)
+}
+
+async fn disable(state: &AppState, actor: Option<Uuid>, id: Uuid) -> Result<User, AccountError> {
     let mut tx = store::begin(&state.db).await?;
     let user = match store::users::set_disabled(&mut *tx, id, true).await {
         Err(StoreError::NotFound) => return Err(AccountError::UserNotFound),
@@ -287,7 +305,7 @@ pub async fn disable_user(state: &AppState, actor: &Actor, id: Uuid) -> Result<U
     let ended = store::sessions::delete_all(&mut *tx, id, None).await?;
     store::users::audit(
         &mut *tx,
-        actor.id,
+        actor,
         "user.disable",
         id,
         serde_json::json!({ "sessions_ended": ended.len() }),
@@ -295,7 +313,6 @@ pub async fn disable_user(state: &AppState, actor: &Actor, id: Uuid) -> Result<U
     .await?;
     tx.commit().await?;
     forget_sessions(state, &ended).await?;
-    tracing::info!(admin_id = %actor.id, user_id = %id, sessions_ended = ended.len(), "user disabled");
     Ok(user)
 }
 
@@ -308,7 +325,14 @@ pub async fn enable_user(state: &AppState, actor: &Actor, id: Uuid) -> Result<Us
         Err(StoreError::NotFound) => return Err(AccountError::UserNotFound),
         other => other?,
     };
-    store::users::audit(&mut *tx, actor.id, "user.enable", id, serde_json::json!({})).await?;
+    store::users::audit(
+        &mut *tx,
+        Some(actor.id),
+        "user.enable",
+        id,
+        serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(user)
 }

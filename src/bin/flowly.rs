@@ -138,6 +138,8 @@ enum UsersCommand {
     },
     /// List accounts.
     List,
+    /// Disable an account: its sessions end at once and it can no longer log in.
+    Disable { username: String },
 }
 
 #[derive(Subcommand)]
@@ -489,8 +491,20 @@ async fn seed(config: Config, args: SeedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `flowly users`: needs only PostgreSQL, not a node (no Redis, hub or presence sweeper).
+/// `flowly users`: create and list need only PostgreSQL, not a node (no Redis, hub or presence
+/// sweeper); disable also ends the sessions cached in Redis.
 async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
+    if let UsersCommand::Disable { username } = cmd {
+        let state = server::connect(config).await?;
+        let user = accounts::disable_by_operator(&state, &username)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+        println!(
+            "disabled {} ({}); its sessions ended",
+            user.username, user.id
+        );
+        return Ok(());
+    }
     let db = database(&config).await?;
     match cmd {
         UsersCommand::Create {
@@ -541,6 +555,7 @@ async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
                 }
             }
         }
+        UsersCommand::Disable { .. } => {}
     }
     db.close().await;
     Ok(())

@@ -177,7 +177,7 @@ pub async fn set_disabled(db: impl PgExecutor<'_>, id: Uuid, disabled: bool) -> 
 
 pub async fn audit(
     db: impl PgExecutor<'_>,
-    actor: Uuid,
+    actor: Option<Uuid>,
     action: &str,
     target: Uuid,
     data: serde_json::Value,
