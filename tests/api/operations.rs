@@ -49,6 +49,20 @@ async fn metrics_are_labelled_by_route_template_on_their_own_port() {
     assert!(text.contains(r#"route="/api/v1/rooms/{id}/messages",status="404"} 1"#));
     assert!(text.contains("flowly_http_request_duration_seconds_bucket"));
     assert!(text.contains(r#"flowly_db_pool_connections{state="max"} 8"#));
+    // Every request above has finished; each scrape checks PostgreSQL and Redis.
+    assert!(
+        text.contains("flowly_http_requests_in_flight 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"flowly_dependency_up{dependency="postgres"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"flowly_dependency_up{dependency="redis"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"flowly_build_info{version=""#), "{text}");
     assert!(
         !text.contains(&room.to_string()),
         "raw paths never become labels"

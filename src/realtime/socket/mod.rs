@@ -176,8 +176,9 @@ impl Session {
             .err()
             .flatten();
         hub.unregister(&conn);
-        state.metrics.ws_open.dec();
+        // Counted closed first: whoever sees the socket gone also sees why.
         state.metrics.ws_closed(ended.map(|(code, _)| code));
+        state.metrics.ws_open.dec();
         for room in session.typing.keys().copied().collect::<Vec<_>>() {
             session.stop_typing(room).await;
         }

@@ -6,7 +6,9 @@ use super::*;
 impl Session {
     /// Writes a frame. A client that does not take it within `write_timeout_secs` has stopped
     /// reading: it is cut off (it can reconnect and resume), so it never holds up the node.
-    /// `kind` is the frame's type for the metrics, one of `telemetry::WS_OUT_FRAME_TYPES`.
+    /// `kind` is the frame's type for the metrics, one of `telemetry::WS_OUT_FRAME_TYPES`. A
+    /// frame is counted as it is handed to the socket (so it is counted by the time the client
+    /// reads it).
     pub(super) async fn send_text(
         &mut self,
         kind: &'static str,
@@ -21,11 +23,9 @@ impl Session {
         message: Message,
     ) -> Result<(), Ended> {
         let limit = Duration::from_secs(self.state.config.realtime.write_timeout_secs);
+        self.state.metrics.ws_frame_out(kind);
         match tokio::time::timeout(limit, self.sink.send(message)).await {
-            Ok(Ok(())) => {
-                self.state.metrics.ws_frame_out(kind);
-                Ok(())
-            }
+            Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(None),
             Err(_) => {
                 tracing::info!(user_id = %self.user.id, "cutting off a socket that stopped reading");
@@ -40,7 +40,7 @@ impl Session {
     /// Sends a durable event and advances the room's position; a member's own departure ends
     /// their stream of that room.
     /// `replay`: why the event comes from the log rather than live (`None`: live, and its
-    /// delivery lag is measured).
+    /// delivery lag, up to the moment it is handed to the socket, is measured).
     pub(super) async fn deliver(
         &mut self,
         frame: &EventFrame,
@@ -49,18 +49,18 @@ impl Session {
         let metrics = Arc::clone(&self.state.metrics);
         match replay {
             None => {
-                self.send_text("event", frame.text.to_string()).await?;
                 let lag = chrono::Utc::now() - frame.created_at;
                 metrics
                     .ws_delivery_lag
                     .observe(lag.to_std().unwrap_or_default().as_secs_f64());
+                self.send_text("event", frame.text.to_string()).await?;
             }
             Some(reason) => {
-                self.send_text("replay", frame.text.to_string()).await?;
                 metrics
                     .ws_replayed_events
                     .with_label_values(&[reason])
                     .inc();
+                self.send_text("replay", frame.text.to_string()).await?;
             }
         }
         self.delivered.insert(frame.room, frame.seq);
