@@ -9,8 +9,10 @@
 # grafana/provisioning/dashboards/flowly against Prometheus (and LogPilot's Loki API once the
 # tree has `flowly logpilot`) and fails naming each panel that shows nothing.
 #
-# Also: the dashboards are what grafana/build-dashboards.py makes, and promtool accepts the
-# appliance's prometheus.yml. Bounded: the traffic run stops by itself, every wait has a limit.
+# Also: the dashboards are what grafana/build-dashboards.py makes, promtool accepts the
+# appliance's prometheus.yml and alert rules, the rules' unit tests pass (promtool test rules),
+# and the rules evaluate without error against the live metrics.
+# Bounded: the traffic run stops by itself, every wait has a limit.
 #
 #   scripts/dashboards-test.sh          (scripts/test.sh runs it as the step "dashboards")
 #   FLOWLY_DASHBOARDS_KEEP=1 ...        keep the work directory (logs, Prometheus data)
@@ -34,8 +36,10 @@ done
 
 log "dashboards are what grafana/build-dashboards.py makes"
 python3 grafana/build-dashboards.py --check
-log "promtool check config prometheus/prometheus.yml"
+log "promtool: the appliance's prometheus.yml, its alert rules and their unit tests"
 promtool check config prometheus/prometheus.yml >&2
+promtool check rules prometheus/rules/*.yml >&2
+promtool test rules prometheus/tests/*.test.yml >&2
 
 eval "$(scripts/dev-services.sh start 2>/dev/null)"
 cargo build --quiet -p flowly --bin flowly -p flowly-traffic --bin flowly-traffic
@@ -205,6 +209,8 @@ cat >"$WORK/prometheus.yml" <<EOF
 global:
   scrape_interval: ${SCRAPE_SECS}s
   scrape_timeout: ${SCRAPE_SECS}s
+  evaluation_interval: ${SCRAPE_SECS}s
+rule_files: ['$ROOT_DIR/prometheus/rules/*.yml']
 scrape_configs:
   - job_name: app
     static_configs: [{targets: ['127.0.0.1:$APP_METRICS']}]
@@ -250,6 +256,16 @@ curl -fsS "http://127.0.0.1:$PROMETHEUS/api/v1/targets" |
   python3 -c 'import json, sys
 for t in json.load(sys.stdin)["data"]["activeTargets"]:
     print("  %-18s %-5s %s" % (t["labels"]["job"], t["health"], t["lastError"]))' >&2
+
+log "alert rules evaluate without error"
+curl -fsS "http://127.0.0.1:$PROMETHEUS/api/v1/rules" | python3 -c 'import json, sys
+groups = json.load(sys.stdin)["data"]["groups"]
+rules = [r for g in groups for r in g["rules"]]
+bad = [r for r in rules if r.get("health") != "ok"]
+for r in bad:
+    print("  rule %s: %s %s" % (r["name"], r.get("health"), r.get("lastError", "")), file=sys.stderr)
+print("  %d rules evaluated, %d with errors" % (len(rules), len(bad)), file=sys.stderr)
+sys.exit(1 if bad or not rules else 0)'
 
 CHECK=(python3 scripts/check-dashboards.py --prometheus "http://127.0.0.1:$PROMETHEUS"
   --start "$START" --end "$END" --scrape-interval "$SCRAPE_SECS")
