@@ -660,12 +660,7 @@ async fn ollama_unreachable_is_retried_then_failed_and_dead_lettered() {
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert!(dead[0].1.contains(&id), "{dead:?}");
     assert!(dead[0].2.starts_with("model_unreachable"), "{dead:?}");
-    let metrics = reqwest::get(format!("{}/metrics", app.metrics_base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"flowly_assistant_jobs_total{outcome="retried",stream="requests"} 1"#),
         "{metrics}"
@@ -675,7 +670,7 @@ async fn ollama_unreachable_is_retried_then_failed_and_dead_lettered() {
         "{metrics}"
     );
     eventually("the dead-letter gauge to count the job", || async {
-        metrics_text(&app)
+        app.metrics()
             .await
             .contains(r#"flowly_assistant_dead_letters{stream="requests"} 1"#)
             .then_some(())
@@ -876,16 +871,6 @@ async fn the_local_gguf_model_answers_and_streams_an_ask() {
     worker.stop().await;
 }
 
-/// The metrics text of the app's process (the in-process worker records into the same registry).
-async fn metrics_text(app: &TestApp) -> String {
-    reqwest::get(format!("{}/metrics", app.metrics_base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_worker_reports_how_far_the_index_is_behind_until_it_catches_up() {
     let app = app().await;
@@ -903,13 +888,13 @@ async fn the_worker_reports_how_far_the_index_is_behind_until_it_catches_up() {
     let worker = app.start_worker().await;
     indexed(&app, &[id_of(&first), id_of(&second)]).await;
     eventually("the index lag gauges to read 0", || async {
-        let text = metrics_text(&app).await;
+        let text = app.metrics().await;
         (text.contains("flowly_assistant_index_lag_events 0\n")
             && text.contains("flowly_assistant_index_lag_seconds 0\n"))
         .then_some(())
     })
     .await;
-    let text = metrics_text(&app).await;
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"flowly_assistant_queue_depth{stream="index"}"#),
         "{text}"

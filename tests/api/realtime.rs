@@ -645,12 +645,7 @@ async fn the_socket_metrics_count_sockets_frames_live_delivery_replays_and_close
     assert_eq!(metrics.ws_open.get(), 1);
 
     // The exposition carries them, labelled by type and code, never by user or room.
-    let text = reqwest::get(format!("{}/metrics", app.metrics_base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"flowly_ws_frames_total{direction="out",type="replay"} 3"#),
         "{text}"
