@@ -8,7 +8,9 @@
 #    from PyPI; the tests in crates/flowly-models/tests/models read them from there)
 # 4. shellcheck on the shell scripts, cargo fmt --check, cargo clippy -D warnings, cargo nextest
 #    (or cargo test as fallback)
-# 5. web tests, once web/package.json exists (run_web_tests)
+# 5. the dashboards: Prometheus scrapes a native stack under traffic, every Grafana panel's query
+#    returns data (scripts/dashboards-test.sh)
+# 6. web tests, once web/package.json exists (run_web_tests)
 # and prints a timed summary. The cargo target dir defaults to ~/.cache/flowly/target
 # (outside the clone) so repeated clean-clone runs reuse the build.
 set -euo pipefail
@@ -53,7 +55,9 @@ trap print_summary EXIT
 . scripts/lib.sh
 
 install_system_packages() {
-  install_packages_if_missing redis-server=redis-server unzip=unzip pip=python3-pip curl=curl cc=build-essential nginx=nginx chromium=chromium shellcheck=shellcheck
+  install_packages_if_missing redis-server=redis-server unzip=unzip pip=python3-pip curl=curl cc=build-essential nginx=nginx chromium=chromium shellcheck=shellcheck \
+    prometheus=prometheus promtool=prometheus prometheus-postgres-exporter=prometheus-postgres-exporter \
+    prometheus-redis-exporter=prometheus-redis-exporter prometheus-nginx-exporter=prometheus-nginx-exporter
   echo "system packages present" >&2
 }
 
@@ -154,4 +158,7 @@ step "cargo fmt --check" cargo fmt --all --check
 step "layering" scripts/check-layers.sh
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "rust tests" run_rust_tests
+# A real Prometheus scrapes a native stack under a short traffic run; every dashboard panel's
+# query must return data (scripts/dashboards-test.sh).
+step "dashboards (prometheus, grafana queries)" scripts/dashboards-test.sh
 step "web tests" run_web_tests

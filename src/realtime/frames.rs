@@ -17,6 +17,8 @@ pub struct EventFrame {
     /// For `member.left` and `member.removed`: who left (their stream of the room ends here).
     pub leaver: Option<Uuid>,
     pub text: Arc<str>,
+    /// When the event was committed (for the delivery-lag metric).
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<RoomEvent> for EventFrame {
@@ -35,6 +37,7 @@ impl From<RoomEvent> for EventFrame {
             kind: e.kind,
             leaver,
             text: text.into(),
+            created_at: e.created_at,
         }
     }
 }

@@ -213,6 +213,21 @@ pub async fn rooms_behind(db: impl PgExecutor<'_>, limit: i64) -> StoreResult<Ve
     .await?)
 }
 
+/// How far the indexer is behind: room events past the rooms' cursors, and the age in seconds
+/// of the oldest of them (0 when caught up). One row per room behind is read, by primary key.
+pub async fn index_lag(db: impl PgExecutor<'_>) -> StoreResult<(i64, f64)> {
+    Ok(sqlx::query_as(
+        "select coalesce(sum(r.last_seq - coalesce(c.seq, 0)), 0)::int8,
+                coalesce(extract(epoch from now() - min(e.created_at)), 0)::float8
+         from rooms r
+         left join assistant_index_cursors c on c.room_id = r.id
+         left join room_events e on e.room_id = r.id and e.seq = coalesce(c.seq, 0) + 1
+         where r.last_seq > coalesce(c.seq, 0)",
+    )
+    .fetch_one(db)
+    .await?)
+}
+
 /// Every room, for a full reindex.
 pub async fn all_rooms(db: impl PgExecutor<'_>) -> StoreResult<Vec<Uuid>> {
     Ok(sqlx::query_scalar("select id from rooms order by id")

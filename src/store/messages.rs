@@ -145,6 +145,7 @@ pub struct RoomEvent {
     #[sqlx(rename = "type")]
     pub kind: String,
     pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A room's events after `after`, in order, at most `limit`.
@@ -154,7 +155,7 @@ pub async fn events_since(
     after: i64,
     limit: i64,
 ) -> StoreResult<Vec<RoomEvent>> {
-    Ok(sqlx::query_as("select room_id, seq, type, data from room_events where room_id = $1 and seq > $2 order by seq limit $3")
+    Ok(sqlx::query_as("select room_id, seq, type, data, created_at from room_events where room_id = $1 and seq > $2 order by seq limit $3")
         .bind(room)
         .bind(after)
         .bind(limit)

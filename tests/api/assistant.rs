@@ -660,12 +660,7 @@ async fn ollama_unreachable_is_retried_then_failed_and_dead_lettered() {
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert!(dead[0].1.contains(&id), "{dead:?}");
     assert!(dead[0].2.starts_with("model_unreachable"), "{dead:?}");
-    let metrics = reqwest::get(format!("{}/metrics", app.metrics_base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"flowly_assistant_jobs_total{outcome="retried",stream="requests"} 1"#),
         "{metrics}"
@@ -674,6 +669,13 @@ async fn ollama_unreachable_is_retried_then_failed_and_dead_lettered() {
         metrics.contains(r#"flowly_assistant_jobs_total{outcome="dead",stream="requests"} 1"#),
         "{metrics}"
     );
+    eventually("the dead-letter gauge to count the job", || async {
+        app.metrics()
+            .await
+            .contains(r#"flowly_assistant_dead_letters{stream="requests"} 1"#)
+            .then_some(())
+    })
+    .await;
     worker.stop().await;
 }
 
@@ -866,5 +868,46 @@ async fn the_local_gguf_model_answers_and_streams_an_ask() {
         assert_eq!(c["id"], source["id"], "{done}");
         assert!(answer.contains(&format!("[{}]", c["n"])), "{done}");
     }
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn the_worker_reports_how_far_the_index_is_behind_until_it_catches_up() {
+    let app = app().await;
+    let ann = app.register("ann").await;
+    let room = app.group(&ann, "ops", &[]).await;
+    let first = say(&ann, room, "The backup window moves to 02:00").await;
+    let second = say(&ann, room, "Restore drills happen on Fridays").await;
+    // Nothing is indexed yet: at least the two messages are behind, and they have an age.
+    let (events, oldest) = flowly::store::knowledge::index_lag(&app.state.db)
+        .await
+        .unwrap();
+    assert!(events >= 2, "{events} events behind");
+    assert!(oldest >= 0.0, "{oldest}");
+
+    let worker = app.start_worker().await;
+    indexed(&app, &[id_of(&first), id_of(&second)]).await;
+    eventually("the index lag gauges to read 0", || async {
+        let text = app.metrics().await;
+        (text.contains("flowly_assistant_index_lag_events 0\n")
+            && text.contains("flowly_assistant_index_lag_seconds 0\n"))
+        .then_some(())
+    })
+    .await;
+    let text = app.metrics().await;
+    assert!(
+        text.contains(r#"flowly_assistant_queue_depth{stream="index"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"flowly_assistant_dead_letters{stream="requests"} 0"#),
+        "{text}"
+    );
+    assert_eq!(
+        flowly::store::knowledge::index_lag(&app.state.db)
+            .await
+            .unwrap(),
+        (0, 0.0)
+    );
     worker.stop().await;
 }

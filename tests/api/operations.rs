@@ -39,16 +39,25 @@ async fn metrics_are_labelled_by_route_template_on_their_own_port() {
     ann.get(&format!("/api/v1/rooms/{room}/messages")).await;
     ann.get(&format!("/api/v1/rooms/{}/messages", uuid::Uuid::now_v7()))
         .await;
-    let text = reqwest::get(format!("{}/metrics", app.metrics_base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(text.contains(r#"flowly_http_requests_total{method="GET",route="/api/v1/rooms/{id}/messages",status="200"} 1"#), "{text}");
     assert!(text.contains(r#"route="/api/v1/rooms/{id}/messages",status="404"} 1"#));
     assert!(text.contains("flowly_http_request_duration_seconds_bucket"));
     assert!(text.contains(r#"flowly_db_pool_connections{state="max"} 8"#));
+    // Every request above has finished; each scrape checks PostgreSQL and Redis.
+    assert!(
+        text.contains("flowly_http_requests_in_flight 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"flowly_dependency_up{dependency="postgres"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"flowly_dependency_up{dependency="redis"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"flowly_build_info{version=""#), "{text}");
     assert!(
         !text.contains(&room.to_string()),
         "raw paths never become labels"

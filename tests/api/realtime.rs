@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use flowly_testkit::{
-    TestApp, TestUser, fresh_database, say, test_config,
+    TestApp, TestUser, eventually, fresh_database, say, test_config,
     ws::{self, connect, seqs},
 };
 
@@ -563,4 +563,101 @@ async fn a_plain_http_request_to_the_socket_gets_a_json_error() {
     let (status, body) = app.anonymous().get("/api/v1/ws").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(flowly_testkit::code(&body), "websocket_required");
+}
+
+/// A counter of the node's WebSocket frames, by direction and type.
+fn frames(app: &TestApp, direction: &str, kind: &str) -> u64 {
+    app.state
+        .metrics
+        .ws_frames
+        .with_label_values(&[direction, kind])
+        .get()
+}
+
+fn closes(app: &TestApp, code: &str) -> u64 {
+    app.state.metrics.ws_closes.with_label_values(&[code]).get()
+}
+
+#[tokio::test]
+async fn the_socket_metrics_count_sockets_frames_live_delivery_replays_and_closes() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let room = app.group(&ann, "Ops", &[&bob]).await;
+    let metrics = app.state.metrics.clone();
+
+    let (mut bobs, _) = connect(&app.base, &token(&bob), json!({})).await;
+    assert_eq!(metrics.ws_open.get(), 1);
+    assert_eq!(metrics.ws_opened.get(), 1);
+    assert_eq!(frames(&app, "in", "resume"), 1);
+    assert_eq!(frames(&app, "out", "hello"), 1);
+    assert_eq!(frames(&app, "out", "resumed"), 1);
+
+    // A live event: written once, its lag from commit to write measured once.
+    say(&ann, room, "deploy at 5").await;
+    bobs.next_of(&["message.created"]).await;
+    assert_eq!(frames(&app, "out", "event"), 1);
+    assert_eq!(metrics.ws_delivery_lag.get_sample_count(), 1);
+    bobs.send(json!({ "type": "ping" })).await;
+    bobs.next_of(&["pong"]).await;
+    assert_eq!(frames(&app, "in", "ping"), 1);
+    assert_eq!(frames(&app, "out", "pong"), 1);
+    bobs.send(json!({ "type": "no such frame" })).await;
+    bobs.next_of(&["error"]).await;
+    assert_eq!(frames(&app, "in", "invalid"), 1);
+    assert_eq!(frames(&app, "out", "error"), 1);
+
+    // The client leaves; what it missed meanwhile is replayed when it resumes.
+    let seen = last_seq(&bob, room).await;
+    bobs.close().await;
+    eventually("the socket to be counted closed", || async {
+        (metrics.ws_open.get() == 0).then_some(())
+    })
+    .await;
+    assert_eq!(closes(&app, "client"), 1);
+    for i in 0..3 {
+        say(&ann, room, &format!("missed {i}")).await;
+    }
+    let (_bobs, replayed) =
+        connect(&app.base, &token(&bob), json!({ room.to_string(): seen })).await;
+    assert_eq!(seqs(&replayed).len(), 3);
+    assert_eq!(metrics.ws_resume_replays.get(), 1);
+    assert_eq!(
+        metrics
+            .ws_replayed_events
+            .with_label_values(&["resume"])
+            .get(),
+        3
+    );
+    assert_eq!(frames(&app, "out", "replay"), 3);
+    assert_eq!(
+        metrics.ws_delivery_lag.get_sample_count(),
+        1,
+        "replays are not live deliveries"
+    );
+
+    // A refused socket is counted by its close code; so is a socket still open at none.
+    ws::open(&app.base, Some("forged-token"))
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(closes(&app, "4401"), 1);
+    assert_eq!(metrics.ws_open.get(), 1);
+
+    // The exposition carries them, labelled by type and code, never by user or room.
+    let text = app.metrics().await;
+    assert!(
+        text.contains(r#"flowly_ws_frames_total{direction="out",type="replay"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"flowly_ws_closes_total{code="4408"} 0"#),
+        "{text}"
+    );
+    assert!(text.contains("flowly_ws_connections 1\n"), "{text}");
+    assert!(
+        text.contains("flowly_ws_delivery_lag_seconds_count 1\n"),
+        "{text}"
+    );
+    assert!(!text.contains(&room.to_string()) && !text.contains(&bob.id.to_string()));
 }

@@ -95,6 +95,16 @@ impl TestApp {
         }
     }
 
+    /// The node's Prometheus exposition, as a scrape of its metrics listener reads it.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.metrics_base))
+            .await
+            .expect("metrics listener answers")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// The URL of the node's database, for tests that read or write it directly.
     pub fn database_url(&self) -> String {
         self.state.config.database.url.expose().to_owned()

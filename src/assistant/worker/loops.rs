@@ -63,8 +63,7 @@ impl Worker {
         }
     }
 
-    /// Queues rooms whose events the indexer has not read (hints lost or never sent), and
-    /// refreshes the queue-depth gauges.
+    /// Queues rooms whose events the indexer has not read (hints lost or never sent).
     pub(super) async fn sweep_loop(self, mut stopping: watch::Receiver<bool>) {
         let every = Duration::from_secs(self.state.config.assistant.index_sweep_secs);
         let mut tick = tokio::time::interval(every);
@@ -88,21 +87,54 @@ impl Worker {
                 }
                 Err(e) => tracing::warn!(error = %e, "index sweep failed"),
             }
+        }
+    }
+
+    /// Refreshes the gauges every few seconds: queue depths and dead letters (from Redis), how
+    /// far the indexer is behind (from PostgreSQL). Every worker reports the same values.
+    pub(super) async fn gauge_loop(self, mut stopping: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(GAUGE_EVERY);
+        let metrics = &self.state.metrics;
+        loop {
+            tokio::select! {
+                _ = crate::realtime::stopped(&mut stopping) => return,
+                _ = tick.tick() => {}
+            }
             let mut redis = self.redis.clone();
             for stream in [Stream::Requests, Stream::Index] {
                 let depth: redis::RedisResult<i64> =
                     redis::AsyncCommands::xlen(&mut redis, stream.key(&self.prefix)).await;
-                if let Ok(depth) = depth {
-                    self.state
-                        .metrics
-                        .assistant_queue_depth
-                        .with_label_values(&[stream.name()])
-                        .set(depth);
+                let dead: redis::RedisResult<i64> =
+                    redis::AsyncCommands::xlen(&mut redis, stream.dead_key(&self.prefix)).await;
+                match (depth, dead) {
+                    (Ok(depth), Ok(dead)) => {
+                        metrics
+                            .assistant_queue_depth
+                            .with_label_values(&[stream.name()])
+                            .set(depth);
+                        metrics
+                            .assistant_dead_letters
+                            .with_label_values(&[stream.name()])
+                            .set(dead);
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::warn!(error = %e, "cannot read the assistant's queue depth")
+                    }
                 }
+            }
+            match store::knowledge::index_lag(&self.state.db).await {
+                Ok((events, secs)) => {
+                    metrics.assistant_index_lag_events.set(events);
+                    metrics.assistant_index_lag_seconds.set(secs);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot measure the index lag"),
             }
         }
     }
 }
+
+/// How often a worker refreshes its gauges.
+const GAUGE_EVERY: Duration = Duration::from_secs(5);
 
 /// Up to `count` deliveries, waiting a second at most; `None` once the worker stops. A failed
 /// read is logged and, after a pause, answered with none.

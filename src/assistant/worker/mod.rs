@@ -128,6 +128,7 @@ pub async fn spawn(
         tracing::error!(problem = %problem, "assistant model not available: requests that need it fail with model_unavailable");
     }
     let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(worker.clone().gauge_loop(stopping.clone())));
     let requests = consumer(&state, Stream::Requests, name).await?;
     tasks.push(tokio::spawn(
         worker.clone().request_loop(requests, stopping.clone()),

@@ -53,6 +53,19 @@ impl Session {
 
     pub(super) async fn handle_text(&mut self, text: &str) -> Result<(), Ended> {
         let parsed = serde_json::from_str::<Value>(text);
+        let kind = parsed
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get("type"))
+            .and_then(Value::as_str)
+            .and_then(|t| frames::CLIENT_TYPES.iter().find(|k| **k == t))
+            .copied()
+            .unwrap_or("invalid");
+        self.state
+            .metrics
+            .ws_frames
+            .with_label_values(&["in", kind])
+            .inc();
         let client_id = parsed
             .as_ref()
             .ok()
@@ -62,55 +75,61 @@ impl Session {
         if !self.allow_frame()? {
             let message = "too many frames; this one was dropped, slow down";
             return self
-                .send_text(frames::error(
-                    "frame_rate_limited",
-                    message,
-                    client_id.as_deref(),
-                ))
+                .send_text(
+                    "error",
+                    frames::error("frame_rate_limited", message, client_id.as_deref()),
+                )
                 .await;
         }
         let value = match parsed {
             Ok(v) => v,
             Err(e) => {
                 return self
-                    .send_text(frames::error(
-                        "malformed_frame",
-                        &format!("not JSON: {e}"),
-                        None,
-                    ))
+                    .send_text(
+                        "error",
+                        frames::error("malformed_frame", &format!("not JSON: {e}"), None),
+                    )
                     .await;
             }
         };
         let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
         if !frames::CLIENT_TYPES.contains(&kind) {
             return self
-                .send_text(frames::error(
-                    "unknown_type",
-                    &format!("unknown frame type {kind:?}"),
-                    None,
-                ))
+                .send_text(
+                    "error",
+                    frames::error(
+                        "unknown_type",
+                        &format!("unknown frame type {kind:?}"),
+                        None,
+                    ),
+                )
                 .await;
         }
         let frame: ClientFrame = match serde_json::from_value(value) {
             Ok(f) => f,
             Err(e) => {
                 return self
-                    .send_text(frames::error(
-                        "invalid_frame",
-                        &e.to_string(),
-                        client_id.as_deref(),
-                    ))
+                    .send_text(
+                        "error",
+                        frames::error("invalid_frame", &e.to_string(), client_id.as_deref()),
+                    )
                     .await;
             }
         };
         match frame {
-            ClientFrame::Ping => self.send_text(json!({ "type": "pong" }).to_string()).await,
+            ClientFrame::Ping => {
+                self.send_text("pong", json!({ "type": "pong" }).to_string())
+                    .await
+            }
             ClientFrame::Resume { .. } => {
-                self.send_text(frames::error(
-                    "already_resumed",
-                    "resume is only the first frame; reconnect to resume again",
-                    None,
-                ))
+                self.send_text(
+                    "error",
+                    frames::error(
+                        "already_resumed",
+                        "resume is only the first frame; reconnect to resume again",
+                        None,
+                    ),
+                )
                 .await
             }
             ClientFrame::Send {
@@ -140,19 +159,22 @@ impl Session {
                     Ok((message, _)) => {
                         let ack = json!({ "type": "ack", "room": message.room_id, "data": {
                             "client_id": client_id, "id": message.id, "seq": message.seq } });
-                        self.send_text(ack.to_string()).await
+                        self.send_text("ack", ack.to_string()).await
                     }
-                    Err(e) => self.send_text(e.frame(client_id.as_deref())).await,
+                    Err(e) => self.send_text("error", e.frame(client_id.as_deref())).await,
                 }
             }
             ClientFrame::Typing { room, active } => {
                 if !self.delivered.contains_key(&room) {
                     return self
-                        .send_text(frames::error(
-                            "room_not_found",
-                            "no such room, or you are not a member of it",
-                            None,
-                        ))
+                        .send_text(
+                            "error",
+                            frames::error(
+                                "room_not_found",
+                                "no such room, or you are not a member of it",
+                                None,
+                            ),
+                        )
                         .await;
                 }
                 if active {
@@ -176,17 +198,19 @@ impl Session {
             ClientFrame::Read { room, seq } => {
                 match rooms::mark_read(&self.state, &self.user, room, seq).await {
                     Ok(_) => Ok(()),
-                    Err(e) => self.send_text(ErrorFrame::from(e).frame(None)).await,
+                    Err(e) => {
+                        self.send_text("error", ErrorFrame::from(e).frame(None))
+                            .await
+                    }
                 }
             }
             ClientFrame::Presence { status } => {
                 if status != "online" && status != "away" {
                     return self
-                        .send_text(frames::error(
-                            "invalid_frame",
-                            "status must be online or away",
-                            None,
-                        ))
+                        .send_text(
+                            "error",
+                            frames::error("invalid_frame", "status must be online or away", None),
+                        )
                         .await;
                 }
                 if let Err(e) = presence::set_status(&self.state, self.user.id, &status).await {

@@ -45,6 +45,16 @@ pub mod close {
     pub const SLOW_CONSUMER: u16 = 4408;
     pub const TOO_MANY: u16 = 4429;
     pub const TIMEOUT: u16 = 4000;
+    /// Every code the server sends (the metrics count closes by these).
+    pub const ALL: &[u16] = &[
+        GOING_AWAY,
+        TOO_BIG,
+        UNAUTHENTICATED,
+        FORBIDDEN_ORIGIN,
+        SLOW_CONSUMER,
+        TOO_MANY,
+        TIMEOUT,
+    ];
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -58,6 +68,7 @@ pub async fn serve(
     match auth {
         Ok((user, token)) => Session::run(state, socket, user, token).await,
         Err((code, reason)) => {
+            state.metrics.ws_closed(Some(code));
             let (mut sink, _) = socket.split();
             let _ = sink.send(close_frame(code, reason)).await;
         }
@@ -98,6 +109,7 @@ impl Session {
         let (mut sink, mut stream) = socket.split();
         match presence::live_sockets(&state, user.id).await {
             Ok(n) if n >= u64::from(rt.max_sockets_per_user) => {
+                state.metrics.ws_closed(Some(close::TOO_MANY));
                 let _ = sink
                     .send(close_frame(
                         close::TOO_MANY,
@@ -113,6 +125,7 @@ impl Session {
             Ok(rooms) => rooms,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot load rooms for a socket");
+                state.metrics.ws_closed(Some(close::GOING_AWAY));
                 let _ = sink
                     .send(close_frame(
                         close::GOING_AWAY,
@@ -138,6 +151,8 @@ impl Session {
             Err(_) => rooms,
         };
         hub.register(&conn, &rooms);
+        state.metrics.ws_open.inc();
+        state.metrics.ws_opened.inc();
         let conn_key = format!("{}:{}", state.node_id, conn.id);
         let mut session = Session {
             state: state.clone(),
@@ -161,6 +176,9 @@ impl Session {
             .err()
             .flatten();
         hub.unregister(&conn);
+        // Counted closed first: whoever sees the socket gone also sees why.
+        state.metrics.ws_closed(ended.map(|(code, _)| code));
+        state.metrics.ws_open.dec();
         for room in session.typing.keys().copied().collect::<Vec<_>>() {
             session.stop_typing(room).await;
         }
@@ -196,7 +214,7 @@ impl Session {
             }
         })
         .to_string();
-        self.send_text(hello).await?;
+        self.send_text("hello", hello).await?;
 
         // The client says where it is; live events wait in the queue meanwhile.
         let mut first = None;
@@ -204,7 +222,14 @@ impl Session {
             tokio::time::timeout(Duration::from_secs(rt.resume_wait_secs), stream.next()).await;
         let positions = match resume {
             Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<ClientFrame>(&text) {
-                Ok(ClientFrame::Resume { rooms }) => rooms,
+                Ok(ClientFrame::Resume { rooms }) => {
+                    self.state
+                        .metrics
+                        .ws_frames
+                        .with_label_values(&["in", "resume"])
+                        .inc();
+                    rooms
+                }
                 _ => {
                     first = Some(text);
                     HashMap::new()
@@ -224,10 +249,14 @@ impl Session {
             .filter(|(r, last)| self.delivered.get(r).is_some_and(|d| d < last))
             .map(|(r, _)| *r)
             .collect();
+        if !behind.is_empty() {
+            self.state.metrics.ws_resume_replays.inc();
+        }
         for room in behind {
-            self.catch_up(room, None).await?;
+            self.catch_up(room, None, "resume").await?;
         }
         self.send_text(
+            "resumed",
             json!({ "type": "resumed", "data": { "rooms": self.delivered } }).to_string(),
         )
         .await?;
@@ -238,11 +267,10 @@ impl Session {
                     .iter()
                     .map(|(id, status)| json!({ "user_id": id, "status": status }))
                     .collect();
-                self.send_text(frames::ephemeral(
-                    "presence.snapshot",
-                    None,
-                    json!({ "users": users }),
-                ))
+                self.send_text(
+                    "ephemeral",
+                    frames::ephemeral("presence.snapshot", None, json!({ "users": users })),
+                )
                 .await?;
             }
             Err(e) => tracing::warn!(error = %e, "presence unavailable"),
@@ -264,7 +292,8 @@ impl Session {
                     match incoming {
                         Some(Ok(Message::Text(text))) => Box::pin(self.handle_text(&text)).await?,
                         Some(Ok(Message::Binary(_))) => {
-                            self.send_text(frames::error("unsupported", "frames are JSON text", None)).await?;
+                            self.state.metrics.ws_frames.with_label_values(&["in", "binary"]).inc();
+                            self.send_text("error", frames::error("unsupported", "frames are JSON text", None)).await?;
                         }
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                         Some(Ok(Message::Close(_))) | None => return Err(None),
@@ -289,7 +318,7 @@ impl Session {
                     if last_heard.elapsed() > Duration::from_secs(rt.idle_timeout_secs) {
                         return Err(Some((close::TIMEOUT, "no heartbeat")));
                     }
-                    self.send_message(Message::Ping(Default::default())).await?;
+                    self.send_message("ping", Message::Ping(Default::default())).await?;
                     if let Err(e) = presence::touch(&self.state, self.user.id, &self.conn_key, false).await {
                         tracing::warn!(error = %e, "presence unavailable");
                     }

@@ -6,12 +6,24 @@ use super::*;
 impl Session {
     /// Writes a frame. A client that does not take it within `write_timeout_secs` has stopped
     /// reading: it is cut off (it can reconnect and resume), so it never holds up the node.
-    pub(super) async fn send_text(&mut self, text: String) -> Result<(), Ended> {
-        self.send_message(Message::Text(text.into())).await
+    /// `kind` is the frame's type for the metrics, one of `telemetry::WS_OUT_FRAME_TYPES`. A
+    /// frame is counted as it is handed to the socket (so it is counted by the time the client
+    /// reads it).
+    pub(super) async fn send_text(
+        &mut self,
+        kind: &'static str,
+        text: String,
+    ) -> Result<(), Ended> {
+        self.send_message(kind, Message::Text(text.into())).await
     }
 
-    pub(super) async fn send_message(&mut self, message: Message) -> Result<(), Ended> {
+    pub(super) async fn send_message(
+        &mut self,
+        kind: &'static str,
+        message: Message,
+    ) -> Result<(), Ended> {
         let limit = Duration::from_secs(self.state.config.realtime.write_timeout_secs);
+        self.state.metrics.ws_frame_out(kind);
         match tokio::time::timeout(limit, self.sink.send(message)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(None),
@@ -27,8 +39,30 @@ impl Session {
 
     /// Sends a durable event and advances the room's position; a member's own departure ends
     /// their stream of that room.
-    pub(super) async fn deliver(&mut self, frame: &EventFrame) -> Result<(), Ended> {
-        self.send_text(frame.text.to_string()).await?;
+    /// `replay`: why the event comes from the log rather than live (`None`: live, and its
+    /// delivery lag, up to the moment it is handed to the socket, is measured).
+    pub(super) async fn deliver(
+        &mut self,
+        frame: &EventFrame,
+        replay: Option<&'static str>,
+    ) -> Result<(), Ended> {
+        let metrics = Arc::clone(&self.state.metrics);
+        match replay {
+            None => {
+                let lag = chrono::Utc::now() - frame.created_at;
+                metrics
+                    .ws_delivery_lag
+                    .observe(lag.to_std().unwrap_or_default().as_secs_f64());
+                self.send_text("event", frame.text.to_string()).await?;
+            }
+            Some(reason) => {
+                metrics
+                    .ws_replayed_events
+                    .with_label_values(&[reason])
+                    .inc();
+                self.send_text("replay", frame.text.to_string()).await?;
+            }
+        }
         self.delivered.insert(frame.room, frame.seq);
         if frame.leaver == Some(self.user.id) {
             self.delivered.remove(&frame.room);
@@ -37,8 +71,14 @@ impl Session {
         Ok(())
     }
 
-    /// Delivers a room's events from PostgreSQL after the last one delivered, up to `upto`.
-    pub(super) async fn catch_up(&mut self, room: Uuid, upto: Option<i64>) -> Result<(), Ended> {
+    /// Delivers a room's events from PostgreSQL after the last one delivered, up to `upto`
+    /// (`reason`, for the metrics: `resume`, `gap` or `join`).
+    pub(super) async fn catch_up(
+        &mut self,
+        room: Uuid,
+        upto: Option<i64>,
+        reason: &'static str,
+    ) -> Result<(), Ended> {
         const BATCH: i64 = 500;
         loop {
             let Some(&after) = self.delivered.get(&room) else {
@@ -60,7 +100,7 @@ impl Session {
                 if upto.is_some_and(|u| event.seq > u) {
                     return Ok(());
                 }
-                self.deliver(&EventFrame::from(event)).await?;
+                self.deliver(&EventFrame::from(event), Some(reason)).await?;
                 if !self.delivered.contains_key(&room) {
                     return Ok(());
                 }
@@ -81,14 +121,15 @@ impl Session {
                     return Ok(());
                 }
                 if frame.seq > seen + 1 {
-                    self.catch_up(frame.room, Some(frame.seq - 1)).await?;
+                    self.catch_up(frame.room, Some(frame.seq - 1), "gap")
+                        .await?;
                 }
                 if self
                     .delivered
                     .get(&frame.room)
                     .is_some_and(|s| frame.seq > *s)
                 {
-                    self.deliver(&frame).await?;
+                    self.deliver(&frame, None).await?;
                 }
             }
             Outbound::Joined(joined) => {
@@ -96,13 +137,13 @@ impl Session {
                 if let std::collections::hash_map::Entry::Vacant(entry) = self.delivered.entry(room)
                 {
                     entry.insert(from_seq - 1);
-                    self.catch_up(room, None).await?;
+                    self.catch_up(room, None, "join").await?;
                 }
             }
             Outbound::Ephemeral(frame) => {
                 let visible = frame.room.is_none_or(|r| self.delivered.contains_key(&r));
                 if visible && frame.from != Some(self.user.id) {
-                    self.send_text(frame.text.clone()).await?;
+                    self.send_text("ephemeral", frame.text.clone()).await?;
                 }
             }
         }
