@@ -124,7 +124,8 @@ impl Sources {
                 files.push(("locations.conf".into(), r.join("nginx/locations.conf")));
             }
             "prometheus" => {
-                files.push(("prometheus.yml".into(), r.join("prometheus/prometheus.yml")))
+                files.push(("prometheus.yml".into(), r.join("prometheus/prometheus.yml")));
+                files.push(("rules".into(), r.join("prometheus/rules")));
             }
             _ => {}
         }
