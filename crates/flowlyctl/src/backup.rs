@@ -44,6 +44,10 @@ const HOME_FILES: &[&str] = &[
     "tls/key.pem",
     "nginx/upstream.conf",
     "nginx/web-root.conf",
+    "nginx/redirect.conf",
+    "nginx/flowly.conf",
+    "nginx/locations.conf",
+    "nginx/redirect.conf",
     "admin-credentials",
 ];
 
@@ -453,8 +457,8 @@ pub async fn verify(appliance: &Appliance, path: &Path) -> anyhow::Result<()> {
     let name = format!("{}-verify-{}", appliance.project, std::process::id());
     let container = Throwaway::start(appliance, &name, &image).await?;
     let result = async {
+        // The image's first start made an empty `flowly` database (with pgvector).
         wait_ready(appliance, &container.id).await?;
-        psql_db(appliance, &container.id, "postgres", "create database flowly").await?;
         let bar = ui::spinner("pg_restore into a throwaway container");
         let restored = pg_restore(appliance, &container.id, &archive.path, &bar).await;
         bar.finish_and_clear();

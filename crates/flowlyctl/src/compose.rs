@@ -85,18 +85,16 @@ impl Compose {
         Ok(())
     }
 
-    /// Runs compose quietly; on failure the error carries what it printed.
+    /// Runs compose quietly and returns its standard output; on failure the error carries
+    /// everything it printed.
     pub async fn run_quiet(&self, args: &[&str]) -> anyhow::Result<String> {
         let out = self
             .command(args)
             .output()
             .await
             .with_context(|| format!("cannot run {}", self.name()))?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let text = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
         if !out.status.success() {
             bail!(
                 "`{} {}` failed ({}):\n{}",
@@ -106,6 +104,6 @@ impl Compose {
                 text.trim()
             );
         }
-        Ok(text)
+        Ok(stdout)
     }
 }

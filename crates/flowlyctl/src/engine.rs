@@ -8,9 +8,7 @@ use anyhow::{Context, anyhow, bail};
 use bollard::Docker;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{ContainerSummary, ExecConfig};
-use bollard::query_parameters::{
-    BuildImageOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
-};
+use bollard::query_parameters::{BuildImageOptionsBuilder, ListContainersOptionsBuilder};
 use futures::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
@@ -262,6 +260,7 @@ pub async fn build_image(
         tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
             let mut archive = tar::Builder::new(Vec::new());
             archive.follow_symlinks(true);
+            archive.sparse(false);
             for (name, source) in &context {
                 if source.is_dir() {
                     archive.append_dir_all(name, source)

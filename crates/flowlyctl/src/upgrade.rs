@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::appliance::{Appliance, CORE_SERVICES, copy_web, prune_web, set_web_root};
+use crate::appliance::{
+    Appliance, CORE_SERVICES, copy_web, prune_web, set_web_root, write_nginx_site,
+};
 use crate::engine;
 use crate::images::{self, Sources};
 use crate::ui;
@@ -65,8 +67,15 @@ pub async fn run(appliance: &Appliance, args: &UpgradeArgs) -> anyhow::Result<()
     copy_web(&appliance.home, &sources.root.join("web/dist"), &version)?;
     appliance.home.write_env(&env)?;
 
+    // The nginx site before the switch, to put back on a rollback.
+    let site_dir = appliance.home.dir.join("nginx");
+    let old_site: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(&site_dir)?
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path()).ok().map(|c| (e.path(), c)))
+        .collect();
     let result = switch(
         appliance,
+        &sources.root,
         &version,
         Duration::from_secs(args.health_timeout),
     )
@@ -75,6 +84,9 @@ pub async fn run(appliance: &Appliance, args: &UpgradeArgs) -> anyhow::Result<()
         ui::failed(&format!("the upgrade failed: {e:#}"));
         ui::step(&format!("rolling back to {old_version}"));
         appliance.home.write_env(&old_env)?;
+        for (path, content) in &old_site {
+            crate::home::write_with_mode(path, content, 0o644)?;
+        }
         rollback(appliance, &old_version).await?;
         bail!(
             "upgrade to {version} rolled back; Flowly {old_version} runs as before. Cause: {e:#}"
@@ -102,7 +114,12 @@ pub async fn run(appliance: &Appliance, args: &UpgradeArgs) -> anyhow::Result<()
 }
 
 /// Migrations, then the blue/green switch of the app nodes.
-async fn switch(appliance: &Appliance, version: &str, timeout: Duration) -> anyhow::Result<()> {
+async fn switch(
+    appliance: &Appliance,
+    root: &std::path::Path,
+    version: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     ui::step("database migrations (new version)");
     appliance
         .compose
@@ -149,7 +166,13 @@ async fn switch(appliance: &Appliance, version: &str, timeout: Duration) -> anyh
             .join(", ")
     ));
 
-    ui::step("switching nginx to the new nodes and the new web client");
+    ui::step("switching nginx to the new nodes, site and web client");
+    let https_port = appliance
+        .env()?
+        .get("FLOWLY_HTTPS_PORT")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(443);
+    write_nginx_site(&appliance.home, root, https_port)?;
     set_web_root(&appliance.home, version)?;
     let names: Vec<String> = fresh.iter().map(|c| c.name.clone()).collect();
     appliance.set_upstream(&names).await?;
