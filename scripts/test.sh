@@ -11,6 +11,7 @@
 # 5. the dashboards: Prometheus scrapes a native stack under traffic, every Grafana panel's query
 #    returns data (scripts/dashboards-test.sh)
 # 6. web tests, once web/package.json exists (run_web_tests)
+# 7. the appliance on a real Docker engine (run_appliance_tests; installs and starts the engine)
 # and prints a timed summary. The cargo target dir defaults to ~/.cache/flowly/target
 # (outside the clone) so repeated clean-clone runs reuse the build.
 set -euo pipefail
@@ -88,17 +89,38 @@ drop_leftover_test_dbs() {
 # ---------------------------------------------------------------- shell scripts
 # Every script of the repository; -x follows the `# shellcheck source=` of scripts/lib.sh.
 run_shellcheck() {
-  shellcheck -x scripts/*.sh web/browser/*.sh .ci/run
+  shellcheck -x scripts/*.sh appliance/*.sh appliance/images/*/*.sh web/browser/*.sh .ci/run
 }
 
 # ---------------------------------------------------------------- Rust
+# The appliance's test (crates/flowlyctl/tests/appliance.rs) needs a Docker engine and release
+# artifacts: it runs in its own step (run_appliance_tests), after the web client is built.
 run_rust_tests() {
   if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --all-targets
+    cargo nextest run --workspace --all-targets -E 'not binary(appliance)'
   else
     echo "cargo-nextest not installed; falling back to cargo test" >&2
-    cargo test --workspace --all-targets
+    cargo test --workspace --all-targets -- --skip the_appliance_
   fi
+}
+
+# ---------------------------------------------------------------- the appliance (real Docker)
+# Installs and starts Debian's Docker engine when missing, makes debian:bookworm-slim with
+# debootstrap when no registry answers, builds the release flowly binary, then runs the appliance
+# test: it installs the appliance with the debug binary and upgrades it to the release one (two
+# real, different builds), on its own compose project and loopback ports.
+run_appliance_tests() {
+  appliance/docker-engine.sh ensure --yes
+  appliance/base-image.sh
+  scripts/dev-services.sh wheel >/dev/null
+  cargo build --quiet --release --locked --bin flowly
+  cargo build --quiet --locked --bin flowly
+  local runner=(cargo test -p flowlyctl --test appliance -- --nocapture)
+  if cargo nextest --version >/dev/null 2>&1; then
+    runner=(cargo nextest run -p flowlyctl --test appliance --no-capture)
+  fi
+  FLOWLY_TEST_FLOWLY_BIN="$CARGO_TARGET_DIR/debug/flowly" \
+    FLOWLY_TEST_FLOWLY_UPGRADE_BIN="$CARGO_TARGET_DIR/release/flowly" "${runner[@]}"
 }
 
 # ---------------------------------------------------------------- web (placeholder)
@@ -162,3 +184,4 @@ step "rust tests" run_rust_tests
 # query must return data (scripts/dashboards-test.sh).
 step "dashboards (prometheus, grafana queries)" scripts/dashboards-test.sh
 step "web tests" run_web_tests
+step "appliance (real Docker engine)" run_appliance_tests

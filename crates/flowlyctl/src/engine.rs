@@ -19,15 +19,16 @@ pub const SERVICE_LABEL: &str = "com.docker.compose.service";
 /// Connects to the local engine (`DOCKER_HOST` or /var/run/docker.sock) and agrees on an API
 /// version both sides speak (Debian's engine 20.10 speaks 1.41).
 pub async fn connect() -> anyhow::Result<Docker> {
-    let docker = Docker::connect_with_local_defaults()
-        .context("cannot reach the Docker engine (is DOCKER_HOST right?)")?
-        .with_timeout(Duration::from_secs(600));
-    docker.negotiate_version().await.map_err(|e| {
+    let stopped = |e: bollard::errors::Error| {
         anyhow!(
             "the Docker engine does not answer ({e}). Start it (`systemctl start docker`, or \
-             `appliance/docker-engine.sh start`) and run this again"
+             `appliance/docker-engine.sh ensure`) and run this again"
         )
-    })
+    };
+    let docker = Docker::connect_with_local_defaults()
+        .map_err(stopped)?
+        .with_timeout(Duration::from_secs(600));
+    docker.negotiate_version().await.map_err(stopped)
 }
 
 /// One container of the appliance.
