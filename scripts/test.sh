@@ -109,8 +109,21 @@ run_rust_tests() {
 # debootstrap when no registry answers, builds the release flowly binary, then runs the appliance
 # test: it installs the appliance with the debug binary and upgrades it to the release one (two
 # real, different builds), on its own compose project and loopback ports.
+# Containers and volumes of appliance tests that were killed before they could clean up.
+remove_leftover_appliances() {
+  local projects project
+  projects="$(docker ps -a --format '{{.Label "com.docker.compose.project"}}' | grep '^flowlytest' | sort -u || true)"
+  for project in $projects; do
+    echo "removing the leftover test appliance $project" >&2
+    docker ps -aq --filter "label=com.docker.compose.project=$project" | xargs -r docker rm -f >/dev/null
+    docker volume ls -q --filter "label=com.docker.compose.project=$project" | xargs -r docker volume rm >/dev/null
+    docker network ls -q --filter "label=com.docker.compose.project=$project" | xargs -r docker network rm >/dev/null
+  done
+}
+
 run_appliance_tests() {
   appliance/docker-engine.sh ensure --yes
+  remove_leftover_appliances
   appliance/base-image.sh
   scripts/dev-services.sh wheel >/dev/null
   cargo build --quiet --release --locked --bin flowly
