@@ -30,6 +30,7 @@ SQL_ALLOWED=(
   'src/store/*'                    # the layer that owns SQL
   'tests/*'                        # API tests read the database to check what was written
   'crates/flowly-traffic/tests/*'  # the traffic test checks the dataset the server seeded
+  'crates/flowlyctl/*'             # the admin CLI runs psql in the postgres container, as an operator would (backup facts, restore)
 )
 API_ALLOWED=(
   'src/api/*'                # the HTTP layer itself
