@@ -66,6 +66,15 @@ impl Appliance {
         self.compose.run(&all).await
     }
 
+    /// Starts PostgreSQL and Redis alone and waits until both are healthy.
+    pub async fn start_data_services(&self) -> anyhow::Result<()> {
+        self.compose
+            .run_quiet(&["up", "-d", "postgres", "redis"])
+            .await?;
+        self.wait_healthy(&["postgres", "redis"], Duration::from_secs(180))
+            .await
+    }
+
     /// Waits until every running container of `services` (all of the appliance's when empty) is
     /// healthy and each named service has at least one. On timeout, says which are not and why.
     pub async fn wait_healthy(&self, services: &[&str], timeout: Duration) -> anyhow::Result<()> {

@@ -239,30 +239,7 @@ async fn dump(
 }
 
 async fn psql(appliance: &Appliance, container: &str, sql: &str) -> anyhow::Result<String> {
-    let out = engine::exec(
-        &appliance.docker,
-        container,
-        &[
-            "psql",
-            "-h",
-            "/var/run/postgresql",
-            "-U",
-            "postgres",
-            "-d",
-            "flowly",
-            "-X",
-            "-At",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ],
-        &[],
-        None,
-    )
-    .await?
-    .ok("psql")?;
-    Ok(out.stdout_text())
+    psql_db(appliance, container, "flowly", sql).await
 }
 
 /// An archive read back and checked: its manifest, and every file's checksum verified.
@@ -689,13 +666,7 @@ pub async fn restore(appliance: &Appliance, args: &RestoreArgs) -> anyhow::Resul
     }
 
     ui::step("restoring the database");
-    appliance
-        .compose
-        .run_quiet(&["up", "-d", "postgres", "redis"])
-        .await?;
-    appliance
-        .wait_healthy(&["postgres", "redis"], Duration::from_secs(180))
-        .await?;
+    appliance.start_data_services().await?;
     let postgres = engine::one(&appliance.docker, &appliance.project, "postgres").await?;
     let users = psql_db(
         appliance,

@@ -191,13 +191,7 @@ pub async fn run(home: Home, project: &str, args: InstallArgs) -> anyhow::Result
     let before = running_ids(&appliance).await?;
 
     ui::step("starting PostgreSQL and Redis");
-    appliance
-        .compose
-        .run_quiet(&["up", "-d", "postgres", "redis"])
-        .await?;
-    appliance
-        .wait_healthy(&["postgres", "redis"], Duration::from_secs(180))
-        .await?;
+    appliance.start_data_services().await?;
     ui::done("PostgreSQL and Redis are healthy");
 
     ui::step("database migrations");

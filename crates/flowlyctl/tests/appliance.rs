@@ -7,6 +7,7 @@
 //! Needs what `scripts/test.sh` prepares (step "appliance"): a running engine with
 //! debian:bookworm-slim, the web client built, the models fetched, and two different `flowly`
 //! binaries: FLOWLY_TEST_FLOWLY_BIN (installed) and FLOWLY_TEST_FLOWLY_UPGRADE_BIN (upgraded to).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
