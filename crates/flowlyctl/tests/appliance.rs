@@ -463,6 +463,41 @@ fn the_appliance_installs_backs_up_restores_upgrades_and_scales() {
         "{err}"
     );
 
+    // An upgrade whose new nodes never turn healthy rolls itself back: here the new "flowly"
+    // migrates (it does nothing) but cannot serve.
+    let broken = stand.home.join("broken-flowly");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\n[ \"$1\" = migrate ] && exit 0\necho cannot serve >&2\nexit 1\n",
+    )
+    .expect("write the broken binary");
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let version_before = stand.ok(&["status"]);
+    let out = stand.run(&[
+        "upgrade",
+        "--source",
+        source_root().to_str().expect("path"),
+        "--flowly-bin",
+        broken.to_str().expect("path"),
+        "--no-backup",
+        "--health-timeout",
+        "60",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("rolled back"), "{err}");
+    let status = stand.ok(&["status"]);
+    let summary = |s: &str| s.lines().last().unwrap_or_default().to_owned();
+    assert_eq!(summary(&status), summary(&version_before), "{status}");
+    let r = admin
+        .post(
+            &format!("{base}/api/v1/rooms/{room}/messages"),
+            json!({ "body": "after the rollback", "client_id": "rollback" }),
+        )
+        .expect("send after the rollback");
+    assert_eq!(r.status(), 201);
+
     // Upgrade under load: every request answers, every message is stored.
     let sent = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
