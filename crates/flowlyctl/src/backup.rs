@@ -52,7 +52,6 @@ const HOME_FILES: &[&str] = &[
 ];
 
 pub async fn backup(appliance: &Appliance, output: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    appliance.home.require_installed()?;
     let started = Instant::now();
     let env = appliance.env()?;
     let version = env
@@ -602,7 +601,6 @@ pub struct RestoreArgs {
 
 /// `flowlyctl restore FILE`: onto a fresh install (after `down -v` or on a new machine).
 pub async fn restore(appliance: &Appliance, args: &RestoreArgs) -> anyhow::Result<()> {
-    appliance.home.require_installed()?;
     let started = Instant::now();
     let archive = open(&args.file)?;
     let m = &archive.manifest;

@@ -85,13 +85,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Install(args) = cli.command {
         return install::run(home, &cli.project, args).await;
     }
+    home.require_installed()?;
     let appliance = Appliance::open(home, &cli.project).await?;
     match cli.command {
         Command::Install(_) => Ok(()),
-        Command::Status => {
-            appliance.home.require_installed()?;
-            status::run(&appliance).await
-        }
+        Command::Status => status::run(&appliance).await,
         Command::Logs(args) => logs::run(&appliance, &args).await,
         Command::Restart { service } => ops::restart(&appliance, service.as_deref()).await,
         Command::Down { volumes } => ops::down(&appliance, volumes).await,

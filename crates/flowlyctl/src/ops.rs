@@ -9,7 +9,6 @@ use crate::home::new_secret;
 use crate::{engine, ui};
 
 pub async fn up(appliance: &Appliance) -> anyhow::Result<()> {
-    appliance.home.require_installed()?;
     let n = engine::running(&appliance.docker, &appliance.project, "app")
         .await?
         .len()
@@ -30,7 +29,6 @@ pub async fn up(appliance: &Appliance) -> anyhow::Result<()> {
 }
 
 pub async fn down(appliance: &Appliance, volumes: bool) -> anyhow::Result<()> {
-    appliance.home.require_installed()?;
     if volumes {
         appliance
             .compose(&["down", "--volumes", "--remove-orphans"])
@@ -48,7 +46,6 @@ pub async fn down(appliance: &Appliance, volumes: bool) -> anyhow::Result<()> {
 }
 
 pub async fn restart(appliance: &Appliance, service: Option<&str>) -> anyhow::Result<()> {
-    appliance.home.require_installed()?;
     let mut args = vec!["restart"];
     if let Some(s) = service {
         args.push(s);
@@ -140,7 +137,6 @@ pub async fn users(appliance: &Appliance, cmd: UsersCommand) -> anyhow::Result<(
 /// `flowlyctl config`: the installation's settings with every secret redacted, and the
 /// effective configuration of an app node (`flowly config`, which redacts its own).
 pub async fn config(appliance: &Appliance) -> anyhow::Result<()> {
-    appliance.home.require_installed()?;
     println!("# {}", appliance.home.env_file().display());
     for (k, v) in appliance.env()?.redacted() {
         println!("{k}={v}");
@@ -160,7 +156,6 @@ pub async fn config(appliance: &Appliance) -> anyhow::Result<()> {
 
 /// `flowlyctl doctor`: what is wrong and what to do about it.
 pub async fn doctor(appliance: &Appliance) -> anyhow::Result<()> {
-    appliance.home.require_installed()?;
     let mut problems = 0;
     let containers = appliance.containers().await?;
     for service in CORE_SERVICES {
@@ -238,7 +233,6 @@ pub async fn doctor(appliance: &Appliance) -> anyhow::Result<()> {
 
 /// `flowlyctl scale app=N`: N app nodes behind nginx.
 pub async fn scale(appliance: &Appliance, spec: &str) -> anyhow::Result<()> {
-    appliance.home.require_installed()?;
     let (service, n) = spec
         .split_once('=')
         .context("write the scale as app=N, e.g. `flowlyctl scale app=3`")?;

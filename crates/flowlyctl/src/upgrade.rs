@@ -32,7 +32,6 @@ pub struct UpgradeArgs {
 }
 
 pub async fn run(appliance: &Appliance, args: &UpgradeArgs) -> anyhow::Result<()> {
-    appliance.home.require_installed()?;
     let started = Instant::now();
     let sources = Sources::locate(
         std::fs::canonicalize(&args.source)
