@@ -12,9 +12,11 @@
 pub mod broker;
 pub mod channel;
 pub mod config;
+pub mod http;
 pub mod logql;
 pub mod record;
 pub mod segment;
 
 pub use broker::{Broker, BrokerError};
 pub use config::{ApiKey, Config, FsyncPolicy, Limits, Role};
+pub use http::{AppState, ServeError, router, serve};

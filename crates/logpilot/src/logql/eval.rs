@@ -670,3 +670,60 @@ fn for_each_stream(
         }
     }
 }
+
+/// Where a tail starts: the end of every channel the selector can match.
+pub fn tail_positions(broker: &Broker, expr: &LogExpr) -> HashMap<String, u64> {
+    channels_for(broker, &expr.selector)
+        .iter()
+        .map(|c| (c.name.clone(), c.stats().latest))
+        .collect()
+}
+
+/// The matching entries stored since `positions` (at most `limit`; the rest come next time),
+/// moving the positions on. A channel created since the tail began is read from its start.
+pub fn tail_step(
+    broker: &Broker,
+    expr: &LogExpr,
+    positions: &mut HashMap<String, u64>,
+    limit: usize,
+) -> std::io::Result<Vec<StreamEntries>> {
+    let mut by_stream: BTreeMap<Labels, Vec<(i64, String)>> = BTreeMap::new();
+    let mut taken = 0;
+    for channel in channels_for(broker, &expr.selector) {
+        let pos = positions.entry(channel.name.clone()).or_insert(0);
+        let mut cache = StreamCache::default();
+        let segments = channel.snapshot();
+        for seg in &segments {
+            if seg.end <= *pos {
+                continue;
+            }
+            if taken >= limit {
+                break;
+            }
+            seg.read_from(seg.pos_for_offset(*pos), |r| {
+                if r.offset < *pos {
+                    return true;
+                }
+                if taken >= limit {
+                    return false;
+                }
+                *pos = r.offset + 1;
+                let Some(stream) = cache.get(r.labels_raw, &expr.selector) else {
+                    return true;
+                };
+                if let Some(out) = expr.process(r, &stream) {
+                    taken += 1;
+                    by_stream
+                        .entry(out.labels.unwrap_or_else(|| stream.as_ref().clone()))
+                        .or_default()
+                        .push((r.ts, out.line.into_owned()));
+                }
+                true
+            })?;
+        }
+    }
+    Ok(by_stream
+        .into_iter()
+        .map(|(labels, entries)| StreamEntries { labels, entries })
+        .collect())
+}
