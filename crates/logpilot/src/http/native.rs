@@ -408,6 +408,13 @@ struct SeekBody {
     time: Option<JsonValue>,
 }
 
+fn invalid() -> ApiError {
+    ApiError::bad_request(
+        "invalid_seek",
+        "give exactly one of to (earliest or latest), offset, time",
+    )
+}
+
 /// `POST /api/v1/channels/{channel}/consumers/{group}/seek`: `{"to": "earliest"|"latest"}`,
 /// `{"offset": n}` or `{"time": "RFC 3339" | ns}`; the position found is committed.
 pub async fn seek(
@@ -422,15 +429,22 @@ pub async fn seek(
     let seek: SeekBody = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("expected {{\"to\": \"earliest\"|\"latest\"}}, {{\"offset\": n}} or {{\"time\": t}}: {e}"))
     })?;
+    let given = [
+        seek.to.is_some(),
+        seek.offset.is_some(),
+        seek.time.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1
+        || seek
+            .to
+            .as_deref()
+            .is_some_and(|t| t != "earliest" && t != "latest")
+    {
+        return Err(invalid());
+    }
     state.auth.take(&caller, 1.0)?;
     let ch = channel_of(&state, &channel)?;
     let stats = ch.stats();
-    let invalid = || {
-        ApiError::bad_request(
-            "invalid_seek",
-            "give exactly one of to (earliest or latest), offset, time",
-        )
-    };
     let offset = match (seek.to.as_deref(), seek.offset, seek.time) {
         (Some("earliest"), None, None) => stats.earliest,
         (Some("latest"), None, None) => stats.latest,
