@@ -16,6 +16,7 @@ pub mod http;
 pub mod logql;
 pub mod record;
 pub mod segment;
+pub mod ship;
 
 pub use broker::{Broker, BrokerError};
 pub use config::{ApiKey, Config, FsyncPolicy, Limits, Role};
