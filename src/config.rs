@@ -614,7 +614,10 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn logpilot_keys_come_from_the_environment_and_never_print() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("flowly.toml", "[logpilot]\nfsync = \"always\"\nretention_hours = 2\n")?;
+            jail.create_file(
+                "flowly.toml",
+                "[logpilot]\nfsync = \"always\"\nretention_hours = 2\n",
+            )?;
             jail.set_env("FLOWLY_LOGPILOT__PRODUCER_KEY", "prod-s3cret");
             jail.set_env("FLOWLY_LOG__SHIP_KEY", "ship-s3cret");
             let config = Config::load(Path::new("flowly.toml")).map_err(|e| e.to_string())?;
@@ -630,7 +633,10 @@ mod tests {
             assert!(Config::load(Path::new("flowly.toml")).is_err());
             jail.set_env("FLOWLY_LOGPILOT__FSYNC", "100ms");
             jail.create_file("flowly.toml", "[logpilot]\nlisten_port = 1\n")?;
-            assert!(Config::load(Path::new("flowly.toml")).is_err_and(|e| e.to_string().contains("listen_port")));
+            assert!(
+                Config::load(Path::new("flowly.toml"))
+                    .is_err_and(|e| e.to_string().contains("listen_port"))
+            );
             Ok(())
         });
     }

@@ -22,7 +22,9 @@ use crate::config::{LogConfig, LogFormat};
 pub fn init_logging(config: &LogConfig) {
     let filter =
         EnvFilter::try_new(config.level.as_str()).unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter).with(ship::layer(config));
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(ship::layer(config));
     let result = if config.format == LogFormat::Pretty {
         registry
             .with(fmt::layer().with_writer(std::io::stderr))

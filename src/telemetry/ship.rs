@@ -31,7 +31,10 @@ pub fn layer(config: &LogConfig) -> Option<logpilot::ship::ShipLayer> {
             Some(layer)
         }
         Err(e) => {
-            eprintln!("cannot ship logs to LogPilot (spool {}): {e}", config.ship_spool_dir);
+            eprintln!(
+                "cannot ship logs to LogPilot (spool {}): {e}",
+                config.ship_spool_dir
+            );
             None
         }
     }
