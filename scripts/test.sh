@@ -8,7 +8,8 @@
 #    from PyPI; the tests in crates/flowly-models/tests/models read them from there)
 # 4. shellcheck on the shell scripts, cargo fmt --check, cargo clippy -D warnings, cargo nextest
 #    (or cargo test as fallback)
-# 5. web tests, once web/package.json exists (run_web_tests)
+# 5. LogPilot's tests with real third-party Loki clients (winston-loki, python-logging-loki)
+# 6. web tests, once web/package.json exists (run_web_tests)
 # and prints a timed summary. The cargo target dir defaults to ~/.cache/flowly/target
 # (outside the clone) so repeated clean-clone runs reuse the build.
 set -euo pipefail
@@ -97,6 +98,23 @@ run_rust_tests() {
   fi
 }
 
+# ---------------------------------------------------------------- LogPilot's third-party clients
+# Real Loki shippers push to a real broker: winston-loki (npm, snappy protobuf; its lock file is
+# committed) and python-logging-loki (PyPI, JSON), installed here, outside the clone's tracked
+# files. The tests are ignored in the plain run and run here with the clients' locations.
+run_logpilot_clients() {
+  local clients=crates/logpilot/tests/clients pylibs="$HOME/.cache/flowly/pylibs"
+  (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error)
+  if [ ! -d "$pylibs/logging_loki" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check --target "$pylibs" python-logging-loki==0.3.1
+  fi
+  local runner=(cargo test -p logpilot --test third_party_clients -- --ignored)
+  if cargo nextest --version >/dev/null 2>&1; then
+    runner=(cargo nextest run -p logpilot --test third_party_clients --run-ignored only)
+  fi
+  LOGPILOT_CLIENTS_DIR="$ROOT_DIR/$clients" LOGPILOT_PYTHONPATH="$pylibs" "${runner[@]}"
+}
+
 # ---------------------------------------------------------------- web (placeholder)
 # >>> Web tests go here once the frontend exists (web/package.json). <<<
 run_web_tests() {
@@ -154,4 +172,5 @@ step "cargo fmt --check" cargo fmt --all --check
 step "layering" scripts/check-layers.sh
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "rust tests" run_rust_tests
+step "logpilot: third-party Loki clients" run_logpilot_clients
 step "web tests" run_web_tests
