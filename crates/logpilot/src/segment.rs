@@ -145,11 +145,7 @@ impl SegmentView {
         let mut pending: Vec<(u64, u64, u64, i64, Vec<u8>)> = Vec::new();
         let mut expected_offset = None;
         let mut reader = BlockReader::new(&file, 0, file_len);
-        loop {
-            let (frame, pos) = match reader.next_frame()? {
-                Some(f) => f,
-                None => break,
-            };
+        while let Some((frame, pos)) = reader.next_frame()? {
             let Frame::Record(rec, len) = frame else {
                 tracing::warn!(dir = %dir.display(), base, pos, "corrupt or torn record; the segment is cut there");
                 break;

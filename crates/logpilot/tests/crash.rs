@@ -5,6 +5,8 @@
 //! The child processes are this test binary run again on the ignored test `child_process`,
 //! which plays the role named in `LOGPILOT_TEST_CHILD`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader},

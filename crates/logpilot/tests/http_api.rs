@@ -1,6 +1,8 @@
 //! The broker's HTTP API, served for real on 127.0.0.1:0: a producer ingests, a reader fetches
 //! and queries through the native and the Loki API, with response shapes checked.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::time::Duration;
 
 use futures::StreamExt;

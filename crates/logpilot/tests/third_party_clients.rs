@@ -4,6 +4,8 @@
 //! clients are (`LOGPILOT_CLIENTS_DIR`: this directory's `clients/` with its `node_modules`;
 //! `LOGPILOT_PYTHONPATH`: where pip put python-logging-loki).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::{path::PathBuf, process::Command, time::Duration};
 
 use logpilot::{ApiKey, Config, FsyncPolicy, Role};

@@ -223,17 +223,29 @@ fn success(result_type: &str, result: JsonValue, stats: JsonValue) -> Json<JsonV
     }))
 }
 
-/// Runs a query on the blocking pool: a log query over `[start, end)`, a metric query on `grid`.
-async fn run(
-    state: &AppState,
-    expr: Expr,
+/// What a query asks for besides its expression.
+struct Ask {
+    /// A log query's range, `[start, end)`.
     start: i64,
     end: i64,
+    /// A metric query's steps.
     grid: Grid,
     limit: usize,
     direction: Direction,
+    /// `query` (a vector or scalar) rather than `query_range` (a matrix).
     instant: bool,
-) -> Result<Json<JsonValue>, ApiError> {
+}
+
+/// Runs a query on the blocking pool.
+async fn run(state: &AppState, expr: Expr, ask: Ask) -> Result<Json<JsonValue>, ApiError> {
+    let Ask {
+        start,
+        end,
+        grid,
+        limit,
+        direction,
+        instant,
+    } = ask;
     let broker = Arc::clone(&state.broker);
     let max_points = broker.config().limits.max_query_points;
     let started = std::time::Instant::now();
@@ -312,12 +324,14 @@ pub async fn query_range(
     run(
         &state,
         expr,
-        start,
-        end,
-        grid,
-        limit(&state, &p)?,
-        direction(&p)?,
-        false,
+        Ask {
+            start,
+            end,
+            grid,
+            limit: limit(&state, &p)?,
+            direction: direction(&p)?,
+            instant: false,
+        },
     )
     .await
 }
@@ -350,12 +364,14 @@ pub async fn query(
     run(
         &state,
         expr,
-        at - span,
-        at + 1,
-        grid,
-        limit(&state, &p)?,
-        direction(&p)?,
-        true,
+        Ask {
+            start: at - span,
+            end: at + 1,
+            grid,
+            limit: limit(&state, &p)?,
+            direction: direction(&p)?,
+            instant: true,
+        },
     )
     .await
 }
@@ -493,7 +509,7 @@ fn parse_label_text(text: &str) -> Result<Labels, String> {
 fn stream_records(
     state: &AppState,
     labels: Labels,
-    entries: Vec<(i64, String, Vec<(String, String)>)>,
+    entries: Vec<PushedEntry>,
 ) -> Result<(String, Vec<NewRecord>), String> {
     let limits = &state.broker.config().limits;
     if labels.is_empty() {
@@ -551,7 +567,9 @@ fn stream_records(
     Ok((channel, records))
 }
 
-type PushedStream = (Labels, Vec<(i64, String, Vec<(String, String)>)>);
+/// A pushed entry: timestamp (ns), line, structured metadata.
+type PushedEntry = (i64, String, Vec<(String, String)>);
+type PushedStream = (Labels, Vec<PushedEntry>);
 
 fn decode_json_push(bytes: &[u8]) -> Result<Vec<PushedStream>, String> {
     let v: JsonValue = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;

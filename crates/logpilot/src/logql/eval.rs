@@ -369,7 +369,9 @@ fn range_aggregate(
     // Series index by stream (fast path) or by the pipeline's labels.
     let mut by_raw: HashMap<Arc<Labels>, usize> = HashMap::new();
     let mut by_labels: HashMap<Labels, usize> = HashMap::new();
-    let mut series: Vec<(Labels, HashMap<i64, (f64, f64)>)> = Vec::new();
+    // Per series: its labels and, per bucket, (records, bytes).
+    type Buckets = HashMap<i64, (f64, f64)>;
+    let mut series: Vec<(Labels, Buckets)> = Vec::new();
     for channel in channels_for(broker, &log.selector) {
         let mut cache = StreamCache::default();
         for seg in channel

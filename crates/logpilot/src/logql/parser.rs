@@ -853,9 +853,8 @@ mod tests {
             matches!(**s, LabelFilter::Num { op: CmpOp::Lt, value, kind: NumKind::Bytes, .. } if value == 20_000.0)
         );
         assert!(matches!(l.stages[6], Stage::Logfmt));
-        assert_eq!(
-            matches!(&l.stages[7], Stage::LineFormat(p) if p == &[TemplatePart::Label("level".into()), TemplatePart::Text(": ".into()), TemplatePart::Label("msg".into())]),
-            true
+        assert!(
+            matches!(&l.stages[7], Stage::LineFormat(p) if p == &[TemplatePart::Label("level".into()), TemplatePart::Text(": ".into()), TemplatePart::Label("msg".into())])
         );
         assert!(matches!(&l.stages[8], Stage::Drop(names) if names.len() == 2));
     }
