@@ -10,8 +10,9 @@
 #    (or cargo test as fallback)
 # 5. the dashboards: Prometheus scrapes a native stack under traffic, every Grafana panel's query
 #    returns data (scripts/dashboards-test.sh)
-# 6. web tests, once web/package.json exists (run_web_tests)
-# 7. the appliance on a real Docker engine (run_appliance_tests; installs and starts the engine)
+# 6. LogPilot's tests with real third-party Loki clients (winston-loki, python-logging-loki)
+# 7. web tests, once web/package.json exists (run_web_tests)
+# 8. the appliance on a real Docker engine (run_appliance_tests; installs and starts the engine)
 # and prints a timed summary. The cargo target dir defaults to ~/.cache/flowly/target
 # (outside the clone) so repeated clean-clone runs reuse the build.
 set -euo pipefail
@@ -105,10 +106,6 @@ run_rust_tests() {
 }
 
 # ---------------------------------------------------------------- the appliance (real Docker)
-# Installs and starts Debian's Docker engine when missing, makes debian:bookworm-slim with
-# debootstrap when no registry answers, builds the release flowly binary, then runs the appliance
-# test: it installs the appliance with the debug binary and upgrades it to the release one (two
-# real, different builds), on its own compose project and loopback ports.
 # Containers and volumes of appliance tests that were killed before they could clean up.
 remove_leftover_appliances() {
   local projects project
@@ -121,6 +118,10 @@ remove_leftover_appliances() {
   done
 }
 
+# Installs and starts Debian's Docker engine when missing, makes debian:bookworm-slim with
+# debootstrap when no registry answers, builds the release flowly binary, then runs the appliance
+# test: it installs the appliance with the debug binary and upgrades it to the release one (two
+# real, different builds), on its own compose project and loopback ports.
 run_appliance_tests() {
   appliance/docker-engine.sh ensure --yes
   remove_leftover_appliances
@@ -134,6 +135,23 @@ run_appliance_tests() {
   fi
   FLOWLY_TEST_FLOWLY_BIN="$CARGO_TARGET_DIR/debug/flowly" \
     FLOWLY_TEST_FLOWLY_UPGRADE_BIN="$CARGO_TARGET_DIR/release/flowly" "${runner[@]}"
+}
+
+# ---------------------------------------------------------------- LogPilot's third-party clients
+# Real Loki shippers push to a real broker: winston-loki (npm, snappy protobuf; its lock file is
+# committed) and python-logging-loki (PyPI, JSON), installed here, outside the clone's tracked
+# files. The tests are ignored in the plain run and run here with the clients' locations.
+run_logpilot_clients() {
+  local clients=crates/logpilot/tests/clients pylibs="$HOME/.cache/flowly/pylibs"
+  (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error)
+  if [ ! -d "$pylibs/logging_loki" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check --target "$pylibs" python-logging-loki==0.3.1
+  fi
+  local runner=(cargo test -p logpilot --test third_party_clients -- --ignored)
+  if cargo nextest --version >/dev/null 2>&1; then
+    runner=(cargo nextest run -p logpilot --test third_party_clients --run-ignored only)
+  fi
+  LOGPILOT_CLIENTS_DIR="$ROOT_DIR/$clients" LOGPILOT_PYTHONPATH="$pylibs" "${runner[@]}"
 }
 
 # ---------------------------------------------------------------- web (placeholder)
@@ -196,5 +214,6 @@ step "rust tests" run_rust_tests
 # A real Prometheus scrapes a native stack under a short traffic run; every dashboard panel's
 # query must return data (scripts/dashboards-test.sh).
 step "dashboards (prometheus, grafana queries)" scripts/dashboards-test.sh
+step "logpilot: third-party Loki clients" run_logpilot_clients
 step "web tests" run_web_tests
 step "appliance (real Docker engine)" run_appliance_tests

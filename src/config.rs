@@ -23,6 +23,62 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub assistant: AssistantConfig,
     pub log: LogConfig,
+    pub logpilot: LogpilotConfig,
+}
+
+/// The log broker (`flowly logpilot`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogpilotConfig {
+    /// Address the broker's API (native, Loki, `/metrics`, `/ready`) listens on.
+    pub listen: SocketAddr,
+    /// Directory of the channels' segment files.
+    pub data_dir: String,
+    /// `always`, `never`, or an interval such as `200ms`.
+    pub fsync: String,
+    /// A segment is closed past this size.
+    pub segment_bytes: u64,
+    /// Oldest whole segments of a channel are dropped past this size (0: no limit).
+    pub retention_bytes: u64,
+    /// Segments whose newest record is older are dropped (0: kept forever).
+    pub retention_hours: u64,
+    /// The key that may ingest (empty: none). Set it from a secret, e.g.
+    /// `FLOWLY_LOGPILOT__PRODUCER_KEY`.
+    pub producer_key: Secret,
+    /// The key that may read and query (Grafana, `flowlyctl logs`; empty: none).
+    pub reader_key: Secret,
+    /// Events per second one key may send, sustained, and the burst above it.
+    pub rate_per_sec: f64,
+    pub rate_burst: f64,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl LogpilotConfig {
+    /// The broker's own settings. With neither key set the API is open (loopback development).
+    pub fn broker(&self) -> Result<logpilot::Config, String> {
+        let mut c = logpilot::Config::new(&self.data_dir);
+        c.fsync = logpilot::FsyncPolicy::parse(&self.fsync).map_err(|e| format!("logpilot.{e}"))?;
+        c.segment_bytes = self.segment_bytes;
+        c.retention_bytes = self.retention_bytes;
+        c.retention = std::time::Duration::from_secs(self.retention_hours * 3600);
+        for (name, role, key) in [
+            ("producer", logpilot::Role::Producer, &self.producer_key),
+            ("reader", logpilot::Role::Reader, &self.reader_key),
+        ] {
+            if !key.expose().is_empty() {
+                c.keys.push(logpilot::ApiKey {
+                    name: name.into(),
+                    role,
+                    key: key.expose().to_owned(),
+                });
+            }
+        }
+        c.rate_per_sec = self.rate_per_sec;
+        c.rate_burst = self.rate_burst;
+        c.limits.max_body_bytes = self.max_body_bytes;
+        Ok(c)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -174,6 +230,15 @@ pub struct LogConfig {
     pub level: LogLevel,
     /// `json` (default, for log shipping) or `pretty`.
     pub format: LogFormat,
+    /// A LogPilot broker to ship this process's logs to, such as `http://127.0.0.1:3100`
+    /// (empty: not shipped).
+    pub ship_url: String,
+    /// The broker's producer key.
+    pub ship_key: Secret,
+    /// Where batches wait while the broker is away (a directory per process role).
+    pub ship_spool_dir: String,
+    /// Past this many bytes of spool the oldest batches are dropped (and counted).
+    pub ship_spool_max_bytes: u64,
 }
 
 /// How log lines are written.
@@ -328,6 +393,23 @@ impl Default for Config {
             log: LogConfig {
                 level: LogLevel("info,sqlx=warn".into()),
                 format: LogFormat::Json,
+                ship_url: String::new(),
+                ship_key: Secret(String::new()),
+                ship_spool_dir: ".cache/logpilot-spool".into(),
+                ship_spool_max_bytes: 256 * 1024 * 1024,
+            },
+            logpilot: LogpilotConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 3100)),
+                data_dir: ".cache/logpilot".into(),
+                fsync: "200ms".into(),
+                segment_bytes: 128 * 1024 * 1024,
+                retention_bytes: 0,
+                retention_hours: 7 * 24,
+                producer_key: Secret(String::new()),
+                reader_key: Secret(String::new()),
+                rate_per_sec: 50_000.0,
+                rate_burst: 100_000.0,
+                max_body_bytes: 8 * 1024 * 1024,
             },
         }
     }
@@ -402,10 +484,11 @@ impl Config {
                 self.auth.session_ttl_days.max(0) as u64,
             ),
         ];
-        match positive.iter().find(|(_, v)| *v == 0) {
-            Some((name, _)) => Err(format!("{name} must be greater than 0")),
-            None => Ok(self),
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{name} must be greater than 0"));
         }
+        self.logpilot.broker()?;
+        Ok(self)
     }
 
     /// The effective configuration as TOML, secrets redacted.
@@ -426,6 +509,7 @@ fn is_setting(key: &str) -> bool {
         "realtime",
         "assistant",
         "log",
+        "logpilot",
     ];
     let key = key.to_ascii_lowercase();
     SECTIONS.iter().any(|s| {
@@ -463,7 +547,12 @@ impl fmt::Debug for Secret {
 
 impl Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.redacted())
+        // An unset secret prints as unset, so `flowly config` shows whether a key is there.
+        if self.0.is_empty() {
+            s.serialize_str("")
+        } else {
+            s.serialize_str(&self.redacted())
+        }
     }
 }
 
@@ -519,6 +608,37 @@ mod tests {
         assert!(!printed.contains("s3cret"));
         assert!(printed.contains("postgres://app:***@db/flowly"));
         assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn logpilot_keys_come_from_the_environment_and_never_print() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "flowly.toml",
+                "[logpilot]\nfsync = \"always\"\nretention_hours = 2\n",
+            )?;
+            jail.set_env("FLOWLY_LOGPILOT__PRODUCER_KEY", "prod-s3cret");
+            jail.set_env("FLOWLY_LOG__SHIP_KEY", "ship-s3cret");
+            let config = Config::load(Path::new("flowly.toml")).map_err(|e| e.to_string())?;
+            let broker = config.logpilot.broker().map_err(|e| e.to_string())?;
+            assert_eq!(broker.fsync, logpilot::FsyncPolicy::Always);
+            assert_eq!(broker.retention, std::time::Duration::from_secs(7200));
+            assert_eq!(broker.keys.len(), 1);
+            assert_eq!(broker.keys[0].key, "prod-s3cret");
+            let printed = config.to_redacted_toml();
+            assert!(!printed.contains("s3cret") && printed.contains("producer_key = \"***\""));
+            assert!(printed.contains("reader_key = \"\""));
+            jail.set_env("FLOWLY_LOGPILOT__FSYNC", "sometimes");
+            assert!(Config::load(Path::new("flowly.toml")).is_err());
+            jail.set_env("FLOWLY_LOGPILOT__FSYNC", "100ms");
+            jail.create_file("flowly.toml", "[logpilot]\nlisten_port = 1\n")?;
+            assert!(
+                Config::load(Path::new("flowly.toml"))
+                    .is_err_and(|e| e.to_string().contains("listen_port"))
+            );
+            Ok(())
+        });
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The Flowly server binary: `serve`, `worker`, `migrate`, `config`, `users`, `assistant`,
+//! The Flowly server binary: `serve`, `worker`, `logpilot`, `migrate`, `config`, `users`, `assistant`,
 //! `openapi`, and `dev` (developer and benchmark tools such as `dev seed`).
 
 use std::path::PathBuf;
@@ -47,6 +47,8 @@ enum Command {
     Serve,
     /// Run an assistant worker: indexing and answering (as many as wanted, on any host).
     Worker,
+    /// Run the LogPilot log broker (settings in `[logpilot]`).
+    Logpilot,
     /// The assistant's index and its measurements.
     #[command(subcommand)]
     Assistant(AssistantCommand),
@@ -188,7 +190,23 @@ async fn main() -> anyhow::Result<()> {
     }
     let config =
         Config::load(&cli.config).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    match cli.command {
+    let result = run(config, cli.command).await;
+    // What the shipping layer still holds is spooled (and sent when it can be) before exit.
+    telemetry::ship::flush();
+    result
+}
+
+async fn run(config: Config, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Logpilot => {
+            telemetry::init_logging(&config.log);
+            let broker = config.logpilot.broker().map_err(|e| anyhow::anyhow!(e))?;
+            let listen = config.logpilot.listen;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen} (logpilot)"))?;
+            Ok(logpilot::serve(broker, listener, server::shutdown_signal()).await?)
+        }
         Command::Config => {
             print!("{}", config.to_redacted_toml());
             Ok(())

@@ -1,4 +1,7 @@
-//! Logs (tracing, JSON by default) and Prometheus metrics, served on their own port.
+//! Logs (tracing, JSON by default, shipped to LogPilot when configured) and Prometheus
+//! metrics, served on their own port.
+
+pub mod ship;
 
 mod metrics;
 
@@ -12,7 +15,9 @@ use crate::config::{LogConfig, LogFormat};
 pub fn init_logging(config: &LogConfig) {
     let filter =
         EnvFilter::try_new(config.level.as_str()).unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(ship::layer(config));
     let result = if config.format == LogFormat::Pretty {
         registry
             .with(fmt::layer().with_writer(std::io::stderr))

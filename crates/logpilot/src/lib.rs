@@ -7,5 +7,17 @@
 //! LogQL that Grafana uses, and standard shippers push to it through Loki's push API.
 //!
 //! It is a library of its own so that the server crate only wires it in (the `flowly logpilot`
-//! role and the shipping layer) and never reaches into its storage. Started by the architecture
-//! change (issue 10); the broker arrives with the observability issue.
+//! role and the shipping layer) and never reaches into its storage.
+
+pub mod broker;
+pub mod channel;
+pub mod config;
+pub mod http;
+pub mod logql;
+pub mod record;
+pub mod segment;
+pub mod ship;
+
+pub use broker::{Broker, BrokerError};
+pub use config::{ApiKey, Config, FsyncPolicy, Limits, Role};
+pub use http::{AppState, ServeError, router, serve};
