@@ -23,6 +23,7 @@ pub const CORE_SERVICES: &[&str] = &[
     "redis",
     "app",
     "worker",
+    "logpilot",
     "nginx",
     "prometheus",
     "postgres-exporter",

@@ -21,6 +21,18 @@ use crate::{images, ui};
 /// Bumped when the archive's layout changes; restore refuses formats it does not know.
 pub const FORMAT: u32 = 1;
 const DUMP: &str = "database.dump";
+const LOGS: &str = "logpilot.tar";
+const PG_DUMP: &[&str] = &[
+    "pg_dump",
+    "-h",
+    "/var/run/postgresql",
+    "-U",
+    "postgres",
+    "-Fc",
+    "flowly",
+];
+const LOGS_OUT: &[&str] = &["tar", "-C", "/var/lib/logpilot", "-cf", "-", "."];
+const LOGS_IN: &[&str] = &["tar", "-C", "/var/lib/logpilot", "-xf", "-"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -92,13 +104,27 @@ pub async fn backup(appliance: &Appliance, output: Option<PathBuf>) -> anyhow::R
     ));
     let dump_path = dir.join(format!(".{DUMP}.{stamp}.partial"));
     let bar = ui::spinner("pg_dump");
-    let dumped = dump(appliance, &postgres.id, &dump_path, &bar).await;
+    let dumped = stream_out(appliance, &postgres.id, PG_DUMP, &dump_path, &bar).await;
     bar.finish_and_clear();
     let (dump_sha, dump_bytes) = dumped?;
     ui::done(&format!("database: {}", crate::status::bytes(dump_bytes)));
-
     let mut files = BTreeMap::new();
     files.insert(DUMP.to_owned(), dump_sha);
+
+    // LogPilot's segments and consumer offsets, as a tar stream out of its container (segments
+    // are append-only; a record torn by the copy is cut when the broker opens them again).
+    let logs_path = dir.join(format!(".{LOGS}.{stamp}.partial"));
+    let logpilot = engine::running(&appliance.docker, &appliance.project, "logpilot").await?;
+    if let Some(logpilot) = logpilot.first() {
+        let bar = ui::spinner("LogPilot's data");
+        let copied = stream_out(appliance, &logpilot.id, LOGS_OUT, &logs_path, &bar).await;
+        bar.finish_and_clear();
+        let (sha, size) = copied?;
+        ui::done(&format!("LogPilot's data: {}", crate::status::bytes(size)));
+        files.insert(LOGS.to_owned(), sha);
+    } else {
+        ui::failed("LogPilot is not running: the backup holds no logs");
+    }
     let mut home_files = Vec::new();
     for name in HOME_FILES {
         let path = appliance.home.dir.join(name);
@@ -150,12 +176,18 @@ pub async fn backup(appliance: &Appliance, output: Option<PathBuf>) -> anyhow::R
             .collect();
         append(&mut archive, "SHA256SUMS", sums.as_bytes(), 0o600)?;
         archive.append_path_with_name(&dump_path, DUMP)?;
+        if logs_path.is_file() {
+            archive.append_path_with_name(&logs_path, LOGS)?;
+        }
         for (name, content) in &home_files {
             append(&mut archive, name, content, 0o600)?;
         }
         archive.into_inner()?.sync_all()?;
     }
     std::fs::remove_file(&dump_path)?;
+    if logs_path.is_file() {
+        std::fs::remove_file(&logs_path)?;
+    }
     std::fs::rename(&partial, &output)?;
     std::fs::set_permissions(&output, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     let size = std::fs::metadata(&output)?.len();
@@ -186,10 +218,11 @@ fn append(
     Ok(())
 }
 
-/// Streams `pg_dump -Fc` out of the container into `path`; returns its SHA-256 and size.
-async fn dump(
+/// Streams what `cmd` prints in the container into `path`; returns its SHA-256 and size.
+async fn stream_out(
     appliance: &Appliance,
     container: &str,
+    cmd: &[&str],
     path: &Path,
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<(String, u64)> {
@@ -201,15 +234,7 @@ async fn dump(
     let code = engine::exec_stream(
         &appliance.docker,
         container,
-        &[
-            "pg_dump",
-            "-h",
-            "/var/run/postgresql",
-            "-U",
-            "postgres",
-            "-Fc",
-            "flowly",
-        ],
+        cmd,
         &[],
         None::<futures::stream::Empty<std::io::Result<Vec<u8>>>>,
         |chunk| {
@@ -218,7 +243,7 @@ async fn dump(
                     hasher.update(&b);
                     file.write_all(&b)?;
                     size += b.len() as u64;
-                    bar.set_message(format!("pg_dump: {}", crate::status::bytes(size)));
+                    bar.set_message(format!("{}: {}", cmd[0], crate::status::bytes(size)));
                 }
                 Chunk::Err(b) => stderr.extend_from_slice(&b),
             }
@@ -229,7 +254,8 @@ async fn dump(
     if code != 0 {
         let _ = std::fs::remove_file(path);
         bail!(
-            "pg_dump failed (exit {code}): {}",
+            "{} failed (exit {code}): {}",
+            cmd[0],
             String::from_utf8_lossy(&stderr).trim()
         );
     }
@@ -326,9 +352,10 @@ fn read_entry(path: &Path, wanted: &str) -> anyhow::Result<Vec<u8>> {
     bail!("{wanted} is not in the backup")
 }
 
-/// Streams the dump out of the archive in chunks, for `pg_restore` to read on its stdin.
-fn dump_chunks(
+/// Streams one file of the archive in chunks, for a command in a container to read on stdin.
+fn entry_chunks(
     path: &Path,
+    wanted: &'static str,
 ) -> anyhow::Result<futures::channel::mpsc::Receiver<std::io::Result<Vec<u8>>>> {
     let (mut tx, rx) = futures::channel::mpsc::channel(8);
     let path = path.to_owned();
@@ -340,7 +367,7 @@ fn dump_chunks(
             let mut archive = tar::Archive::new(File::open(&path)?);
             for entry in archive.entries()? {
                 let mut entry = entry?;
-                if entry.path()?.to_string_lossy() != DUMP {
+                if entry.path()?.to_string_lossy() != wanted {
                     continue;
                 }
                 let mut buf = vec![0u8; 256 * 1024];
@@ -354,7 +381,7 @@ fn dump_chunks(
                     }
                 }
             }
-            Err(std::io::Error::other("the backup has no database dump"))
+            Err(std::io::Error::other(format!("the backup has no {wanted}")))
         })();
         if let Err(e) = result {
             send(&mut tx, Err(e));
@@ -386,7 +413,7 @@ async fn pg_restore(
             "--no-owner",
         ],
         &[],
-        Some(dump_chunks(archive)?),
+        Some(entry_chunks(archive, DUMP)?),
         |chunk| {
             if let Chunk::Err(b) = chunk {
                 stderr.extend_from_slice(&b);
@@ -735,6 +762,11 @@ pub async fn restore(appliance: &Appliance, args: &RestoreArgs) -> anyhow::Resul
     .ok("setting the database password")?;
     ui::done("database restored");
 
+    if archive.manifest.files.contains_key(LOGS) {
+        restore_logs(appliance, &archive.path).await?;
+        ui::done("LogPilot's data restored");
+    }
+
     ui::step("starting every service");
     appliance.compose(&["up", "-d", "--remove-orphans"]).await?;
     appliance
@@ -747,4 +779,75 @@ pub async fn restore(appliance: &Appliance, args: &RestoreArgs) -> anyhow::Resul
         appliance.url()?
     );
     Ok(())
+}
+
+/// Puts LogPilot's data back into its volume while the broker is stopped: compose creates the
+/// volume (with its labels) by starting the service once; a throwaway container of the same
+/// image, with that volume, unpacks the archive's copy into it.
+async fn restore_logs(appliance: &Appliance, archive: &Path) -> anyhow::Result<()> {
+    use bollard::models::{ContainerCreateBody, HostConfig};
+    use bollard::query_parameters::{CreateContainerOptionsBuilder, StartContainerOptions};
+    appliance
+        .compose
+        .run_quiet(&["up", "-d", "--no-deps", "logpilot"])
+        .await?;
+    appliance.compose.run_quiet(&["stop", "logpilot"]).await?;
+    let image = appliance
+        .env()?
+        .get(&images::env_key("flowly"))
+        .context("compose.env names no flowly image")?
+        .to_owned();
+    let volume = format!("{}_logpilotdata", appliance.project);
+    let body = ContainerCreateBody {
+        image: Some(image),
+        entrypoint: Some(vec!["sleep".into(), "3600".into()]),
+        cmd: Some(vec![]),
+        network_disabled: Some(true),
+        host_config: Some(HostConfig {
+            binds: Some(vec![format!("{volume}:/var/lib/logpilot")]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let name = format!("{}-restore-logs-{}", appliance.project, std::process::id());
+    let created = appliance
+        .docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+            body,
+        )
+        .await
+        .context("cannot create a container to restore LogPilot's data")?;
+    let container = Throwaway { id: created.id };
+    let result = async {
+        appliance
+            .docker
+            .start_container(&container.id, None::<StartContainerOptions>)
+            .await?;
+        let mut stderr = Vec::new();
+        let code = engine::exec_stream(
+            &appliance.docker,
+            &container.id,
+            LOGS_IN,
+            &[],
+            Some(entry_chunks(archive, LOGS)?),
+            |chunk| {
+                if let Chunk::Err(b) = chunk {
+                    stderr.extend_from_slice(&b);
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        if code != 0 {
+            bail!(
+                "unpacking LogPilot's data failed (exit {code}): {}",
+                String::from_utf8_lossy(&stderr).trim()
+            );
+        }
+        Ok(())
+    }
+    .await;
+    container.remove(appliance).await;
+    result
 }

@@ -126,6 +126,23 @@ pub async fn one(docker: &Docker, project: &str, service: &str) -> anyhow::Resul
         })
 }
 
+/// The container's address on its (first) network: the host reaches services there directly.
+pub async fn address(docker: &Docker, container: &str) -> anyhow::Result<String> {
+    let info = docker
+        .inspect_container(
+            container,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await?;
+    info.network_settings
+        .and_then(|n| n.networks)
+        .and_then(|n| {
+            n.into_values()
+                .find_map(|e| e.ip_address.filter(|a| !a.is_empty()))
+        })
+        .with_context(|| format!("container {container} has no network address"))
+}
+
 /// What a command run inside a container printed, and how it ended.
 pub struct ExecOutput {
     pub code: i64,

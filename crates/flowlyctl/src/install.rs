@@ -111,11 +111,7 @@ pub async fn run(home: Home, project: &str, args: InstallArgs) -> anyhow::Result
     ui::step(&format!("settings and secrets in {}", home.dir.display()));
     std::fs::create_dir_all(&home.dir)
         .with_context(|| format!("cannot create {}", home.dir.display()))?;
-    for secret in [
-        "POSTGRES_PASSWORD",
-        "REDIS_PASSWORD",
-        "GRAFANA_ADMIN_PASSWORD",
-    ] {
+    for secret in crate::home::SECRET_KEYS {
         if env.set_missing(secret, new_secret) {
             changes.push(format!("generated {secret}"));
         }

@@ -1,6 +1,7 @@
-//! `flowlyctl logs [-f] [SERVICE] [--since] [--grep] [--level]`: the services' logs from the
-//! Docker engine, every container of a service merged in time order, each line prefixed with
-//! the container's name.
+//! `flowlyctl logs [-f] [SERVICE] [--since] [--grep] [--level]`: Flowly's own services (app,
+//! worker, logpilot) from LogPilot, where they ship their logs; the others (PostgreSQL, Redis,
+//! nginx, Prometheus, the exporters) from the Docker engine. Every line is prefixed with where
+//! it came from, and lines are merged in time order.
 
 use std::time::Duration;
 
@@ -95,13 +96,47 @@ pub fn keep(line: &str, args: &LogsArgs) -> bool {
     }
 }
 
+/// The LogPilot `service` label of a compose service that ships its logs.
+fn shipped_as(service: &str) -> Option<&'static str> {
+    match service {
+        "app" => Some("flowly-serve"),
+        "worker" => Some("flowly-worker"),
+        "logpilot" => Some("flowly-logpilot"),
+        _ => None,
+    }
+}
+
 pub async fn run(appliance: &Appliance, args: &LogsArgs) -> anyhow::Result<()> {
+    let from_logpilot: Vec<&str> = match args.service.as_deref() {
+        Some(s) => shipped_as(s).into_iter().collect(),
+        None => ["app", "worker", "logpilot"]
+            .iter()
+            .filter_map(|s| shipped_as(s))
+            .collect(),
+    };
+    let logpilot = if from_logpilot.is_empty() {
+        None
+    } else {
+        match LogPilot::find(appliance).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("LogPilot does not answer ({e:#}); reading Flowly's logs from Docker");
+                None
+            }
+        }
+    };
     let containers: Vec<_> = appliance
         .containers()
         .await?
         .into_iter()
         .filter(|c| args.service.as_deref().is_none_or(|s| c.service == s))
+        .filter(|c| logpilot.is_none() || shipped_as(&c.service).is_none())
         .collect();
+    if let Some(logpilot) = &logpilot
+        && containers.is_empty()
+    {
+        return logpilot.print(&from_logpilot, args).await;
+    }
     if containers.is_empty() {
         let services: std::collections::BTreeSet<String> = appliance
             .containers()
@@ -144,31 +179,171 @@ pub async fn run(appliance: &Appliance, args: &LogsArgs) -> anyhow::Result<()> {
     }
     let mut merged = futures::stream::select_all(streams);
     if args.follow {
-        while let Some(item) = merged.next().await {
-            let (name, text) = item?;
-            for line in text.lines() {
-                print_line(&name, width, line, args);
+        let docker = async {
+            while let Some(item) = merged.next().await {
+                let (name, text) = item?;
+                for line in text.lines() {
+                    print_line(&name, width, line, args);
+                }
             }
-        }
-        return Ok(());
+            Ok::<_, anyhow::Error>(())
+        };
+        return match &logpilot {
+            Some(l) => {
+                let (a, b) = tokio::join!(docker, l.print(&from_logpilot, args));
+                a.and(b)
+            }
+            None => docker.await,
+        };
     }
     // Not following: collect everything, then print in time order (timestamps come first).
+    // Docker's lines are filtered here; LogPilot filtered its own.
     let mut lines = Vec::new();
     while let Some(item) = merged.next().await {
         let (name, text) = item?;
-        for line in text.lines() {
-            lines.push((
-                line.split(' ').next().unwrap_or("").to_owned(),
-                name.clone(),
-                line.to_owned(),
-            ));
+        for line in text.lines().filter(|l| keep(l, args)) {
+            let ts = line.split(' ').next().unwrap_or("").to_owned();
+            lines.push((ts, name.clone(), line.to_owned()));
         }
     }
+    if let Some(logpilot) = &logpilot {
+        lines.extend(logpilot.lines(&from_logpilot, args, None).await?);
+    }
     lines.sort_by(|a, b| a.0.cmp(&b.0));
+    let width = lines.iter().map(|l| l.1.len()).max().unwrap_or(width);
     for (_, name, line) in lines {
-        print_line(&name, width, &line, args);
+        println!("{name:width$} | {line}");
     }
     Ok(())
+}
+
+/// LogPilot, read through its Loki API at the container's address with the reader key.
+struct LogPilot {
+    base: String,
+    key: String,
+    client: reqwest::Client,
+}
+
+impl LogPilot {
+    async fn find(appliance: &Appliance) -> anyhow::Result<Self> {
+        let container =
+            crate::engine::one(&appliance.docker, &appliance.project, "logpilot").await?;
+        let address = crate::engine::address(&appliance.docker, &container.id).await?;
+        let key = appliance
+            .env()?
+            .get("LOGPILOT_READER_KEY")
+            .unwrap_or_default()
+            .to_owned();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let base = format!("http://{address}:3100");
+        client
+            .get(format!("{base}/ready"))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(LogPilot { base, key, client })
+    }
+
+    /// The LogQL query for these services and filters.
+    fn query(services: &[&str], args: &LogsArgs) -> String {
+        let mut selector = format!("service=~\"{}\"", services.join("|"));
+        if let Some(max) = args.level {
+            let levels: &[&str] = match max {
+                Level::Error => &["error", "fatal"],
+                Level::Warn => &["error", "fatal", "warn"],
+                Level::Info => &["error", "fatal", "warn", "info"],
+                Level::Debug => &["error", "fatal", "warn", "info", "debug", "trace"],
+            };
+            selector.push_str(&format!(", level=~\"{}\"", levels.join("|")));
+        }
+        let mut query = format!("{{{selector}}}");
+        if let Some(g) = &args.grep {
+            query.push_str(&format!(" |= {}", serde_json::Value::String(g.clone())));
+        }
+        query
+    }
+
+    /// Lines from `start` (ns; default --since or the last hour) to now, oldest first:
+    /// (timestamp, source, line).
+    async fn lines(
+        &self,
+        services: &[&str],
+        args: &LogsArgs,
+        start: Option<i128>,
+    ) -> anyhow::Result<Vec<(String, String, String)>> {
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as i128;
+        let since = args.since.unwrap_or(Duration::from_secs(3600)).as_nanos() as i128;
+        let start = start.unwrap_or(now - since);
+        let limit = args
+            .tail
+            .unwrap_or(if args.since.is_some() { 5000 } else { 100 });
+        let response: serde_json::Value = self
+            .client
+            .get(format!("{}/loki/api/v1/query_range", self.base))
+            .bearer_auth(&self.key)
+            .query(&[
+                ("query", Self::query(services, args)),
+                ("start", start.to_string()),
+                ("end", (now + 1).to_string()),
+                ("limit", limit.to_string()),
+                ("direction", "backward".to_owned()),
+            ])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let mut out = Vec::new();
+        for stream in response["data"]["result"].as_array().into_iter().flatten() {
+            let labels = &stream["stream"];
+            let source = format!(
+                "{}@{}",
+                labels["service"].as_str().unwrap_or("?"),
+                labels["node"].as_str().unwrap_or("?")
+            );
+            let level = labels["level"].as_str().unwrap_or("").to_uppercase();
+            for value in stream["values"].as_array().into_iter().flatten() {
+                let ns: i128 = value[0].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
+                let ts = chrono::DateTime::from_timestamp_nanos(ns as i64)
+                    .format("%Y-%m-%dT%H:%M:%S%.9fZ")
+                    .to_string();
+                let line = format!("{ts} {level:5} {}", value[1].as_str().unwrap_or(""));
+                out.push((ts, source.clone(), line));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        if out.len() > limit {
+            out.drain(..out.len() - limit);
+        }
+        Ok(out)
+    }
+
+    /// Prints the lines, then with --follow keeps asking for newer ones every second.
+    async fn print(&self, services: &[&str], args: &LogsArgs) -> anyhow::Result<()> {
+        let mut lines = self.lines(services, args, None).await?;
+        let mut last: Option<String> = None;
+        loop {
+            for (ts, source, line) in &lines {
+                if last.as_ref().is_some_and(|l| ts <= l) {
+                    continue;
+                }
+                println!("{source} | {line}");
+                last = Some(ts.clone());
+            }
+            if !args.follow {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let from = last
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .and_then(|t| t.timestamp_nanos_opt())
+                .map(|n| n as i128);
+            lines = self.lines(services, args, from).await?;
+        }
+    }
 }
 
 fn print_line(name: &str, width: usize, line: &str, args: &LogsArgs) {

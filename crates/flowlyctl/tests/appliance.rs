@@ -357,10 +357,19 @@ fn the_appliance_installs_backs_up_restores_upgrades_and_scales() {
             "{service} is not healthy in:\n{status}"
         );
     }
-    let logs = stand.ok(&["logs", "app", "--tail", "20"]);
+    // Flowly's own services ship their logs to LogPilot; `logs` reads them from there.
+    let logs = stand.ok(&["logs", "app", "--since", "10m"]);
     assert!(
         logs.lines()
-            .all(|l| l.contains("_app_") || l.contains("-app-")),
+            .any(|l| l.starts_with("flowly-serve@") && l.contains("flowly serving")),
+        "no app line from LogPilot in:\n{logs}"
+    );
+    let logs = stand.ok(&["logs", "postgres", "--tail", "20"]);
+    assert!(
+        !logs.is_empty()
+            && logs
+                .lines()
+                .all(|l| l.contains("_postgres_") || l.contains("-postgres-")),
         "{logs}"
     );
     let mut follow = stand
@@ -445,6 +454,16 @@ fn the_appliance_installs_backs_up_restores_upgrades_and_scales() {
     assert!(
         got.contains(&"Backups failed last night".to_owned()),
         "{got:?}"
+    );
+    // LogPilot's data came back too: the first node's start is still in the logs.
+    let logs = stand.ok(&["logs", "app", "--since", "1h"]);
+    let starts = logs
+        .lines()
+        .filter(|l| l.contains("flowly serving"))
+        .count();
+    assert!(
+        starts >= 2,
+        "the logs from before the backup are gone:\n{logs}"
     );
     let tasks = admin.get(&format!("{base}/api/v1/tasks?room={room}"));
     assert!(
