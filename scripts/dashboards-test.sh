@@ -188,7 +188,12 @@ PIDS+=($!)
 
 LOKI_ARGS=(--logpilot-absent)
 LOGPILOT_JOB=""
-if "$BIN/flowly" logpilot --help >/dev/null 2>&1; then
+# `flowly logpilot` exists now, but the LogPilot and Logs dashboards are not ready to be checked:
+# two of their metric names differ from the broker's (logpilot_rejected_requests_total, the
+# `group` label of logpilot_consumer_lag), the processes here do not ship their logs yet, and the
+# error panels need error events. Until that is done (issue 11) they are reported NOT CHECKED.
+# FLOWLY_DASHBOARDS_LOGPILOT=1 runs the LogPilot part anyway.
+if [ "${FLOWLY_DASHBOARDS_LOGPILOT:-0}" = 1 ] && "$BIN/flowly" logpilot --help >/dev/null 2>&1; then
   # The tree has the log broker: its Prometheus job and its Loki API are checked too.
   LOGPILOT=$(free_port)
   mkdir -p "$WORK/logpilot"
