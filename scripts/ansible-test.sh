@@ -48,15 +48,27 @@ FLOWLYCTL=""
 # ---------------------------------------------------------------- cleanup
 remove_run() { # <run id>: every container, volume, network and image of one run
   local run="$1"
-  docker ps -aq --filter "label=flowly.app_node=$run-app" | xargs -r docker rm -fv >/dev/null 2>&1 || true
+  # The app nodes first (they hold endpoints on the appliance's network), stopped, then removed.
+  local nodes
+  nodes="$(docker ps -aq --filter "label=flowly.app_node=$run-app")"
+  if [ -n "$nodes" ]; then
+    xargs -r docker stop -t 5 <<<"$nodes" >/dev/null 2>&1 || true
+    xargs -r docker rm -v <<<"$nodes" >/dev/null 2>&1 || true
+  fi
   if [ -n "$FLOWLYCTL" ] && [ "$run" = "$RUN" ] && [ -f "$WORK/home/compose.env" ]; then
     "$FLOWLYCTL" --home "$WORK/home" --project "$run" down --volumes >/dev/null 2>&1 || true
   fi
   docker ps -aq --filter "label=$LABEL=$run" | xargs -r docker rm -fv >/dev/null 2>&1 || true
   docker ps -aq --filter "label=com.docker.compose.project=$run" | xargs -r docker rm -fv >/dev/null 2>&1 || true
   docker volume ls -q --filter "label=com.docker.compose.project=$run" | xargs -r docker volume rm >/dev/null 2>&1 || true
-  docker network ls -q --filter "label=com.docker.compose.project=$run" | xargs -r docker network rm >/dev/null 2>&1 || true
-  docker network rm "$run-nodes" >/dev/null 2>&1 || true
+  # A network is busy for a moment after its last container went: try a few times.
+  local _ nets
+  for _ in 1 2 3 4 5; do
+    nets="$( (docker network ls -q --filter "label=com.docker.compose.project=$run"
+              docker network ls -q --filter "name=^$run-nodes\$") | sort -u)"
+    [ -n "$nets" ] || break
+    xargs -r docker network rm <<<"$nets" >/dev/null 2>&1 || sleep 2
+  done
   docker rmi "$run/flowly:node" >/dev/null 2>&1 || true
 }
 
@@ -174,7 +186,8 @@ build_host_image() {
   local tag
   tag="flowlyansible-host:$(sha256sum ansible-roles/test-host/Dockerfile | cut -c1-12)"
   if ! docker image inspect "$tag" >/dev/null 2>&1; then
-    docker build -q -t "$tag" ansible-roles/test-host >/dev/null
+    docker build -q -t "$tag" ansible-roles/test-host >"$WORK/host-image.log" 2>&1 ||
+      { cat "$WORK/host-image.log" >&2; fail "the test host image does not build"; }
   fi
   HOST_IMAGE="$tag"
   log "test host image $HOST_IMAGE"
