@@ -10,8 +10,9 @@
 #    debootstrap; then a container runs on that engine. A second apply changes nothing.
 # 4. flowly on a container that drives this machine's engine (its socket mounted, host network so
 #    the preflight sees the real ports, the install directory at the same path on both sides):
-#    the release copied over and `flowlyctl install --offline` run; the appliance answers over
-#    HTTPS. A second apply changes nothing.
+#    the release copied over and `flowlyctl install --offline` run with a certificate and hostname
+#    of the admin's; the appliance answers over HTTPS, verified against that certificate. A second
+#    apply changes nothing and flowlyctl says so.
 # 5. app_node on the same host: the flowly image loaded from a `docker save` archive, two
 #    `flowly serve` nodes on the appliance's internal network using its PostgreSQL and Redis; each
 #    answers /readyz, has its health check, restart policy and memory limit; a message sent
@@ -261,6 +262,9 @@ socket_hosts:
       flowly_http_port: $HTTP_PORT
       flowly_https_port: $HTTPS_PORT
       flowly_offline: true
+      flowly_hostname: $TLS_NAME
+      flowly_tls_cert: $WORK/tls/cert.pem
+      flowly_tls_key: $WORK/tls/key.pem
       app_node_image: $RUN/flowly:node
       app_node_image_archive: $WORK/flowly-image.tar
       app_node_name: $RUN-app
@@ -284,15 +288,25 @@ check_engine_host() {
   grep -qE '^12\.' <<<"$(tail -n 1 <<<"$out")" || fail "the nested base image is not Debian 12"
 }
 
+# The admin's own certificate (flowly_tls_cert/flowly_tls_key) for the name flowly_hostname.
+make_certificate() {
+  TLS_NAME="$RUN.test"
+  mkdir -p "$WORK/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$TLS_NAME" \
+    -addext "subjectAltName=DNS:$TLS_NAME" -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" 2>/dev/null
+}
+
 check_appliance() {
   local page
-  page="$(curl -ksf --max-time 20 "https://127.0.0.1:$HTTPS_PORT/")" ||
-    fail "the appliance does not answer on https://127.0.0.1:$HTTPS_PORT/"
+  # Verified against the given certificate, by the given name.
+  page="$(curl -sf --max-time 20 --cacert "$WORK/tls/cert.pem" --resolve "$TLS_NAME:$HTTPS_PORT:127.0.0.1" \
+    "https://$TLS_NAME:$HTTPS_PORT/")" ||
+    fail "the appliance does not answer on https://$TLS_NAME:$HTTPS_PORT/ with the given certificate"
   grep -q '<div id="app"' <<<"$page" || fail "nginx does not serve the web client"
   [ "$(stat -c %a "$WORK/home/compose.env")" = 600 ] || fail "compose.env is not mode 0600"
   docker exec "$SOCKET_HOST" flowlyctl --home "$WORK/home" --project "$RUN" status >&2 ||
     fail "flowlyctl status on the host failed"
-  log "appliance: https://127.0.0.1:$HTTPS_PORT/ serves the web client"
+  log "appliance: https://$TLS_NAME:$HTTPS_PORT/ (127.0.0.1) serves the web client with the given certificate"
 }
 
 check_nodes() {
@@ -345,6 +359,7 @@ inputs
 build_host_image
 HTTP_PORT="$(free_port)"
 HTTPS_PORT="$(free_port)"
+make_certificate
 NODE_PORT="$(free_port_pair)"
 start_engine_host
 start_socket_host
@@ -360,10 +375,13 @@ check_engine_host
 # flowly (with docker_host, its dependency) on the host that drives this machine's engine.
 playbook flowly-1 1200 test-flowly.yml
 expect_changed flowly-1 "$SOCKET_HOST" some
+grep -A1 'TASK \[flowly : Install the appliance' "$WORK/flowly-1.log" | grep -q '^changed:' ||
+  fail "the first flowlyctl install was not reported as a change"
 check_appliance
 playbook flowly-2 600 test-flowly.yml
 expect_changed flowly-2 "$SOCKET_HOST" zero
-grep -q 'nothing changed' "$WORK/flowly-2.log" || fail "flowlyctl install did not say 'nothing changed' the second time"
+grep -q 'is installed and running; nothing changed' "$WORK/flowly-2.log" ||
+  fail "flowlyctl install did not say 'nothing changed' the second time"
 
 # app_node: the image comes from an archive (a tag of the appliance's flowly image, saved, then
 # removed from the engine, so the role really loads it).
