@@ -99,6 +99,7 @@ remove_leftovers() {
     kill -0 "$run" 2>/dev/null && continue
     log "removing leftovers of the killed run flowlyansible$run"
     remove_run "flowlyansible$run"
+    rm -rf "/tmp/flowlyansible$run".*
   done
 }
 
