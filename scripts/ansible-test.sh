@@ -128,13 +128,14 @@ else:
 EOF
 }
 
-# Runs a playbook (bounded in time), its output shown and kept in $WORK/<name>.log.
+# Runs a playbook (bounded in time), its output shown and kept in $WORK/<name>.log. Verbose (-v):
+# every task's result is printed, so the secrets check below sees what no_log hides.
 playbook() { # <log name> <seconds> <playbook> [ansible-playbook args…]
   local name="$1" secs="$2" book="$3" rc=0 started
   shift 3
   started=$(date +%s)
   log "ansible-playbook $book $* (at most ${secs}s)"
-  (cd ansible-roles && timeout "$secs" ansible-playbook -i "$WORK/inventory.yml" "$book" "$@") \
+  (cd ansible-roles && timeout "$secs" ansible-playbook -v -i "$WORK/inventory.yml" "$book" "$@") \
     >"$WORK/$name.log" 2>&1 || rc=$?
   sed 's/^/    /' "$WORK/$name.log" | grep -vE '^ +$' | tail -n 60 >&2
   [ "$rc" -eq 124 ] && fail "$book did not finish in ${secs}s"
@@ -344,6 +345,17 @@ check_message() {
   done
 }
 
+# The secrets (compose.env) appear in no playbook output: the tasks that see them use no_log.
+check_no_secrets_logged() {
+  local key value
+  for key in POSTGRES_PASSWORD REDIS_PASSWORD; do
+    value="$(sed -n "s/^$key=//p" "$WORK/home/compose.env")"
+    [ -n "$value" ] || fail "compose.env has no $key"
+    if grep -lF -- "$value" "$WORK"/*.log >&2; then fail "$key appears in the playbook output above"; fi
+  done
+  log "no secret in the playbook output"
+}
+
 # ---------------------------------------------------------------- main
 docker info >/dev/null 2>&1 || fail "no Docker engine answers (appliance/docker-engine.sh ensure --yes)"
 docker image inspect debian:bookworm-slim >/dev/null 2>&1 || fail "debian:bookworm-slim is missing (appliance/base-image.sh)"
@@ -407,3 +419,4 @@ expect_changed app-node-3 "$SOCKET_HOST" some
 [ -z "$(docker ps -aq --filter "name=^$RUN-app-2\$")" ] || fail "app_node_count=1 left $RUN-app-2 running"
 curl -sf --max-time 10 "http://127.0.0.1:$NODE_PORT/readyz" >/dev/null || fail "$RUN-app-1 stopped answering"
 log "app_node_count=1 removed $RUN-app-2 and kept $RUN-app-1"
+check_no_secrets_logged
