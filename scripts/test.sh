@@ -59,7 +59,8 @@ trap print_summary EXIT
 install_system_packages() {
   install_packages_if_missing redis-server=redis-server unzip=unzip pip=python3-pip curl=curl cc=build-essential nginx=nginx chromium=chromium shellcheck=shellcheck \
     prometheus=prometheus promtool=prometheus prometheus-postgres-exporter=prometheus-postgres-exporter \
-    prometheus-redis-exporter=prometheus-redis-exporter prometheus-nginx-exporter=prometheus-nginx-exporter
+    prometheus-redis-exporter=prometheus-redis-exporter prometheus-nginx-exporter=prometheus-nginx-exporter \
+    ansible-playbook=ansible ansible-lint=ansible-lint
   echo "system packages present" >&2
 }
 
@@ -217,3 +218,4 @@ step "dashboards (prometheus, grafana queries)" scripts/dashboards-test.sh
 step "logpilot: third-party Loki clients" run_logpilot_clients
 step "web tests" run_web_tests
 step "appliance (real Docker engine)" run_appliance_tests
+step "ansible roles (containers as hosts)" scripts/ansible-test.sh
