@@ -31,6 +31,7 @@ SQL_ALLOWED=(
   'tests/*'                        # API tests read the database to check what was written
   'crates/flowly-traffic/tests/*'  # the traffic test checks the dataset the server seeded
   'crates/flowlyctl/*'             # the admin CLI runs psql in the postgres container, as an operator would (backup facts, restore)
+  'crates/logpilot/*'              # no sqlx at all: its `query` and `fetch` are LogQL and the broker's own
 )
 API_ALLOWED=(
   'src/api/*'                # the HTTP layer itself

@@ -52,9 +52,30 @@ pub struct LogpilotConfig {
     pub rate_burst: f64,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// A compose project whose containers' logs the broker collects through the Docker API
+    /// (empty: none). The appliance sets its own project.
+    pub collect_project: String,
+    /// Compose services of that project not collected: they ship their own logs.
+    pub collect_skip: Vec<String>,
 }
 
 impl LogpilotConfig {
+    /// What to collect from the Docker engine, when `collect_project` is set.
+    pub fn collect(&self) -> Option<logpilot::collect::CollectConfig> {
+        if self.collect_project.is_empty() {
+            return None;
+        }
+        let port = self.listen.port();
+        let key = self.producer_key.expose();
+        Some(logpilot::collect::CollectConfig {
+            project: self.collect_project.clone(),
+            skip_services: self.collect_skip.clone(),
+            broker_url: format!("http://127.0.0.1:{port}"),
+            key: (!key.is_empty()).then(|| key.to_owned()),
+            positions_file: std::path::Path::new(&self.data_dir).join("collect-positions.json"),
+        })
+    }
+
     /// The broker's own settings. With neither key set the API is open (loopback development).
     pub fn broker(&self) -> Result<logpilot::Config, String> {
         let mut c = logpilot::Config::new(&self.data_dir);
@@ -410,6 +431,8 @@ impl Default for Config {
                 rate_per_sec: 50_000.0,
                 rate_burst: 100_000.0,
                 max_body_bytes: 8 * 1024 * 1024,
+                collect_project: String::new(),
+                collect_skip: vec!["app".into(), "worker".into(), "logpilot".into()],
             },
         }
     }

@@ -205,7 +205,21 @@ async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen} (logpilot)"))?;
-            Ok(logpilot::serve(broker, listener, server::shutdown_signal()).await?)
+            // Container logs are collected beside the API, until the same shutdown.
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let collecting = config
+                .logpilot
+                .collect()
+                .map(|c| tokio::spawn(logpilot::collect::run(c, stop_rx)));
+            let shutdown = async move {
+                server::shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            };
+            logpilot::serve(broker, listener, shutdown).await?;
+            if let Some(collecting) = collecting {
+                let _ = collecting.await;
+            }
+            Ok(())
         }
         Command::Config => {
             print!("{}", config.to_redacted_toml());

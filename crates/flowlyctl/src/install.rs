@@ -134,6 +134,7 @@ pub async fn run(home: Home, project: &str, args: InstallArgs) -> anyhow::Result
     env.set("FLOWLY_HTTP_PORT", http_port.to_string());
     env.set("FLOWLY_HTTPS_PORT", https_port.to_string());
     env.set("FLOWLY_HOSTNAME", &hostname);
+    set_engine_settings(&mut env, project);
     let compose_changed = write_with_mode(
         &home.compose_file(),
         &std::fs::read(sources.root.join("compose/docker-compose.yml"))?,
@@ -264,6 +265,16 @@ pub async fn run(home: Home, project: &str, args: InstallArgs) -> anyhow::Result
     }
     println!("  `flowlyctl status` shows every service; `flowlyctl backup` takes a backup.");
     Ok(())
+}
+
+/// The compose project, and the group of the engine's socket: LogPilot reads the other
+/// containers' logs through it.
+pub fn set_engine_settings(env: &mut crate::home::Env, project: &str) {
+    env.set("FLOWLY_PROJECT", project);
+    let socket_gid = std::fs::metadata("/var/run/docker.sock")
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+        .unwrap_or(0);
+    env.set("FLOWLY_DOCKER_GID", socket_gid.to_string());
 }
 
 fn port(arg: Option<u16>, saved: Option<&str>, default: u16) -> anyhow::Result<u16> {

@@ -1,7 +1,7 @@
-//! `flowlyctl logs [-f] [SERVICE] [--since] [--grep] [--level]`: Flowly's own services (app,
-//! worker, logpilot) from LogPilot, where they ship their logs; the others (PostgreSQL, Redis,
-//! nginx, Prometheus, the exporters) from the Docker engine. Every line is prefixed with where
-//! it came from, and lines are merged in time order.
+//! `flowlyctl logs [-f] [SERVICE] [--since] [--grep] [--level]`: every service's logs from
+//! LogPilot, in time order, each line prefixed with `<service>@<node>`. Flowly's own processes
+//! ship theirs there; LogPilot collects the other containers' through the Docker API. When
+//! LogPilot does not answer, the logs come from the Docker engine itself.
 
 use std::time::Duration;
 
@@ -96,47 +96,39 @@ pub fn keep(line: &str, args: &LogsArgs) -> bool {
     }
 }
 
-/// The LogPilot `service` label of a compose service that ships its logs.
-fn shipped_as(service: &str) -> Option<&'static str> {
+/// The LogPilot `service` label of a compose service: Flowly's own processes ship as
+/// `flowly-<role>`; the other containers are collected under their compose service's name.
+fn label_of(service: &str) -> String {
     match service {
-        "app" => Some("flowly-serve"),
-        "worker" => Some("flowly-worker"),
-        "logpilot" => Some("flowly-logpilot"),
-        _ => None,
+        "app" => "flowly-serve".into(),
+        "worker" => "flowly-worker".into(),
+        "logpilot" => "flowly-logpilot".into(),
+        other => other.into(),
     }
 }
 
 pub async fn run(appliance: &Appliance, args: &LogsArgs) -> anyhow::Result<()> {
-    let from_logpilot: Vec<&str> = match args.service.as_deref() {
-        Some(s) => shipped_as(s).into_iter().collect(),
-        None => ["app", "worker", "logpilot"]
-            .iter()
-            .filter_map(|s| shipped_as(s))
-            .collect(),
-    };
-    let logpilot = if from_logpilot.is_empty() {
-        None
-    } else {
-        match LogPilot::find(appliance).await {
-            Ok(l) => Some(l),
-            Err(e) => {
-                eprintln!("LogPilot does not answer ({e:#}); reading Flowly's logs from Docker");
-                None
-            }
+    match LogPilot::find(appliance).await {
+        Ok(logpilot) => {
+            let services = match args.service.as_deref() {
+                Some(s) => regex::escape(&label_of(s)),
+                None => ".+".to_owned(),
+            };
+            return logpilot.print(&services, args).await;
         }
-    };
+        Err(e) => eprintln!("LogPilot does not answer ({e:#}); reading the logs from Docker"),
+    }
+    docker(appliance, args).await
+}
+
+/// The engine's own logs of the containers, when LogPilot cannot answer.
+async fn docker(appliance: &Appliance, args: &LogsArgs) -> anyhow::Result<()> {
     let containers: Vec<_> = appliance
         .containers()
         .await?
         .into_iter()
         .filter(|c| args.service.as_deref().is_none_or(|s| c.service == s))
-        .filter(|c| logpilot.is_none() || shipped_as(&c.service).is_none())
         .collect();
-    if let Some(logpilot) = &logpilot
-        && containers.is_empty()
-    {
-        return logpilot.print(&from_logpilot, args).await;
-    }
     if containers.is_empty() {
         let services: std::collections::BTreeSet<String> = appliance
             .containers()
@@ -179,25 +171,15 @@ pub async fn run(appliance: &Appliance, args: &LogsArgs) -> anyhow::Result<()> {
     }
     let mut merged = futures::stream::select_all(streams);
     if args.follow {
-        let docker = async {
-            while let Some(item) = merged.next().await {
-                let (name, text) = item?;
-                for line in text.lines() {
-                    print_line(&name, width, line, args);
-                }
+        while let Some(item) = merged.next().await {
+            let (name, text) = item?;
+            for line in text.lines() {
+                print_line(&name, width, line, args);
             }
-            Ok::<_, anyhow::Error>(())
-        };
-        return match &logpilot {
-            Some(l) => {
-                let (a, b) = tokio::join!(docker, l.print(&from_logpilot, args));
-                a.and(b)
-            }
-            None => docker.await,
-        };
+        }
+        return Ok(());
     }
     // Not following: collect everything, then print in time order (timestamps come first).
-    // Docker's lines are filtered here; LogPilot filtered its own.
     let mut lines = Vec::new();
     while let Some(item) = merged.next().await {
         let (name, text) = item?;
@@ -205,9 +187,6 @@ pub async fn run(appliance: &Appliance, args: &LogsArgs) -> anyhow::Result<()> {
             let ts = line.split(' ').next().unwrap_or("").to_owned();
             lines.push((ts, name.clone(), line.to_owned()));
         }
-    }
-    if let Some(logpilot) = &logpilot {
-        lines.extend(logpilot.lines(&from_logpilot, args, None).await?);
     }
     lines.sort_by(|a, b| a.0.cmp(&b.0));
     let width = lines.iter().map(|l| l.1.len()).max().unwrap_or(width);
@@ -247,8 +226,11 @@ impl LogPilot {
     }
 
     /// The LogQL query for these services and filters.
-    fn query(services: &[&str], args: &LogsArgs) -> String {
-        let mut selector = format!("service=~\"{}\"", services.join("|"));
+    fn query(services: &str, args: &LogsArgs) -> String {
+        let mut selector = format!(
+            "service=~{}",
+            serde_json::Value::String(services.to_owned())
+        );
         if let Some(max) = args.level {
             let levels: &[&str] = match max {
                 Level::Error => &["error", "fatal"],
@@ -269,7 +251,7 @@ impl LogPilot {
     /// (timestamp, source, line).
     async fn lines(
         &self,
-        services: &[&str],
+        services: &str,
         args: &LogsArgs,
         start: Option<i128>,
     ) -> anyhow::Result<Vec<(String, String, String)>> {
@@ -321,7 +303,7 @@ impl LogPilot {
     }
 
     /// Prints the lines, then with --follow keeps asking for newer ones every second.
-    async fn print(&self, services: &[&str], args: &LogsArgs) -> anyhow::Result<()> {
+    async fn print(&self, services: &str, args: &LogsArgs) -> anyhow::Result<()> {
         let mut lines = self.lines(services, args, None).await?;
         let mut last: Option<String> = None;
         loop {

@@ -60,6 +60,10 @@ pub async fn run(appliance: &Appliance, args: &UpgradeArgs) -> anyhow::Result<()
 
     let mut env = old_env.clone();
     env.set("FLOWLY_VERSION", &version);
+    crate::install::set_engine_settings(&mut env, &appliance.project);
+    for secret in crate::home::SECRET_KEYS {
+        env.set_missing(secret, crate::home::new_secret);
+    }
     for (image, tag) in &tags {
         env.set(&images::env_key(image), tag);
     }

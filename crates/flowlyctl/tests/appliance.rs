@@ -364,13 +364,21 @@ fn the_appliance_installs_backs_up_restores_upgrades_and_scales() {
             .any(|l| l.starts_with("flowly-serve@") && l.contains("flowly serving")),
         "no app line from LogPilot in:\n{logs}"
     );
-    let logs = stand.ok(&["logs", "postgres", "--tail", "20"]);
+    // The other containers' logs are collected into LogPilot through the Docker API (every
+    // 5 s it looks for containers to follow).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let logs = loop {
+        let logs = stand.ok(&["logs", "postgres", "--since", "10m"]);
+        if logs.contains("database system is ready") || Instant::now() > deadline {
+            break logs;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    };
     assert!(
-        !logs.is_empty()
-            && logs
-                .lines()
-                .all(|l| l.contains("_postgres_") || l.contains("-postgres-")),
-        "{logs}"
+        logs.lines().any(|l| l.starts_with("postgres@")
+            && (l.contains("_postgres_") || l.contains("-postgres-"))
+            && l.contains("database system is ready")),
+        "PostgreSQL's logs did not reach LogPilot:\n{logs}"
     );
     let mut follow = stand
         .ctl(&["logs", "-f", "nginx", "--tail", "0"])

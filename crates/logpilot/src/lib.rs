@@ -11,6 +11,7 @@
 
 pub mod broker;
 pub mod channel;
+pub mod collect;
 pub mod config;
 pub mod http;
 pub mod logql;
