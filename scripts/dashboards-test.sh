@@ -5,13 +5,13 @@
 # the appliance, a `flowly serve` and a `flowly worker` on a fresh database that ship their logs
 # (info and up) to it, nginx in front of the node with its stub_status, Debian's postgres, redis
 # and nginx exporters, and Debian's Prometheus scraping all of them with the job names of
-# prometheus/prometheus.yml (every 2 s). A short flowly-traffic run plays through nginx, while a
-# log reader does what LogPilot's readers do in production: a consumer group fetches and commits
-# through the native API, and a viewer refreshes the Logs dashboard through the Loki API (as
-# Grafana does). After it, PostgreSQL refuses the test database for a moment (its connections
-# are killed, new ones refused) and a few logins fail with 500: Flowly logs those errors with
-# their request ids, which must reach LogPilot. A shipper with a wrong key is refused (401) before
-# and after the traffic. Then scripts/check-dashboards.py runs every query of every dashboard in
+# prometheus/prometheus.yml (every 2 s). While a log reader does what LogPilot's readers do in
+# production (a consumer group fetches and commits through the native API; a viewer refreshes
+# the Logs dashboard through the Loki API, as Grafana does): PostgreSQL refuses the test database
+# for a moment (its connections killed, new ones refused) and a few logins fail with 500, which
+# Flowly logs as errors with their request ids, and which must reach LogPilot; a shipper with a
+# wrong key is refused (401); then a short flowly-traffic run plays through nginx. Then
+# scripts/check-dashboards.py runs every query of every dashboard in
 # grafana/provisioning/dashboards/flowly against Prometheus and LogPilot's Loki API (with the
 # reader key, as Grafana's datasource) and fails naming each panel that shows nothing.
 #
@@ -305,15 +305,8 @@ LOGPILOT_READ_KEY="$READER_KEY" python3 "$WORK/reader.py" "$LP" >"$WORK/reader.l
 READER_PID=$!
 PIDS+=("$READER_PID")
 
-# ---------------------------------------------------------------- traffic
-START=$(date +%s)
-log "flowly-traffic for ${TRAFFIC_SECS}s through nginx; a consumer group and a dashboard viewer read LogPilot"
-# The generator bounds itself (ramp + duration + a grace period).
-"$BIN/flowly-traffic" run --manifest "$WORK/manifest.json" --profile "$WORK/profile.toml" \
-  --target "http://127.0.0.1:$NGINX" --duration "$TRAFFIC_SECS" --ramp 5 --interval 5 \
-  --sources 2-11 --quiet --out "$WORK/traffic.json" >"$WORK/traffic.log" 2>&1
-
 # ---------------------------------------------------------------- errors, for real
+START=$(date +%s)
 # PostgreSQL goes away for the test database (its connections killed, new ones refused), as in a
 # restart or failover: a login then fails with 500 and flowly serve logs the error with the
 # request's id. The ids are ours (X-Request-Id), so LogPilot must show exactly them.
@@ -333,7 +326,15 @@ for i in 1 2 3; do
 done
 db_connections true
 wait_for "flowly serve ready again" "http://127.0.0.1:$API/readyz"
+# A second refusal in the window: the rejections' rate rises above zero.
 refused_push
+
+# ---------------------------------------------------------------- traffic
+log "flowly-traffic for ${TRAFFIC_SECS}s through nginx; a consumer group and a dashboard viewer read LogPilot"
+# The generator bounds itself (ramp + duration + a grace period).
+"$BIN/flowly-traffic" run --manifest "$WORK/manifest.json" --profile "$WORK/profile.toml" \
+  --target "http://127.0.0.1:$NGINX" --duration "$TRAFFIC_SECS" --ramp 5 --interval 5 \
+  --sources 2-11 --quiet --out "$WORK/traffic.json" >"$WORK/traffic.log" 2>&1
 
 log "the errors reach LogPilot with their request ids"
 ERRORS_QUERY='sum by (request_id) (count_over_time({service="flowly-serve",level="error"} | request_id=~"dashboards-'"$$"'-.*" | keep request_id [5m]))'
