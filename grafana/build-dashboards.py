@@ -626,8 +626,12 @@ def logs():
                        "error outside a request).",
                   options={"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending",
                            "enableLogDetails": True, "dedupStrategy": "none", "prettifyLogMessage": False}),
+            # The request id goes into the line before the search, so a copied id finds its request.
             panel("logs", "Log stream",
-                  target(f'{{{SVC},level=~"$level"}} |~ "$search"', ds=LOKI), ds=LOKI, w=24, h=12,
+                  target(f'{{{SVC},level=~"$level"}} | line_format "[{{{{.request_id}}}}] {{{{.__line__}}}}" |~ "$search"',
+                         ds=LOKI), ds=LOKI, w=24, h=12,
+                  desc="Each event as [request id] message, filtered by service, level and the search "
+                       "regex (which sees the request id too).",
                   options={"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending",
                            "enableLogDetails": True, "dedupStrategy": "none", "prettifyLogMessage": False}),
         ],

@@ -346,6 +346,22 @@ for _ in $(seq 1 40); do
   sleep 0.5
 done
 [ "$found" = "${REQUEST_IDS[*]}" ] || die "LogPilot's errors by request id: '$found', not '${REQUEST_IDS[*]}'"
+# What docs/operations.md tells an operator to do: search a request id in the Logs dashboard's
+# Log stream, which finds that request's lines.
+LOGPILOT_READ_KEY="$READER_KEY" python3 - "$LP" "${REQUEST_IDS[0]}" grafana/provisioning/dashboards/flowly/logs.json <<'PY' ||
+import json, os, sys, time, urllib.parse, urllib.request
+base, request_id, path = sys.argv[1:]
+panel = next(p for p in json.load(open(path))["panels"] if p["title"] == "Log stream")
+query = panel["targets"][0]["expr"].replace("$service", ".+").replace("$level", ".+").replace("$search", request_id)
+now = time.time_ns()
+url = base + "/loki/api/v1/query_range?" + urllib.parse.urlencode(
+    {"query": query, "start": now - 300 * 10**9, "end": now, "limit": 100})
+req = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["LOGPILOT_READ_KEY"]})
+lines = [v[1] for s in json.load(urllib.request.urlopen(req, timeout=10))["data"]["result"] for v in s["values"]]
+print("  the Log stream searched for %s: %d lines, e.g. %s" % (request_id, len(lines), lines[:1]), file=sys.stderr)
+sys.exit(0 if lines and all(request_id in line for line in lines) else 1)
+PY
+  die "the Logs dashboard's Log stream does not find the lines of request ${REQUEST_IDS[0]}"
 
 # Every target scraped at least twice after the traffic, so rates cover its end.
 sleep $((SCRAPE_SECS * 3))
