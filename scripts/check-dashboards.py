@@ -4,17 +4,17 @@
 Reads the dashboard JSON files, substitutes Grafana's variables the way Grafana does
 ($__rate_interval, $__interval, $__range, template variables at "All"), and runs every query:
 PromQL against Prometheus's HTTP API, LogQL against a Loki API (LogPilot). A query that returns
-no series, or only NaN, is a failure naming the dashboard, the panel and the query. Template
-variables' own queries must return values too.
+no series, or only NaN, or no log line, is a failure naming the dashboard, the panel and the
+query. Template variables' own queries must return values too.
 
-    check-dashboards.py --prometheus URL --start UNIX --end UNIX --scrape-interval SECS
-                        [--loki URL] [--logpilot-absent] DASHBOARD.json...
+    LOGPILOT_READ_KEY=... check-dashboards.py --prometheus URL --loki URL
+                        --start UNIX --end UNIX --scrape-interval SECS DASHBOARD.json...
 
-Without --loki, LogQL queries are not run: they are listed as NOT CHECKED. With
---logpilot-absent (the tree has no `flowly logpilot` to scrape), PromQL queries of `logpilot_*`
-metrics and of the `logpilot` job are listed as NOT CHECKED as well. Nothing is skipped silently:
-the summary counts what was checked, what failed and what was not checked. Exit status 1 when a
-query fails or the dashboards are malformed.
+LogQL requests carry `Authorization: Bearer $LOGPILOT_READ_KEY` when the variable is set, as
+Grafana's LogPilot datasource does (grafana/provisioning/datasources/datasources.yml). Nothing is
+skipped: a panel none of whose queries ran (all hidden) is counted as unchecked and fails the
+run, like a panel without data. Exit status 1 when a query fails, a panel is unchecked or the
+dashboards are malformed.
 
 Only the standard library.
 """
@@ -22,6 +22,7 @@ Only the standard library.
 import argparse
 import json
 import math
+import os
 import re
 import sys
 import urllib.error
@@ -41,16 +42,20 @@ class Checker:
         # scrape interval); $__rate_interval = max($__interval + scrape, 4 * scrape).
         self.step = max(self.scrape, (self.end - self.start) // 100 or 1)
         self.rate_interval = max(self.step + self.scrape, 4 * self.scrape)
+        key = os.environ.get("LOGPILOT_READ_KEY", "")
+        self.loki_headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.failures = []
-        self.not_checked = []
+        self.unchecked = []
+        self.panels = 0
         self.passed = 0
 
     # ------------------------------------------------------------------ HTTP
 
-    def get(self, base, path, params):
+    def get(self, base, path, params, headers=None):
         url = f"{base.rstrip('/')}{path}?{urllib.parse.urlencode(params, doseq=True)}"
         try:
-            with urllib.request.urlopen(url, timeout=30) as response:
+            request = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(request, timeout=30) as response:
                 return json.load(response)
         except urllib.error.HTTPError as e:
             body = e.read().decode(errors="replace")[:300]
@@ -120,7 +125,8 @@ class Checker:
         ns = 1_000_000_000
         reply = self.get(self.args.loki, "/loki/api/v1/query_range",
                          {"query": expr, "start": self.start * ns, "end": self.end * ns,
-                          "step": f"{self.step}s", "limit": 100, "direction": "backward"})
+                          "step": f"{self.step}s", "limit": 100, "direction": "backward"},
+                         self.loki_headers)
         if reply.get("status") != "success":
             return None, f"error: {reply.get('error')}"
         data = reply["data"]
@@ -132,9 +138,6 @@ class Checker:
         series = sum(1 for s in result if any(finite(v) for _, v in s.get("values", [])))
         return (series, None) if series else (None, f"no data ({kind}, {len(result)} series)")
 
-    def depends_on_logpilot(self, expr):
-        return bool(re.search(r"\blogpilot_[a-z_]+|job=\"logpilot\"", expr))
-
     # ------------------------------------------------------------------ dashboards
 
     def check_variable(self, dash, var):
@@ -144,11 +147,9 @@ class Checker:
             return
         if ds == "logpilot":
             label = (var.get("query") or {}).get("label") or ""
-            if not self.args.loki:
-                self.not_checked.append(f"{where}: label_values({label}) (no LogPilot to ask)")
-                return
             reply = self.get(self.args.loki, f"/loki/api/v1/label/{urllib.parse.quote(label)}/values",
-                             {"start": self.start * 1_000_000_000, "end": self.end * 1_000_000_000})
+                             {"start": self.start * 1_000_000_000, "end": self.end * 1_000_000_000},
+                             self.loki_headers)
             values = reply.get("data") or []
         else:
             query = var.get("definition") or (var.get("query") or {}).get("query", "")
@@ -157,9 +158,6 @@ class Checker:
                 self.failures.append(f"{where}: only label_values(selector, label) is checked: {query}")
                 return
             selector, label = m.groups()
-            if self.args.logpilot_absent and self.depends_on_logpilot(selector):
-                self.not_checked.append(f"{where}: {query} (LogPilot is not in this tree)")
-                return
             reply = self.get(self.args.prometheus, f"/api/v1/label/{label}/values",
                              {"match[]": selector, "start": self.start, "end": self.end})
             values = reply.get("data") or []
@@ -186,10 +184,13 @@ class Checker:
         for var in dash.get("templating", {}).get("list", []):
             values[var["name"]] = self.var_value(var)
             self.check_variable(title, var)
+        self.panels += len(queried)
         for p in queried:
-            for t in p.get("targets", []):
-                if t.get("hide"):
-                    continue
+            visible = [t for t in p.get("targets", []) if not t.get("hide")]
+            if not visible:
+                self.unchecked.append(f"{title} / {p.get('title')}: every query is hidden")
+                print(f"  UNCHECKED {p.get('title')}: every query is hidden")
+            for t in visible:
                 self.check_target(title, p, t, values)
 
     def check_target(self, dash, p, t, values):
@@ -198,16 +199,8 @@ class Checker:
         expr = self.substitute(raw, values)
         where = f"{dash} / {p.get('title')} [{t.get('refId')}]"
         if ds == "logpilot":
-            if not self.args.loki:
-                self.not_checked.append(f"{where}: LogQL {expr}")
-                print(f"  NOT CHECKED {p.get('title')} [{t.get('refId')}] (LogQL; no LogPilot)")
-                return
             n, problem = self.loki(expr)
         else:
-            if self.args.logpilot_absent and self.depends_on_logpilot(expr):
-                self.not_checked.append(f"{where}: PromQL {expr}")
-                print(f"  NOT CHECKED {p.get('title')} [{t.get('refId')}] (LogPilot metrics)")
-                return
             n, problem = self.prometheus(expr, bool(t.get("instant")))
         if problem:
             self.failures.append(f"{where}: {problem}\n      query: {expr}")
@@ -262,11 +255,10 @@ def structure_problems(dash, panels):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prometheus", required=True)
-    parser.add_argument("--loki")
+    parser.add_argument("--loki", required=True)
     parser.add_argument("--start", type=int, required=True)
     parser.add_argument("--end", type=int, required=True)
     parser.add_argument("--scrape-interval", type=int, required=True)
-    parser.add_argument("--logpilot-absent", action="store_true")
     parser.add_argument("dashboards", nargs="+")
     args = parser.parse_args()
     if args.end <= args.start:
@@ -277,13 +269,13 @@ def main():
     for path in args.dashboards:
         checker.check_dashboard(path)
     print()
-    for item in checker.not_checked:
-        print(f"NOT CHECKED: {item}")
+    for item in checker.unchecked:
+        print(f"UNCHECKED: {item}")
     for item in checker.failures:
         print(f"FAILED: {item}")
-    print(f"\n{checker.passed} queries returned data, {len(checker.failures)} failed, "
-          f"{len(checker.not_checked)} not checked")
-    return 1 if checker.failures else 0
+    print(f"\n{len(args.dashboards)} dashboards, {checker.panels} panels: {checker.passed} queries "
+          f"returned data, {len(checker.failures)} failed, {len(checker.unchecked)} panels unchecked")
+    return 1 if checker.failures or checker.unchecked else 0
 
 
 if __name__ == "__main__":

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # dashboards-test.sh — every panel of every Grafana dashboard shows data from a running stack.
 #
-# On loopback only, natively (no Docker): a `flowly serve` and a `flowly worker` on a fresh
-# database, nginx in front of the node with its stub_status, Debian's postgres, redis and nginx
-# exporters, and Debian's Prometheus scraping all of them with the job names of
-# prometheus/prometheus.yml (every 2 s). A short flowly-traffic run plays through nginx; then
+# On loopback only, natively (no Docker): `flowly logpilot` with a producer and a reader key as in
+# the appliance, a `flowly serve` and a `flowly worker` on a fresh database that ship their logs
+# (info and up) to it, nginx in front of the node with its stub_status, Debian's postgres, redis
+# and nginx exporters, and Debian's Prometheus scraping all of them with the job names of
+# prometheus/prometheus.yml (every 2 s). While a log reader does what LogPilot's readers do in
+# production (a consumer group fetches and commits through the native API; a viewer refreshes
+# the Logs dashboard through the Loki API, as Grafana does): PostgreSQL refuses the test database
+# for a moment (its connections killed, new ones refused) and a few logins fail with 500, which
+# Flowly logs as errors with their request ids, and which must reach LogPilot; a shipper with a
+# wrong key is refused (401); then a short flowly-traffic run plays through nginx. Then
 # scripts/check-dashboards.py runs every query of every dashboard in
-# grafana/provisioning/dashboards/flowly against Prometheus (and LogPilot's Loki API once the
-# tree has `flowly logpilot`) and fails naming each panel that shows nothing.
+# grafana/provisioning/dashboards/flowly against Prometheus and LogPilot's Loki API (with the
+# reader key, as Grafana's datasource) and fails naming each panel that shows nothing.
 #
 # Also: the dashboards are what grafana/build-dashboards.py makes, promtool accepts the
 # appliance's prometheus.yml and alert rules, the rules' unit tests pass (promtool test rules),
@@ -44,6 +50,10 @@ promtool test rules prometheus/tests/*.test.yml >&2
 eval "$(scripts/dev-services.sh start 2>/dev/null)"
 cargo build --quiet -p flowly --bin flowly -p flowly-traffic --bin flowly-traffic
 BIN="$CARGO_TARGET_DIR/debug"
+# LogPilot's keys, as the appliance's compose.env has them. Secrets: only in the environment of
+# the processes that need them and in header files of mode 600 in the work directory.
+PRODUCER_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+READER_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/flowly-dashboards.XXXXXX")"
 DB="flowly_test_dashboards_$$"
@@ -85,7 +95,29 @@ wait_for() {
 
 API=$(free_port) APP_METRICS=$(free_port) WORKER_METRICS=$(free_port) NGINX=$(free_port)
 NGINX_STATUS=$(free_port) PG_EXPORTER=$(free_port) REDIS_EXPORTER=$(free_port)
-NGINX_EXPORTER=$(free_port) PROMETHEUS=$(free_port)
+NGINX_EXPORTER=$(free_port) PROMETHEUS=$(free_port) LOGPILOT=$(free_port)
+LP="http://127.0.0.1:$LOGPILOT"
+
+# ---------------------------------------------------------------- LogPilot
+(umask 077
+ printf 'Authorization: Bearer %s\n' "$READER_KEY" >"$WORK/reader.header"
+ printf 'Authorization: Bearer %s\n' "not-the-producer-key" >"$WORK/wrong.header")
+mkdir -p "$WORK/logpilot"
+FLOWLY_LOGPILOT__LISTEN="127.0.0.1:$LOGPILOT" FLOWLY_LOGPILOT__DATA_DIR="$WORK/logpilot" \
+  FLOWLY_LOGPILOT__PRODUCER_KEY="$PRODUCER_KEY" FLOWLY_LOGPILOT__READER_KEY="$READER_KEY" \
+  "$BIN/flowly" logpilot >"$WORK/logpilot.log" 2>&1 &
+PIDS+=($!)
+wait_for "flowly logpilot" "$LP/ready"
+log "flowly logpilot on 127.0.0.1:$LOGPILOT, with a producer and a reader key"
+
+# refused_push: a shipper whose key is not LogPilot's (one left with a rotated key) is refused.
+refused_push() {
+  local code
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -H @"$WORK/wrong.header" -H 'Content-Type: application/json' \
+    --data '{"events": [{"message": "sent with a wrong key"}]}' "$LP/api/v1/channels/flowly-serve/events")
+  [ "$code" = 401 ] || die "LogPilot answered $code, not 401, to a push with a wrong key"
+}
+refused_push
 
 # ---------------------------------------------------------------- Flowly
 log "database $DB, seeded with a small dataset"
@@ -139,12 +171,16 @@ EOF
   --database-url "$PG_URL" --flowly-bin "$BIN/flowly" >"$WORK/seed.log" 2>&1
 
 export FLOWLY_DATABASE__URL="$PG_URL" FLOWLY_REDIS__URL="$FLOWLY_TEST_REDIS_URL" FLOWLY_REDIS__KEY_PREFIX="$PREFIX"
-export FLOWLY_LOG__LEVEL=warn FLOWLY_SERVER__WEB_DIR=/nonexistent FLOWLY_SERVER__TRUST_FORWARDED_FOR=true
+# serve and worker ship their logs, info and up, as in the appliance; each has a spool here.
+export FLOWLY_LOG__LEVEL=info FLOWLY_LOG__SHIP_URL="$LP" FLOWLY_LOG__SHIP_SPOOL_DIR="$WORK/spool"
+export FLOWLY_SERVER__WEB_DIR=/nonexistent FLOWLY_SERVER__TRUST_FORWARDED_FOR=true
 export FLOWLY_AUTH__LOGIN_ATTEMPTS_PER_IP=1000000 FLOWLY_LIMITS__WRITES_PER_USER_PER_MINUTE=1000000
-FLOWLY_SERVER__LISTEN="127.0.0.1:$API" FLOWLY_SERVER__METRICS_LISTEN="127.0.0.1:$APP_METRICS" \
+FLOWLY_LOG__SHIP_KEY="$PRODUCER_KEY" \
+  FLOWLY_SERVER__LISTEN="127.0.0.1:$API" FLOWLY_SERVER__METRICS_LISTEN="127.0.0.1:$APP_METRICS" \
   "$BIN/flowly" serve >"$WORK/serve.log" 2>&1 &
 PIDS+=($!)
-FLOWLY_ASSISTANT__WORKER_METRICS_LISTEN="127.0.0.1:$WORKER_METRICS" FLOWLY_ASSISTANT__GENERATOR=none \
+FLOWLY_LOG__SHIP_KEY="$PRODUCER_KEY" \
+  FLOWLY_ASSISTANT__WORKER_METRICS_LISTEN="127.0.0.1:$WORKER_METRICS" FLOWLY_ASSISTANT__GENERATOR=none \
   FLOWLY_ASSISTANT__MODELS_DIR="$ROOT_DIR/.cache/models" FLOWLY_ASSISTANT__INDEX_SWEEP_SECS=5 \
   "$BIN/flowly" worker >"$WORK/worker.log" 2>&1 &
 PIDS+=($!)
@@ -186,29 +222,6 @@ prometheus-nginx-exporter -nginx.scrape-uri "http://127.0.0.1:$NGINX_STATUS/stub
   -web.listen-address "127.0.0.1:$NGINX_EXPORTER" >"$WORK/nginx-exporter.log" 2>&1 &
 PIDS+=($!)
 
-LOKI_ARGS=(--logpilot-absent)
-LOGPILOT_JOB=""
-# `flowly logpilot` exists now, but the LogPilot and Logs dashboards are not ready to be checked:
-# two of their metric names differ from the broker's (logpilot_rejected_requests_total, the
-# `group` label of logpilot_consumer_lag), the processes here do not ship their logs yet, and the
-# error panels need error events. Until that is done (issue 11) they are reported NOT CHECKED.
-# FLOWLY_DASHBOARDS_LOGPILOT=1 runs the LogPilot part anyway.
-if [ "${FLOWLY_DASHBOARDS_LOGPILOT:-0}" = 1 ] && "$BIN/flowly" logpilot --help >/dev/null 2>&1; then
-  # The tree has the log broker: its Prometheus job and its Loki API are checked too.
-  LOGPILOT=$(free_port)
-  mkdir -p "$WORK/logpilot"
-  FLOWLY_LOGPILOT__LISTEN="127.0.0.1:$LOGPILOT" FLOWLY_LOGPILOT__DATA_DIR="$WORK/logpilot" \
-    "$BIN/flowly" logpilot >"$WORK/logpilot.log" 2>&1 &
-  PIDS+=($!)
-  LOKI_ARGS=(--loki "http://127.0.0.1:$LOGPILOT")
-  LOGPILOT_JOB="
-  - job_name: logpilot
-    static_configs: [{targets: ['127.0.0.1:$LOGPILOT']}]"
-  log "flowly logpilot on 127.0.0.1:$LOGPILOT: LogQL panels are checked"
-else
-  log "no 'flowly logpilot' in this tree: LogQL and logpilot_* panels will be reported NOT CHECKED"
-fi
-
 # The jobs of prometheus/prometheus.yml, on loopback ports.
 cat >"$WORK/prometheus.yml" <<EOF
 global:
@@ -228,7 +241,9 @@ scrape_configs:
   - job_name: nginx-exporter
     static_configs: [{targets: ['127.0.0.1:$NGINX_EXPORTER']}]
   - job_name: prometheus
-    static_configs: [{targets: ['127.0.0.1:$PROMETHEUS']}]$LOGPILOT_JOB
+    static_configs: [{targets: ['127.0.0.1:$PROMETHEUS']}]
+  - job_name: logpilot
+    static_configs: [{targets: ['127.0.0.1:$LOGPILOT']}]
 EOF
 promtool check config "$WORK/prometheus.yml" >/dev/null
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
@@ -245,16 +260,116 @@ wait_for "nginx exporter" "http://127.0.0.1:$NGINX_EXPORTER/metrics"
 wait_for "prometheus" "http://127.0.0.1:$PROMETHEUS/-/ready"
 log "stack up: api :$API (nginx :$NGINX), metrics app :$APP_METRICS worker :$WORKER_METRICS, prometheus :$PROMETHEUS"
 
-# ---------------------------------------------------------------- traffic
+# ---------------------------------------------------------------- LogPilot's readers
+# lp_get <path>: a GET to LogPilot with the reader key.
+lp_get() { curl -fsS -H @"$WORK/reader.header" "$LP$1"; }
+for _ in $(seq 1 40); do
+  lp_get /api/v1/channels | grep -q '"flowly-serve"' && lp_get /api/v1/channels | grep -q '"flowly-worker"' && break
+  sleep 0.5
+done
+lp_get /api/v1/channels | grep -q '"flowly-serve"' || die "flowly serve's logs did not reach LogPilot"
+lp_get /api/v1/channels | grep -q '"flowly-worker"' || die "flowly worker's logs did not reach LogPilot"
+
+# What reads LogPilot in production: a consumer group that fetches flowly serve's events and
+# commits its position (native API), and Grafana refreshing the Logs dashboard (Loki API). Both
+# with the reader key, every second or two, until the measured window ends (bounded: 300 s).
+cat >"$WORK/reader.py" <<'PY'
+import json, os, sys, time, urllib.parse, urllib.request
+base = sys.argv[1]
+headers = {"Authorization": "Bearer " + os.environ["LOGPILOT_READ_KEY"], "Content-Type": "application/json"}
+def call(path, body=None):
+    req = urllib.request.Request(base + path, headers=headers,
+                                 data=None if body is None else json.dumps(body).encode())
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+deadline, tick, committed, queries = time.time() + 300, 0, 0, 0
+while time.time() < deadline:
+    try:
+        batch = call("/api/v1/channels/flowly-serve/events?group=dashboards-test&max_events=50")
+        if batch["records"]:
+            call("/api/v1/channels/flowly-serve/consumers/dashboards-test/commit", {"offset": batch["next_offset"]})
+            committed = batch["next_offset"]
+        if tick % 2 == 0:
+            now = time.time_ns()
+            q = urllib.parse.urlencode({"query": 'sum by (service) (count_over_time({service=~".+"}[2s]))',
+                                        "start": now - 300 * 10**9, "end": now, "step": "2s"})
+            call("/loki/api/v1/query_range?" + q)
+            queries += 1
+    except Exception as e:  # reported; the test's checks say what is missing
+        print("reader: %s" % e, file=sys.stderr, flush=True)
+    print("committed %d, %d dashboard refreshes" % (committed, queries), flush=True)
+    tick += 1
+    time.sleep(1)
+PY
+LOGPILOT_READ_KEY="$READER_KEY" python3 "$WORK/reader.py" "$LP" >"$WORK/reader.log" 2>&1 &
+READER_PID=$!
+PIDS+=("$READER_PID")
+
+# ---------------------------------------------------------------- errors, for real
 START=$(date +%s)
-log "flowly-traffic for ${TRAFFIC_SECS}s through nginx"
+# PostgreSQL goes away for the test database (its connections killed, new ones refused), as in a
+# restart or failover: a login then fails with 500 and flowly serve logs the error with the
+# request's id. The ids are ours (X-Request-Id), so LogPilot must show exactly them.
+log "PostgreSQL refuses $DB for a moment: logins fail with 500, logged as errors with their request ids"
+db_connections() {
+  scripts/dev-services.sh psql -d postgres -X -q -v ON_ERROR_STOP=1 -c "alter database $DB allow_connections $1" \
+    -c "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '$DB' and pid <> pg_backend_pid()" >/dev/null
+}
+db_connections false
+REQUEST_IDS=()
+for i in 1 2 3; do
+  id="dashboards-$$-db-down-$i"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -H "X-Request-Id: $id" -H 'Content-Type: application/json' \
+    --data "{\"username\": \"nobody$i\", \"password\": \"not-a-password\"}" "http://127.0.0.1:$API/api/v1/auth/login")
+  [ "$code" = 500 ] || { db_connections true; die "a login while PostgreSQL refused $DB answered $code, not 500"; }
+  REQUEST_IDS+=("$id")
+done
+db_connections true
+wait_for "flowly serve ready again" "http://127.0.0.1:$API/readyz"
+# A second refusal in the window: the rejections' rate rises above zero.
+refused_push
+
+# ---------------------------------------------------------------- traffic
+log "flowly-traffic for ${TRAFFIC_SECS}s through nginx; a consumer group and a dashboard viewer read LogPilot"
 # The generator bounds itself (ramp + duration + a grace period).
 "$BIN/flowly-traffic" run --manifest "$WORK/manifest.json" --profile "$WORK/profile.toml" \
   --target "http://127.0.0.1:$NGINX" --duration "$TRAFFIC_SECS" --ramp 5 --interval 5 \
   --sources 2-11 --quiet --out "$WORK/traffic.json" >"$WORK/traffic.log" 2>&1
+
+log "the errors reach LogPilot with their request ids"
+ERRORS_QUERY='sum by (request_id) (count_over_time({service="flowly-serve",level="error"} | request_id=~"dashboards-'"$$"'-.*" | keep request_id [5m]))'
+found=""
+for _ in $(seq 1 40); do
+  found=$(lp_get "/loki/api/v1/query?$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlencode({"query": sys.argv[1]}))' "$ERRORS_QUERY")" |
+    python3 -c 'import json, sys; print(" ".join(sorted(s["metric"].get("request_id", "") for s in json.load(sys.stdin)["data"]["result"])))')
+  [ "$found" = "${REQUEST_IDS[*]}" ] && break
+  sleep 0.5
+done
+[ "$found" = "${REQUEST_IDS[*]}" ] || die "LogPilot's errors by request id: '$found', not '${REQUEST_IDS[*]}'"
+# What docs/operations.md tells an operator to do: search a request id in the Logs dashboard's
+# Log stream, which finds that request's lines.
+LOGPILOT_READ_KEY="$READER_KEY" python3 - "$LP" "${REQUEST_IDS[0]}" grafana/provisioning/dashboards/flowly/logs.json <<'PY' ||
+import json, os, sys, time, urllib.parse, urllib.request
+base, request_id, path = sys.argv[1:]
+panel = next(p for p in json.load(open(path))["panels"] if p["title"] == "Log stream")
+query = panel["targets"][0]["expr"].replace("$service", ".+").replace("$level", ".+").replace("$search", request_id)
+now = time.time_ns()
+url = base + "/loki/api/v1/query_range?" + urllib.parse.urlencode(
+    {"query": query, "start": now - 300 * 10**9, "end": now, "limit": 100})
+req = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["LOGPILOT_READ_KEY"]})
+lines = [v[1] for s in json.load(urllib.request.urlopen(req, timeout=10))["data"]["result"] for v in s["values"]]
+print("  the Log stream searched for %s: %d lines, e.g. %s" % (request_id, len(lines), lines[:1]), file=sys.stderr)
+sys.exit(0 if lines and all(request_id in line for line in lines) else 1)
+PY
+  die "the Logs dashboard's Log stream does not find the lines of request ${REQUEST_IDS[0]}"
+
 # Every target scraped at least twice after the traffic, so rates cover its end.
 sleep $((SCRAPE_SECS * 3))
 END=$(date +%s)
+kill "$READER_PID"
+wait "$READER_PID" 2>/dev/null || true
+grep -q '^reader:' "$WORK/reader.log" && { cat "$WORK/reader.log" >&2; die "LogPilot's reader failed"; }
+log "LogPilot's readers: $(tail -n 1 "$WORK/reader.log")"
 
 log "targets Prometheus scraped:"
 curl -fsS "http://127.0.0.1:$PROMETHEUS/api/v1/targets" |
@@ -272,7 +387,7 @@ for r in bad:
 print("  %d rules evaluated, %d with errors" % (len(rules), len(bad)), file=sys.stderr)
 sys.exit(1 if bad or not rules else 0)'
 
-CHECK=(python3 scripts/check-dashboards.py --prometheus "http://127.0.0.1:$PROMETHEUS"
+CHECK=(python3 scripts/check-dashboards.py --prometheus "http://127.0.0.1:$PROMETHEUS" --loki "$LP"
   --start "$START" --end "$END" --scrape-interval "$SCRAPE_SECS")
 log "the checker fails a panel that shows nothing (a query of a metric nobody exports)"
 python3 - grafana/provisioning/dashboards/flowly/overview.json "$WORK/no-data.json" <<'PY'
@@ -282,12 +397,35 @@ panel = next(p for p in dash["panels"] if p.get("targets"))
 panel["targets"][0]["expr"] = "sum(rate(flowly_no_such_metric_total[$__rate_interval]))"
 json.dump(dash, open(sys.argv[2], "w"))
 PY
-if "${CHECK[@]}" "$WORK/no-data.json" >"$WORK/no-data.out"; then
+if LOGPILOT_READ_KEY="$READER_KEY" "${CHECK[@]}" "$WORK/no-data.json" >"$WORK/no-data.out"; then
   cat "$WORK/no-data.out" >&2
   die "check-dashboards.py passed a panel that shows nothing"
 fi
 grep -q '^      query: .*flowly_no_such_metric_total' "$WORK/no-data.out" ||
   { cat "$WORK/no-data.out" >&2; die "check-dashboards.py failed, but not on the empty panel"; }
 
+log "... and a LogQL panel that shows nothing (a service that never logged)"
+python3 - grafana/provisioning/dashboards/flowly/logs.json "$WORK/no-logs.json" <<'PY'
+import json, sys
+dash = json.load(open(sys.argv[1]))
+panel = next(p for p in dash["panels"] if p.get("targets"))
+panel["targets"][0]["expr"] = 'sum by (level) (count_over_time({service="flowly-no-such-service"}[$__interval]))'
+json.dump(dash, open(sys.argv[2], "w"))
+PY
+if LOGPILOT_READ_KEY="$READER_KEY" "${CHECK[@]}" "$WORK/no-logs.json" >"$WORK/no-logs.out"; then
+  cat "$WORK/no-logs.out" >&2
+  die "check-dashboards.py passed a LogQL panel that shows nothing"
+fi
+grep -q '^      query: .*flowly-no-such-service' "$WORK/no-logs.out" ||
+  { cat "$WORK/no-logs.out" >&2; die "check-dashboards.py failed, but not on the empty LogQL panel"; }
+
+log "... and LogQL panels read without LogPilot's reader key (401)"
+if LOGPILOT_READ_KEY=not-the-reader-key "${CHECK[@]}" grafana/provisioning/dashboards/flowly/logs.json >"$WORK/no-key.out"; then
+  cat "$WORK/no-key.out" >&2
+  die "check-dashboards.py read LogPilot with a wrong key"
+fi
+grep -q 'HTTP 401' "$WORK/no-key.out" ||
+  { cat "$WORK/no-key.out" >&2; die "check-dashboards.py failed, but not on LogPilot's 401"; }
+
 log "every query of every dashboard"
-"${CHECK[@]}" "${LOKI_ARGS[@]}" "${DASHBOARDS[@]}"
+LOGPILOT_READ_KEY="$READER_KEY" "${CHECK[@]}" "${DASHBOARDS[@]}"

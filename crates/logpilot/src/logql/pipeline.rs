@@ -89,6 +89,15 @@ impl LogExpr {
                 Stage::Keep(names) => {
                     let l = labels.get_or_insert_with(|| stream.clone());
                     l.retain(|(k, _)| names.contains(k));
+                    // As Loki keeps structured metadata: a kept field becomes a label, so a
+                    // metric query can group by it (`| keep request_id` then `by (request_id)`).
+                    for name in names {
+                        if let Some(value) = record.field(name)
+                            && let Err(i) = l.binary_search_by(|(k, _)| k.as_str().cmp(name))
+                        {
+                            l.insert(i, (name.clone(), value.to_owned()));
+                        }
+                    }
                 }
             }
         }
@@ -351,5 +360,15 @@ mod tests {
         assert_eq!(line, "info hello [req-9] msg=hello");
         let (_, kept) = run(r#"{service="api"} | keep service"#, "x").unwrap();
         assert_eq!(kept, vec![("service".to_owned(), "api".to_owned())]);
+        let (_, kept) = run(r#"{service="api"} | keep request_id, service"#, "x").unwrap();
+        assert_eq!(
+            kept,
+            vec![
+                ("request_id".to_owned(), "req-9".to_owned()),
+                ("service".to_owned(), "api".to_owned())
+            ]
+        );
+        let (_, none) = run(r#"{service="api"} | keep user_id"#, "x").unwrap();
+        assert!(none.is_empty());
     }
 }
