@@ -13,6 +13,7 @@
 # 6. LogPilot's tests with real third-party Loki clients (winston-loki, python-logging-loki)
 # 7. web tests, once web/package.json exists (run_web_tests)
 # 8. the appliance on a real Docker engine (run_appliance_tests; installs and starts the engine)
+# 9. the Ansible roles, applied to containers as hosts (scripts/ansible-test.sh)
 # and prints a timed summary. The cargo target dir defaults to ~/.cache/flowly/target
 # (outside the clone) so repeated clean-clone runs reuse the build.
 set -euo pipefail
