@@ -156,8 +156,8 @@ run_logpilot_clients() {
   LOGPILOT_CLIENTS_DIR="$ROOT_DIR/$clients" LOGPILOT_PYTHONPATH="$pylibs" "${runner[@]}"
 }
 
-# ---------------------------------------------------------------- web (placeholder)
-# >>> Web tests go here once the frontend exists (web/package.json). <<<
+# ---------------------------------------------------------------- web
+# The web client's unit tests and build, then its end-to-end tests (run_web_e2e).
 run_web_tests() {
   if [ ! -f web/package.json ]; then
     echo "no web/package.json; no web client to test" >&2
