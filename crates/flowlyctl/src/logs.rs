@@ -247,20 +247,17 @@ impl LogPilot {
         query
     }
 
-    /// Lines from `start` (ns; default --since or the last hour) to now, oldest first:
+    /// The newest `limit` (at least 1) lines from `start` (ns) to now, oldest first:
     /// (timestamp, source, line).
     async fn lines(
         &self,
         services: &str,
         args: &LogsArgs,
-        start: Option<i128>,
+        start: i128,
+        limit: usize,
     ) -> anyhow::Result<Vec<(String, String, String)>> {
-        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as i128;
-        let since = args.since.unwrap_or(Duration::from_secs(3600)).as_nanos() as i128;
-        let start = start.unwrap_or(now - since);
-        let limit = args
-            .tail
-            .unwrap_or(if args.since.is_some() { 5000 } else { 100 });
+        let now = now_ns();
+        let limit = limit.max(1);
         let response: serde_json::Value = self
             .client
             .get(format!("{}/loki/api/v1/query_range", self.base))
@@ -288,9 +285,7 @@ impl LogPilot {
             let level = labels["level"].as_str().unwrap_or("").to_uppercase();
             for value in stream["values"].as_array().into_iter().flatten() {
                 let ns: i128 = value[0].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
-                let ts = chrono::DateTime::from_timestamp_nanos(ns as i64)
-                    .format("%Y-%m-%dT%H:%M:%S%.9fZ")
-                    .to_string();
+                let ts = timestamp(ns);
                 let line = format!("{ts} {level:5} {}", value[1].as_str().unwrap_or(""));
                 out.push((ts, source.clone(), line));
             }
@@ -304,8 +299,19 @@ impl LogPilot {
 
     /// Prints the lines, then with --follow keeps asking for newer ones every second.
     async fn print(&self, services: &str, args: &LogsArgs) -> anyhow::Result<()> {
-        let mut lines = self.lines(services, args, None).await?;
-        let mut last: Option<String> = None;
+        let since = args.since.unwrap_or(Duration::from_secs(3600)).as_nanos() as i128;
+        let tail = args
+            .tail
+            .unwrap_or(if args.since.is_some() { 5000 } else { 100 });
+        // `--tail 0`: nothing from the past, only what comes (with --follow) from now on.
+        let (mut lines, mut last) = if tail == 0 {
+            (Vec::new(), Some(timestamp(now_ns())))
+        } else {
+            (
+                self.lines(services, args, now_ns() - since, tail).await?,
+                None,
+            )
+        };
         loop {
             for (ts, source, line) in &lines {
                 if last.as_ref().is_some_and(|l| ts <= l) {
@@ -322,10 +328,24 @@ impl LogPilot {
                 .as_deref()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .and_then(|t| t.timestamp_nanos_opt())
-                .map(|n| n as i128);
-            lines = self.lines(services, args, from).await?;
+                .map_or(now_ns() - since, |n| n as i128);
+            lines = self.lines(services, args, from, FOLLOW_BATCH).await?;
         }
     }
+}
+
+/// How many new lines `logs -f` takes per poll (a second's worth, even on a busy appliance).
+const FOLLOW_BATCH: usize = 5000;
+
+fn now_ns() -> i128 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as i128
+}
+
+/// RFC 3339 with nanoseconds, so that lines compare in time order as strings.
+fn timestamp(ns: i128) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns as i64)
+        .format("%Y-%m-%dT%H:%M:%S%.9fZ")
+        .to_string()
 }
 
 fn print_line(name: &str, width: usize, line: &str, args: &LogsArgs) {

@@ -154,7 +154,11 @@ async fn switch(
         .filter(|c| !old.iter().any(|o| o.id == c.id))
         .collect();
     if fresh.len() != n {
-        bail!("expected {n} new app nodes, found {}", fresh.len());
+        bail!(
+            "{n} new app node(s) started but {} kept running: the new version stops right after \
+             it starts (`flowlyctl logs app` shows why)",
+            fresh.len()
+        );
     }
     let spin = ui::spinner("waiting until the new app nodes are healthy");
     let healthy = wait_containers_healthy(appliance, &fresh, timeout).await;
