@@ -15,3 +15,4 @@ mod operations;
 mod realtime;
 mod rooms;
 mod tasks;
+mod ws_origin;
