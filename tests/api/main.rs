@@ -7,6 +7,7 @@ mod accounts;
 mod assistant;
 mod authorization;
 mod bad_input;
+mod connections;
 mod friends;
 mod messages;
 mod nginx;
