@@ -779,6 +779,41 @@ mod tests {
 
     #[test]
     #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn connection_settings_are_read_and_bad_ones_named_at_startup() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(Path::new("none.toml")).map_err(|e| e.to_string());
+            let defaults = load()?;
+            let loopback: IpAddr = "127.0.0.9".parse().map_err(|_| "ip")?;
+            assert!(defaults.server.connection_cap_exempt[0].contains(loopback));
+            assert!(
+                defaults.server.connection_cap_exempt[1]
+                    .contains(IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]))
+            );
+            jail.set_env(
+                "FLOWLY_SERVER__CONNECTION_CAP_EXEMPT",
+                "[\"10.1.0.0/16\", \"192.0.2.7\"]",
+            );
+            jail.set_env("FLOWLY_SERVER__PUBLIC_URL", "https://chat.example.com/");
+            let config = load()?;
+            let exempt = &config.server.connection_cap_exempt;
+            assert!(exempt[0].contains("10.1.200.3".parse().map_err(|_| "ip")?));
+            assert!(exempt[1].contains("::ffff:192.0.2.7".parse().map_err(|_| "ip")?));
+            assert!(!exempt[1].contains("192.0.2.8".parse().map_err(|_| "ip")?));
+            assert!(config.to_redacted_toml().contains("\"10.1.0.0/16\""));
+            jail.set_env("FLOWLY_SERVER__CONNECTION_CAP_EXEMPT", "[\"10.1.0.0/99\"]");
+            assert!(load().is_err_and(|e| e.contains("10.1.0.0/99")));
+            jail.set_env("FLOWLY_SERVER__CONNECTION_CAP_EXEMPT", "[]");
+            jail.set_env("FLOWLY_SERVER__PUBLIC_URL", "chat.example.com");
+            assert!(load().is_err_and(|e| e.contains("server.public_url")));
+            jail.set_env("FLOWLY_SERVER__PUBLIC_URL", "");
+            jail.set_env("FLOWLY_SERVER__HEADER_READ_TIMEOUT_SECS", "0");
+            assert!(load().is_err_and(|e| e.contains("server.header_read_timeout_secs")));
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn a_mistyped_log_level_or_format_is_refused_at_startup() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("FLOWLY_LOG__LEVEL", "flowly=debgu,info");
