@@ -107,11 +107,11 @@ async fn a_client_that_sends_its_headers_a_byte_at_a_time_is_cut_off() {
     // A request head that never ends: one byte every 200 ms, new headers forever.
     let trickle = tokio::spawn(async move {
         let head = b"GET /healthz HTTP/1.1\r\nHost: flowly.test\r\n";
-        let mut bytes = head
+        let bytes = head
             .iter()
             .copied()
             .chain(b"X-Slow: 1\r\n".iter().copied().cycle());
-        while let Some(b) = bytes.next() {
+        for b in bytes {
             if writer.write_all(&[b]).await.is_err() {
                 return;
             }
