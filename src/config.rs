@@ -3,7 +3,12 @@
 //! Secrets (URLs with passwords) are wrapped in [`Secret`], whose `Debug` and `Serialize` redact,
 //! so printing the effective config (`flowly config`) or logging it never shows them.
 
-use std::{fmt, net::SocketAddr, path::Path};
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::Path,
+    str::FromStr,
+};
 
 use figment::{
     Figment,
@@ -188,8 +193,26 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Address the Prometheus `/metrics` endpoint listens on (its own port).
     pub metrics_listen: SocketAddr,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy such as nginx).
+    /// Take the client address from `X-Forwarded-For`, and the scheme and host the browser used
+    /// from `X-Forwarded-Proto` and `X-Forwarded-Host` (only behind a trusted proxy such as
+    /// nginx: every peer then counts as that proxy, so the per-address connection cap is off).
     pub trust_forwarded_for: bool,
+    /// The address users open Flowly at, such as `https://chat.example.com` (empty: the
+    /// request's own scheme and host). When set, a browser's WebSocket must come from exactly
+    /// this origin.
+    pub public_url: String,
+    /// Seconds a client has to send a whole request head, from its first byte (or, on a new
+    /// connection, from the connect); past it the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a keep-alive connection may sit idle between requests before it is closed. Keep it
+    /// above the proxy's own upstream keep-alive (nginx: 60 s), so the proxy closes first.
+    pub keep_alive_timeout_secs: u64,
+    /// Connections one client address may hold open at once, WebSockets included; more are
+    /// refused at accept (0: no cap). IPv6 addresses count per /64.
+    pub max_connections_per_ip: u32,
+    /// Addresses and networks (`10.0.0.5`, `192.168.0.0/16`, `::1`) the cap does not apply to,
+    /// such as a local proxy's.
+    pub connection_cap_exempt: Vec<Network>,
     /// Seconds given to in-flight requests after SIGTERM.
     pub shutdown_grace_secs: u64,
     /// The built web client (`web/dist`), served at `/` when the directory exists.
@@ -345,6 +368,14 @@ impl Default for Config {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
                 trust_forwarded_for: false,
+                public_url: String::new(),
+                header_read_timeout_secs: 10,
+                keep_alive_timeout_secs: 75,
+                max_connections_per_ip: 256,
+                connection_cap_exempt: vec![
+                    Network::from(IpAddr::from([127, 0, 0, 0])).with_prefix(8),
+                    Network::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+                ],
                 shutdown_grace_secs: 10,
                 web_dir: "web/dist".into(),
             },
@@ -464,6 +495,14 @@ impl Config {
             ("realtime.idle_timeout_secs", rt.idle_timeout_secs),
             ("realtime.write_timeout_secs", rt.write_timeout_secs),
             (
+                "server.header_read_timeout_secs",
+                self.server.header_read_timeout_secs,
+            ),
+            (
+                "server.keep_alive_timeout_secs",
+                self.server.keep_alive_timeout_secs,
+            ),
+            (
                 "realtime.frames_per_second",
                 u64::from(rt.frames_per_second),
             ),
@@ -510,6 +549,14 @@ impl Config {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be greater than 0"));
         }
+        if !self.server.public_url.is_empty() {
+            crate::domain::origin::Origin::parse_url(&self.server.public_url).map_err(|why| {
+                format!(
+                    "server.public_url {:?} is not a URL such as https://chat.example.com: {why}",
+                    self.server.public_url
+                )
+            })?;
+        }
         self.logpilot.broker()?;
         Ok(self)
     }
@@ -539,6 +586,56 @@ fn is_setting(key: &str) -> bool {
         key.strip_prefix(s)
             .is_some_and(|rest| rest.starts_with("__"))
     })
+}
+
+/// An address or a network (`10.0.0.5`, `192.168.0.0/16`, `fd00::/8`), read from a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Network(ipnet::IpNet);
+
+impl Network {
+    /// Whether `ip` is in this network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
+
+    fn with_prefix(self, prefix: u8) -> Network {
+        ipnet::IpNet::new(self.0.addr(), prefix).map_or(self, |n| Network(n.trunc()))
+    }
+}
+
+impl From<IpAddr> for Network {
+    fn from(ip: IpAddr) -> Network {
+        Network(ipnet::IpNet::from(ip))
+    }
+}
+
+impl FromStr for Network {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Network, String> {
+        let s = s.trim();
+        if let Ok(net) = s.parse::<ipnet::IpNet>() {
+            return Ok(Network(net.trunc()));
+        }
+        s.parse::<IpAddr>().map(Network::from).map_err(|_| {
+            format!("{s:?} is neither an IP address nor a network such as 192.168.0.0/16")
+        })
+    }
+}
+
+impl TryFrom<String> for Network {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Network, String> {
+        s.parse()
+    }
+}
+
+impl From<Network> for String {
+    fn from(net: Network) -> String {
+        net.0.to_string()
+    }
 }
 
 /// A secret string (usually a URL with a password). `Debug` and `Serialize` show it redacted.
@@ -676,6 +773,41 @@ mod tests {
             assert_eq!(config.server.shutdown_grace_secs, 3);
             assert_eq!(config.database.max_connections, 7);
             assert_eq!(config.auth.session_ttl_days, 30);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn connection_settings_are_read_and_bad_ones_named_at_startup() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(Path::new("none.toml")).map_err(|e| e.to_string());
+            let defaults = load()?;
+            let loopback: IpAddr = "127.0.0.9".parse().map_err(|_| "ip")?;
+            assert!(defaults.server.connection_cap_exempt[0].contains(loopback));
+            assert!(
+                defaults.server.connection_cap_exempt[1]
+                    .contains(IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]))
+            );
+            jail.set_env(
+                "FLOWLY_SERVER__CONNECTION_CAP_EXEMPT",
+                "[\"10.1.0.0/16\", \"192.0.2.7\"]",
+            );
+            jail.set_env("FLOWLY_SERVER__PUBLIC_URL", "https://chat.example.com/");
+            let config = load()?;
+            let exempt = &config.server.connection_cap_exempt;
+            assert!(exempt[0].contains("10.1.200.3".parse().map_err(|_| "ip")?));
+            assert!(exempt[1].contains("::ffff:192.0.2.7".parse().map_err(|_| "ip")?));
+            assert!(!exempt[1].contains("192.0.2.8".parse().map_err(|_| "ip")?));
+            assert!(config.to_redacted_toml().contains("\"10.1.0.0/16\""));
+            jail.set_env("FLOWLY_SERVER__CONNECTION_CAP_EXEMPT", "[\"10.1.0.0/99\"]");
+            assert!(load().is_err_and(|e| e.contains("10.1.0.0/99")));
+            jail.set_env("FLOWLY_SERVER__CONNECTION_CAP_EXEMPT", "[]");
+            jail.set_env("FLOWLY_SERVER__PUBLIC_URL", "chat.example.com");
+            assert!(load().is_err_and(|e| e.contains("server.public_url")));
+            jail.set_env("FLOWLY_SERVER__PUBLIC_URL", "");
+            jail.set_env("FLOWLY_SERVER__HEADER_READ_TIMEOUT_SECS", "0");
+            assert!(load().is_err_and(|e| e.contains("server.header_read_timeout_secs")));
             Ok(())
         });
     }

@@ -1,7 +1,10 @@
 //! Starting and stopping a Flowly node: connect to PostgreSQL and Redis, serve the API and the
-//! metrics endpoint, and drain connections on shutdown.
+//! metrics endpoint, and drain connections on shutdown. How connections are accepted, capped per
+//! address and timed out is [`connections`].
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+pub mod connections;
+
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{Router, routing::get};
@@ -90,7 +93,8 @@ async fn sweep_presence(state: AppState, mut stopping: tokio::sync::watch::Recei
 }
 
 /// Serves the API on `listener` and metrics on `metrics_listener` until `shutdown` resolves,
-/// then gives in-flight requests `server.shutdown_grace_secs` to finish.
+/// then gives in-flight requests `server.shutdown_grace_secs` to finish. Both listeners get the
+/// connection limits of `[server]` (header and keep-alive timeouts, the per-address cap).
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -103,24 +107,31 @@ pub async fn serve(
         .route("/metrics", get(telemetry::metrics_handler))
         .with_state(state.clone());
     let node_shutdown = state.shutdown.clone();
+    let limits = connections::Limits::from_config(&state.config.server);
+    if state.config.server.trust_forwarded_for && state.config.server.max_connections_per_ip > 0 {
+        tracing::info!(
+            "trust_forwarded_for: every peer is the trusted proxy; no per-address connection cap"
+        );
+    }
+    let registry = state.metrics.clone();
     let app = api::app(state);
     tracing::info!(api = %listener.local_addr()?, metrics = %metrics_listener.local_addr()?, "flowly serving");
 
-    let mut api_stop = stop_rx.clone();
-    let api = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = api_stop.wait_for(|stop| *stop).await;
-    })
-    .into_future();
-    let mut metrics_stop = stop_rx;
-    let metrics = axum::serve(metrics_listener, metrics_app)
-        .with_graceful_shutdown(async move {
-            let _ = metrics_stop.wait_for(|stop| *stop).await;
-        })
-        .into_future();
+    let api = {
+        let (limits, registry, stop) = (limits.clone(), registry.clone(), stop_rx.clone());
+        async move { connections::serve(listener, app, limits, &registry, "api", stop).await }
+    };
+    let metrics = async move {
+        connections::serve(
+            metrics_listener,
+            metrics_app,
+            limits,
+            &registry,
+            "metrics",
+            stop_rx,
+        )
+        .await
+    };
     let api = tokio::spawn(api);
     let metrics = tokio::spawn(metrics);
 

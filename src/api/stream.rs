@@ -4,14 +4,15 @@
 
 use axum::{
     extract::{State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
-    http::HeaderMap,
+    http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
 use super::{ApiError, ApiQuery, CurrentUser, ErrorBody};
 use crate::{
-    domain::ErrorCode,
+    config::ServerConfig,
+    domain::{ErrorCode, origin::Origin},
     realtime::socket::{self, close},
     state::AppState,
 };
@@ -65,7 +66,7 @@ async fn authenticate(
         (None, None) => return Err((close::UNAUTHENTICATED, "unauthenticated: log in first")),
     };
     // A cookie rides along with any page's request: only our own origin may use it.
-    if via_cookie && !same_origin(headers) {
+    if via_cookie && !same_origin(headers, &state.config.server) {
         return Err((close::FORBIDDEN_ORIGIN, "forbidden origin"));
     }
     match crate::app::auth::authenticate(state, &token).await {
@@ -81,17 +82,35 @@ async fn authenticate(
     }
 }
 
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
-        return true; // not a browser
+/// Whether a browser's request comes from Flowly's own origin: `server.public_url` when set,
+/// else the request's scheme and host. The forwarded headers count only from a trusted proxy
+/// (`trust_forwarded_for`); anyone else could send them. A missing `Origin` is not a browser.
+fn same_origin(headers: &HeaderMap, server: &ServerConfig) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
     };
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let forwarded = headers
-        .get("x-forwarded-host")
-        .and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
-    origin_host == host || forwarded.is_some_and(|f| f == origin_host)
+    let Some(origin) = origin.to_str().ok().and_then(|o| Origin::parse(o).ok()) else {
+        return false;
+    };
+    own_origin(headers, server).is_some_and(|own| own == origin)
+}
+
+/// The origin this request was made to, as the browser saw it.
+fn own_origin(headers: &HeaderMap, server: &ServerConfig) -> Option<Origin> {
+    if !server.public_url.is_empty() {
+        return Origin::parse_url(&server.public_url).ok();
+    }
+    // A proxy that appends rather than replaces leaves its own value last.
+    let forwarded = |name: &str| {
+        server
+            .trust_forwarded_for
+            .then(|| headers.get(name)?.to_str().ok()?.rsplit(',').next())
+            .flatten()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let host =
+        forwarded("x-forwarded-host").or_else(|| headers.get(header::HOST)?.to_str().ok())?;
+    let scheme = forwarded("x-forwarded-proto").unwrap_or("http");
+    Origin::from_parts(scheme, host).ok()
 }

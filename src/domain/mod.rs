@@ -6,6 +6,7 @@ pub mod assistant;
 pub mod auth;
 pub mod error_code;
 pub mod fields;
+pub mod origin;
 pub mod permissions;
 pub mod rooms;
 pub mod tasks;

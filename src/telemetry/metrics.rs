@@ -47,6 +47,12 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     /// HTTP requests being handled right now.
     pub http_in_flight: IntGauge,
+    /// TCP connections open, WebSockets included, by `listener` (`api`, `metrics`).
+    pub http_connections: IntGaugeVec,
+    /// Connections refused at accept (their address was at its cap), by `listener`.
+    pub http_connections_refused: IntCounterVec,
+    /// Connections closed by a timer, by `listener` and `reason` (`header`, `idle`).
+    pub http_connections_timed_out: IntCounterVec,
     /// WebSockets open on this node.
     pub ws_open: IntGauge,
     /// WebSockets accepted (authenticated and registered) since start.
@@ -133,6 +139,36 @@ impl Metrics {
                 IntGauge::new(
                     "http_requests_in_flight",
                     "HTTP requests being handled right now",
+                )?,
+            )?,
+            http_connections: registered(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "http_connections",
+                        "TCP connections open, WebSockets included, by listener",
+                    ),
+                    &["listener"],
+                )?,
+            )?,
+            http_connections_refused: registered(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "http_connections_refused_total",
+                        "Connections refused at accept: their address was at its cap",
+                    ),
+                    &["listener"],
+                )?,
+            )?,
+            http_connections_timed_out: registered(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "http_connections_timed_out_total",
+                        "Connections closed by the header read (header) or keep-alive (idle) timeout",
+                    ),
+                    &["listener", "reason"],
                 )?,
             )?,
             ws_open: registered(
@@ -288,6 +324,14 @@ impl Metrics {
 
     /// Creates the series whose label values are known, so they read 0 before the first event.
     fn start_at_zero(&self) {
+        for listener in ["api", "metrics"] {
+            self.http_connections.with_label_values(&[listener]);
+            self.http_connections_refused.with_label_values(&[listener]);
+            for reason in ["header", "idle"] {
+                self.http_connections_timed_out
+                    .with_label_values(&[listener, reason]);
+            }
+        }
         for kind in crate::realtime::frames::CLIENT_TYPES
             .iter()
             .chain(&["invalid", "binary"])

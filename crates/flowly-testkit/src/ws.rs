@@ -30,11 +30,21 @@ pub fn ws_url(base: &str) -> String {
 
 /// Opens a socket without resuming yet; returns it after the `hello` frame.
 pub async fn open(base: &str, token: Option<&str>) -> Result<Ws, Closed> {
+    let bearer = token.map(|t| ("authorization", format!("Bearer {t}")));
+    open_with_headers(base, bearer.as_slice()).await
+}
+
+/// Opens a socket with these request headers (`origin`, `cookie`, `x-forwarded-host`...), as a
+/// browser or a proxy would send them; returns it after the `hello` frame.
+pub async fn open_with_headers(
+    base: &str,
+    headers: &[(&'static str, String)],
+) -> Result<Ws, Closed> {
     let mut request = ws_url(base).into_client_request().unwrap();
-    if let Some(token) = token {
+    for (name, value) in headers {
         request
             .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            .insert(*name, value.parse().expect("a header value"));
     }
     let (stream, _) = tokio_tungstenite::connect_async(request)
         .await
