@@ -131,9 +131,11 @@ async fn switch(
 
     let old = engine::running(&appliance.docker, &appliance.project, "app").await?;
     let n = old.len().max(1);
+    let nodes = |k: usize| format!("{k} app node{}", if k == 1 { "" } else { "s" });
     ui::step(&format!(
-        "starting {n} new app nodes beside the {} old ones",
-        old.len()
+        "starting {} beside the old {}",
+        nodes(n),
+        nodes(old.len())
     ));
     let scale = format!("app={}", old.len() + n);
     appliance
@@ -155,8 +157,9 @@ async fn switch(
         .collect();
     if fresh.len() != n {
         bail!(
-            "{n} new app node(s) started but {} kept running: the new version stops right after \
-             it starts (`flowlyctl logs app` shows why)",
+            "{} started but {} kept running: the new version stops right after it starts \
+             (`flowlyctl logs app` shows why)",
+            nodes(n),
             fresh.len()
         );
     }
