@@ -314,13 +314,7 @@ async fn backoff(rng: &mut StdRng, failures: &mut u32, stop: &mut watch::Receive
 
 /// Notes what a frame tells the user (seqs, recent messages) and measures delivery; with a
 /// `device` (`verify`), checks it against the device's own positions.
-fn handle_frame(
-    ctx: &Ctx,
-    user: &SimUser,
-    frame: &Value,
-    live: bool,
-    device: Option<&mut Device>,
-) {
+fn handle_frame(ctx: &Ctx, user: &SimUser, frame: &Value, live: bool, device: Option<&mut Device>) {
     ctx.count("frames_received");
     let kind = frame["type"].as_str().unwrap_or("");
     let room = frame["room"].as_str().and_then(|r| r.parse::<Uuid>().ok());

@@ -65,13 +65,22 @@ impl Verification {
         say(self.duplicates, "events delivered twice");
         say(self.missing, "events missing from a device's stream");
         say(self.acknowledged_not_seen, "acknowledged sends never seen");
-        say(self.client_id_duplicates, "duplicate messages for one client_id");
+        say(
+            self.client_id_duplicates,
+            "duplicate messages for one client_id",
+        );
         say(
             self.assistant_done_duplicates,
             "assistant requests finished twice on a device",
         );
-        say(self.final_resume_failed, "devices that could not resume at the end");
-        say(self.final_behind, "rooms left behind after the final resume");
+        say(
+            self.final_resume_failed,
+            "devices that could not resume at the end",
+        );
+        say(
+            self.final_behind,
+            "rooms left behind after the final resume",
+        );
         v
     }
 }
@@ -124,7 +133,13 @@ impl Checker {
     }
 
     /// A `message.created` frame (any device, live or replayed).
-    pub(super) fn message(&self, room: Uuid, id: Uuid, author: Option<Uuid>, client_id: Option<&str>) {
+    pub(super) fn message(
+        &self,
+        room: Uuid,
+        id: Uuid,
+        author: Option<Uuid>,
+        client_id: Option<&str>,
+    ) {
         self.with(|i| {
             i.seen.insert(id);
             if let (Some(author), Some(cid)) = (author, client_id) {
@@ -165,7 +180,10 @@ impl Checker {
             i.v.assistant_done_frames += 1;
             if !first {
                 i.v.assistant_done_duplicates += 1;
-                Self::example(i, format!("{device}: assistant request {request} done twice"));
+                Self::example(
+                    i,
+                    format!("{device}: assistant request {request} done twice"),
+                );
             }
         });
     }
@@ -180,7 +198,12 @@ impl Checker {
             }
             for (room, at, last) in behind {
                 i.v.final_behind += 1;
-                Self::example(i, format!("{device}: room {room} at {at} after the final resume, last_seq {last}"));
+                Self::example(
+                    i,
+                    format!(
+                        "{device}: room {room} at {at} after the final resume, last_seq {last}"
+                    ),
+                );
             }
         });
     }
@@ -196,7 +219,10 @@ impl Checker {
                 .collect();
             i.v.acknowledged_not_seen = lost.len() as u64;
             for (id, room) in lost.into_iter().take(EXAMPLES) {
-                Self::example(i, format!("acknowledged message {id} of room {room} never seen"));
+                Self::example(
+                    i,
+                    format!("acknowledged message {id} of room {room} never seen"),
+                );
             }
             i.v.clone()
         })

@@ -264,7 +264,10 @@ fn node_env(db_url: &str, redis_url: &str, port: u16) -> Vec<(String, String)> {
         ("FLOWLY_SERVER__WEB_DIR", "/nonexistent".into()),
         ("FLOWLY_LOG__LEVEL", "info".into()),
         ("FLOWLY_AUTH__LOGIN_ATTEMPTS_PER_IP", "1000000".into()),
-        ("FLOWLY_LIMITS__WRITES_PER_USER_PER_MINUTE", "1000000".into()),
+        (
+            "FLOWLY_LIMITS__WRITES_PER_USER_PER_MINUTE",
+            "1000000".into(),
+        ),
         ("FLOWLY_REALTIME__MAX_SOCKETS_PER_USER", "100".into()),
         ("FLOWLY_ASSISTANT__ASKS_PER_USER_PER_MINUTE", "1000".into()),
         ("FLOWLY_ASSISTANT__GENERATOR", "none".into()),
@@ -350,12 +353,10 @@ async fn recovery(live: &Live, ended: u64, procs: &[&Proc]) -> f64 {
 
 /// The states of assistant requests (status, count).
 async fn request_states(db: &PgPool) -> Vec<(String, i64)> {
-    sqlx::query_as(
-        "select status::text, count(*) from assistant_requests group by 1 order by 1",
-    )
-    .fetch_all(db)
-    .await
-    .expect("assistant requests")
+    sqlx::query_as("select status::text, count(*) from assistant_requests group by 1 order by 1")
+        .fetch_all(db)
+        .await
+        .expect("assistant requests")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,10 +406,23 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
     let relay = Relay::start(pg_port).await;
     let relayed_url = format!("postgres://postgres@127.0.0.1:{}/flowly_faults", relay.port);
     let ports = [free_port(), free_port()];
-    let bases: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
     let mut nodes = [
-        Proc::new("node0", &["serve"], node_env(&relayed_url, &redis_url, ports[0]), &work),
-        Proc::new("node1", &["serve"], node_env(&db_url, &redis_url, ports[1]), &work),
+        Proc::new(
+            "node0",
+            &["serve"],
+            node_env(&relayed_url, &redis_url, ports[0]),
+            &work,
+        ),
+        Proc::new(
+            "node1",
+            &["serve"],
+            node_env(&db_url, &redis_url, ports[1]),
+            &work,
+        ),
     ];
     let mut worker_env = node_env(&db_url, &redis_url, free_port());
     worker_env.push((
@@ -423,12 +437,17 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
     for (base, node) in bases.iter().zip(&nodes) {
         wait_ready(base, &node.name).await;
     }
-    log(&format!("nodes {bases:?} and a worker are up; traffic starts"));
+    log(&format!(
+        "nodes {bases:?} and a worker are up; traffic starts"
+    ));
 
     // The traffic: bounded by its duration, ended early once the faults are done.
     let live = Arc::new(Live::new(2));
     let options = RunOptions {
-        targets: bases.iter().map(|b| Target::parse(b).expect("target")).collect(),
+        targets: bases
+            .iter()
+            .map(|b| Target::parse(b).expect("target"))
+            .collect(),
         profile,
         scale: 1.0,
         duration: Duration::from_secs(300),
@@ -451,7 +470,9 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
     tokio::time::sleep(SETTLE).await;
     live.mark(unix_micros());
     let warm = recovery(&live, unix_micros(), &[&nodes[0], &nodes[1]]).await;
-    log(&format!("steady state: every node and pair of nodes works ({warm:.2} s)"));
+    log(&format!(
+        "steady state: every node and pair of nodes works ({warm:.2} s)"
+    ));
 
     let mut results = Vec::new();
 
@@ -472,7 +493,9 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
         recovered_secs: secs,
         note: "from the restart: its sockets reconnect and resume".into(),
     });
-    log(&format!("node1 restarted; recovered {secs:.2} s after the restart"));
+    log(&format!(
+        "node1 restarted; recovered {secs:.2} s after the restart"
+    ));
     tokio::time::sleep(SETTLE).await;
 
     // 2. kill -9 the worker while it runs an assistant job.
@@ -495,7 +518,9 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
         worker.start();
     }
     let killed_job = killed_job.expect("caught the worker in the middle of a job");
-    log(&format!("worker killed (SIGKILL) while running request {killed_job}"));
+    log(&format!(
+        "worker killed (SIGKILL) while running request {killed_job}"
+    ));
     tokio::time::sleep(Duration::from_secs(1)).await;
     worker.start();
     let restarted = Instant::now();
@@ -526,7 +551,9 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
         recovered_secs: secs,
         note: "until the killed job was done, by the restarted worker (it takes over jobs idle for `reclaim_idle_ms`, 3 s here)".into(),
     });
-    log(&format!("the killed job was finished {secs:.2} s after the worker restarted"));
+    log(&format!(
+        "the killed job was finished {secs:.2} s after the worker restarted"
+    ));
     for node in &mut nodes {
         node.assert_running();
     }
@@ -545,7 +572,9 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
         recovered_secs: secs,
         note: "from Redis answering again; no node restarted".into(),
     });
-    log(&format!("Redis restarted in {fault_secs:.2} s; recovered {secs:.2} s later"));
+    log(&format!(
+        "Redis restarted in {fault_secs:.2} s; recovered {secs:.2} s later"
+    ));
     for p in nodes.iter_mut().chain([&mut worker]) {
         p.assert_running();
     }
@@ -564,7 +593,9 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
         recovered_secs: secs,
         note: "from PostgreSQL accepting connections again; no node restarted".into(),
     });
-    log(&format!("PostgreSQL restarted in {fault_secs:.2} s; recovered {secs:.2} s later"));
+    log(&format!(
+        "PostgreSQL restarted in {fault_secs:.2} s; recovered {secs:.2} s later"
+    ));
     for p in nodes.iter_mut().chain([&mut worker]) {
         p.assert_running();
     }
@@ -619,7 +650,10 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
 
     // ---------------------------------------------------------------- the report
     let mut report = String::new();
-    let _ = writeln!(report, "| fault | fault lasted | recovered after | measured from |");
+    let _ = writeln!(
+        report,
+        "| fault | fault lasted | recovered after | measured from |"
+    );
     let _ = writeln!(report, "| --- | ---: | ---: | --- |");
     for r in &results {
         let _ = writeln!(
@@ -652,13 +686,20 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
         "what clients saw: {violations:?}\nexamples: {:#?}",
         v.examples
     );
-    assert!(v.events_checked > 1000 && v.sends_acknowledged > 200, "{v:?}");
+    assert!(
+        v.events_checked > 1000 && v.sends_acknowledged > 200,
+        "{v:?}"
+    );
     assert_eq!(v.final_resumes, output.sockets_planned);
 
     // Assistant jobs: each request the API accepted is done, and posted exactly once; any other
     // request (its answer lost with a killed node, or refused while Redis was away) is done and
     // posted once too, or failed at once because the queue was away.
-    assert!(v.assistant_requests.len() > 20, "{}", v.assistant_requests.len());
+    assert!(
+        v.assistant_requests.len() > 20,
+        "{}",
+        v.assistant_requests.len()
+    );
     let rows: Vec<(Uuid, String, Option<String>, bool, i64)> = sqlx::query_as(
         "select r.id, r.status, r.error_code, r.post,
                 (select count(*) from messages m where m.kind = 'assistant' and m.data->>'request' = r.id::text)
@@ -673,7 +714,13 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
         accepted.len(),
         "accepted requests missing from the database"
     );
-    let finished_once = |(id, status, code, post, posted): &&(Uuid, String, Option<String>, bool, i64)| {
+    let finished_once = |(id, status, code, post, posted): &&(
+        Uuid,
+        String,
+        Option<String>,
+        bool,
+        i64,
+    )| {
         match status.as_str() {
             "done" => *posted == i64::from(*post),
             "failed" => !accepted.contains(id) && code.as_deref() == Some("queue_unavailable"),
@@ -681,13 +728,20 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
         }
     };
     let wrong: Vec<_> = rows.iter().filter(|r| !finished_once(r)).collect();
-    assert!(wrong.is_empty(), "requests not finished exactly once: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "requests not finished exactly once: {wrong:?}"
+    );
     let mut redis = redis::Client::open(redis_url.as_str())
         .expect("redis")
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
-    for key in ["assistant:requests", "assistant:requests:dead", "assistant:index:dead"] {
+    for key in [
+        "assistant:requests",
+        "assistant:requests:dead",
+        "assistant:index:dead",
+    ] {
         let len: i64 = redis::cmd("XLEN")
             .arg(format!("{REDIS_PREFIX}{key}"))
             .query_async(&mut redis)
@@ -717,7 +771,10 @@ async fn wait_for_running_job(db: &PgPool) -> Uuid {
         {
             return id;
         }
-        assert!(Instant::now() < deadline, "no assistant job ran within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "no assistant job ran within 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

@@ -294,7 +294,12 @@ async fn a_short_run_in_two_processes_does_every_operation_and_reports_clean() {
     // level with every room after its final resume.
     for o in &outputs {
         let v = o.verification.as_ref().expect("verified");
-        assert!(v.violations().is_empty(), "{:?}: {:?}", v.violations(), v.examples);
+        assert!(
+            v.violations().is_empty(),
+            "{:?}: {:?}",
+            v.violations(),
+            v.examples
+        );
         assert!(v.events_checked > 0 && v.sends_acknowledged > 0, "{v:?}");
         assert_eq!(v.final_resumes, o.sockets_planned, "{v:?}");
     }
