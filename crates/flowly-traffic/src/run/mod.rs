@@ -468,11 +468,13 @@ async fn schedule_loop(ctx: &Arc<Ctx>, start: Instant, end: Instant) {
             let started = unix_micros();
             if let Some(outcome) = perform(&ctx, &user, op, &mut rng).await {
                 ctx.record(op.name(), true, &outcome, planned.elapsed());
-                if outcome == Outcome::Ok
-                    && op != Op::AssistantAsk
+                if op != Op::AssistantAsk
                     && let Some(live) = &ctx.opts.live
                 {
-                    live.rest_ok(user.target, started, unix_micros());
+                    match &outcome {
+                        Outcome::Ok => live.rest_ok(user.target, started, unix_micros()),
+                        other => live.rest_failed(user.target, started, &format!("{other:?}")),
+                    }
                 }
             }
             in_flight.fetch_sub(1, Ordering::Relaxed);

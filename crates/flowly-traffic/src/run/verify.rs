@@ -238,6 +238,9 @@ pub struct Live {
     mark: AtomicU64,
     rest: Vec<AtomicU64>,
     delivered: Vec<AtomicU64>,
+    /// Requests that failed since the mark, by target and outcome (what to look at when
+    /// recovery does not come).
+    failures: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Live {
@@ -250,6 +253,7 @@ impl Live {
             delivered: (0..targets * targets)
                 .map(|_| AtomicU64::new(u64::MAX))
                 .collect(),
+            failures: Mutex::default(),
         }
     }
 
@@ -268,6 +272,22 @@ impl Live {
             a.store(u64::MAX, Ordering::Relaxed);
         }
         self.mark.store(at, Ordering::Relaxed);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// A request to `target` started at `started` failed with `what`.
+    pub(super) fn rest_failed(&self, target: usize, started: u64, what: &str) {
+        if started >= self.mark.load(Ordering::Relaxed) {
+            *self
+                .failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(format!("target {target}: {what}"))
+                .or_default() += 1;
+        }
     }
 
     /// A request to `target` started at `started` succeeded at `now`.
@@ -303,7 +323,13 @@ impl Live {
 
     /// What has not worked since the mark yet, for a message when recovery never comes.
     pub fn waiting_for(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out: Vec<String> = self
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(what, n)| format!("({n} requests failed: {what})"))
+            .collect();
         for (t, a) in self.rest.iter().enumerate() {
             if a.load(Ordering::Relaxed) == u64::MAX {
                 out.push(format!("a request to target {t}"));
