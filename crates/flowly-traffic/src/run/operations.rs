@@ -372,7 +372,9 @@ pub(super) async fn perform(
                 if reply.status.is_success() {
                     ctx.assistant_seen.store(true, Ordering::Relaxed);
                     if ctx.opts.verify
-                        && let Some(id) = reply.body["id"].as_str().and_then(|s| s.parse().ok())
+                        && let Some(id) = reply.body["request"]["id"]
+                            .as_str()
+                            .and_then(|s| s.parse().ok())
                     {
                         ctx.checker.asked(id);
                     }
