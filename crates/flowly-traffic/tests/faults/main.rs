@@ -665,11 +665,10 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
     let done_frames = v.assistant_done_frames;
     let _ = writeln!(
         report,
-        "\n{} room events checked on {} devices ({} sockets); {} sends acknowledged ({} retried \
-         with their client_id); {} assistant requests accepted, {done_frames} `assistant.done` \
-         frames; the run took {:.0} s.",
+        "\n{} room events checked on {} devices; {} sends acknowledged ({} retried with their \
+         client_id); {} assistant requests accepted, {done_frames} `assistant.done` frames; the \
+         run took {:.0} s.",
         v.events_checked,
-        output.sockets_planned,
         output.sockets_planned,
         v.sends_acknowledged,
         v.send_retries,
