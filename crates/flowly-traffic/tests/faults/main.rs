@@ -351,6 +351,35 @@ async fn recovery(live: &Live, ended: u64, procs: &[&Proc]) -> f64 {
     }
 }
 
+/// A fault that began at `t0` has just ended: measures the recovery, checks that every process
+/// is still the one it was (none needed restarting), and lets the traffic settle.
+async fn healed(
+    live: &Live,
+    t0: Instant,
+    fault: &'static str,
+    note: &str,
+    nodes: &mut [Proc; 2],
+    worker: &mut Proc,
+) -> Recovery {
+    let ended = unix_micros();
+    live.mark(ended);
+    let fault_secs = t0.elapsed().as_secs_f64();
+    let secs = recovery(live, ended, &[&nodes[0], &nodes[1], worker]).await;
+    log(&format!(
+        "{fault}: lasted {fault_secs:.2} s; recovered {secs:.2} s later"
+    ));
+    for p in nodes.iter_mut().chain([worker]) {
+        p.assert_running();
+    }
+    tokio::time::sleep(SETTLE).await;
+    Recovery {
+        fault,
+        fault_secs,
+        recovered_secs: secs,
+        note: note.into(),
+    }
+}
+
 /// The states of assistant requests (status, count).
 async fn request_states(db: &PgPool) -> Vec<(String, i64)> {
     sqlx::query_as("select status::text, count(*) from assistant_requests group by 1 order by 1")
@@ -559,47 +588,24 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
     }
     tokio::time::sleep(SETTLE).await;
 
-    // 3. Restart Redis.
-    let t0 = Instant::now();
-    restart_service("redis").await;
-    let ended = unix_micros();
-    live.mark(ended);
-    let fault_secs = t0.elapsed().as_secs_f64();
-    let secs = recovery(&live, ended, &[&nodes[0], &nodes[1], &worker]).await;
-    results.push(Recovery {
-        fault: "restart Redis",
-        fault_secs,
-        recovered_secs: secs,
-        note: "from Redis answering again; no node restarted".into(),
-    });
-    log(&format!(
-        "Redis restarted in {fault_secs:.2} s; recovered {secs:.2} s later"
-    ));
-    for p in nodes.iter_mut().chain([&mut worker]) {
-        p.assert_running();
+    // 3. Restart Redis; 4. restart PostgreSQL; no node restarts.
+    for (service, fault, note) in [
+        (
+            "redis",
+            "restart Redis",
+            "from Redis answering again; no node restarted",
+        ),
+        (
+            "postgres",
+            "restart PostgreSQL (fast shutdown)",
+            "from PostgreSQL accepting connections again; no node restarted",
+        ),
+    ] {
+        let t0 = Instant::now();
+        restart_service(service).await;
+        let r = healed(&live, t0, fault, note, &mut nodes, &mut worker).await;
+        results.push(r);
     }
-    tokio::time::sleep(SETTLE).await;
-
-    // 4. Restart PostgreSQL.
-    let t0 = Instant::now();
-    restart_service("postgres").await;
-    let ended = unix_micros();
-    live.mark(ended);
-    let fault_secs = t0.elapsed().as_secs_f64();
-    let secs = recovery(&live, ended, &[&nodes[0], &nodes[1], &worker]).await;
-    results.push(Recovery {
-        fault: "restart PostgreSQL (fast shutdown)",
-        fault_secs,
-        recovered_secs: secs,
-        note: "from PostgreSQL accepting connections again; no node restarted".into(),
-    });
-    log(&format!(
-        "PostgreSQL restarted in {fault_secs:.2} s; recovered {secs:.2} s later"
-    ));
-    for p in nodes.iter_mut().chain([&mut worker]) {
-        p.assert_running();
-    }
-    tokio::time::sleep(SETTLE).await;
 
     // 5. Stall the link between node 0 and PostgreSQL.
     let t0 = Instant::now();
@@ -607,21 +613,9 @@ async fn under_load_each_fault_heals_by_itself_and_clients_lose_and_repeat_nothi
     log(&format!("the link node0 → PostgreSQL stalls for {STALL:?}"));
     tokio::time::sleep(STALL).await;
     relay.stall(false);
-    let ended = unix_micros();
-    live.mark(ended);
-    let fault_secs = t0.elapsed().as_secs_f64();
-    let secs = recovery(&live, ended, &[&nodes[0], &nodes[1], &worker]).await;
-    results.push(Recovery {
-        fault: "stall node 0 ↔ PostgreSQL for 10 s",
-        fault_secs,
-        recovered_secs: secs,
-        note: "from the link moving bytes again; no node restarted".into(),
-    });
-    log(&format!("link back; recovered {secs:.2} s later"));
-    for p in nodes.iter_mut().chain([&mut worker]) {
-        p.assert_running();
-    }
-    tokio::time::sleep(SETTLE).await;
+    let fault = "stall node 0 ↔ PostgreSQL for 10 s";
+    let note = "from the link moving bytes again; no node restarted";
+    results.push(healed(&live, t0, fault, note, &mut nodes, &mut worker).await);
 
     // The end: every device resumes once more and is checked.
     live.end_run();
