@@ -10,7 +10,7 @@
 # work directory (scripts/dev-services.sh with FLOWLY_SERVICES_DIR; Redis with its append-only
 # file, as in the appliance): the test restarts them, so they are never the shared dev
 # services other steps use. Both are stopped, and the work directory removed, at the end.
-# Bounded: every fault waits at most 30 s for recovery; the whole test takes about 2–3 minutes
+# Bounded: every fault waits at most 30 s for recovery; the whole step takes about 1.5 minutes
 # after the build.
 #
 #   scripts/faults-test.sh            (scripts/test.sh runs it as the step "faults under load")
