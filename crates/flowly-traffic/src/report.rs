@@ -561,6 +561,7 @@ mod tests {
                 .snapshot()
                 .unwrap(),
             measured: snap,
+            verification: None,
         }
     }
 

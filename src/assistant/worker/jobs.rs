@@ -273,11 +273,17 @@ impl Worker {
             proposals: result.proposals.as_deref(),
             model: Some(&result.model),
         };
-        store::assistant::finish(&self.state.db, id, &finished).await?;
+        // Only the run that finishes the request tells the asker: a delivery taken over while
+        // its first run was still going (slowed down by a Redis or PostgreSQL outage) runs the
+        // job twice, but the request is finished, posted and announced once.
+        let first = store::assistant::finish(&self.state.db, id, &finished).await?;
         let Some(row) = store::assistant::get(&self.state.db, id).await? else {
             return Ok(());
         };
         self.post_if_asked(&row).await?;
+        if !first {
+            return Ok(());
+        }
         let request = AssistantRequest::from(row.clone());
         self.send(row.user_id, "assistant.done", json!({ "request": request }))
             .await;

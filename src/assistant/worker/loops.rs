@@ -2,7 +2,11 @@
 //! (in order) and the periodic sweep that queues rooms the indexer is behind on. Reads reclaim
 //! deliveries left idle by other consumers first.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
 
 use tokio::sync::{Semaphore, watch};
 
@@ -24,6 +28,10 @@ impl Worker {
         let slots = Arc::new(Semaphore::new(
             self.state.config.assistant.worker_concurrency,
         ));
+        // Deliveries this worker is running: one that comes back through a reclaim (it sat idle
+        // past `reclaim_idle_ms` because its run was slowed down) is still ours and alive, so it
+        // is not started a second time.
+        let running: Arc<Mutex<HashSet<String>>> = Arc::default();
         loop {
             let free = slots.available_permits().max(1);
             let Some(deliveries) =
@@ -32,13 +40,19 @@ impl Worker {
                 return;
             };
             for delivery in deliveries {
+                if !lock(&running).insert(delivery.id.clone()) {
+                    continue;
+                }
                 let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                     return;
                 };
                 let worker = self.clone();
                 let consumer = consumer.on(self.redis.clone());
+                let running = Arc::clone(&running);
                 tokio::spawn(async move {
+                    let id = delivery.id.clone();
                     worker.handle_request(consumer, delivery).await;
+                    lock(&running).remove(&id);
                     drop(permit);
                 });
             }
@@ -131,6 +145,10 @@ impl Worker {
             }
         }
     }
+}
+
+fn lock(running: &Mutex<HashSet<String>>) -> MutexGuard<'_, HashSet<String>> {
+    running.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// How often a worker refreshes its gauges.

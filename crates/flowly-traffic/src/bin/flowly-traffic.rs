@@ -110,6 +110,12 @@ struct RunArgs {
     no_storm: bool,
     #[arg(long)]
     quiet: bool,
+    /// Check what clients see: each device resumes from its own positions and must get every
+    /// room event once and in order, acknowledged sends must show up, retried sends (same
+    /// client_id) must not show up twice; every device resumes once more at the end. Printed,
+    /// in the output file (`verification`), and the exit status is 1 if a check failed.
+    #[arg(long)]
+    verify: bool,
     #[arg(long)]
     out: PathBuf,
 }
@@ -194,6 +200,8 @@ async fn main() -> anyhow::Result<()> {
                 connect_concurrency: a.connect_concurrency,
                 max_in_flight: a.max_in_flight,
                 progress: !a.quiet,
+                verify: a.verify,
+                live: None,
             };
             // A hard bound on the whole process, whatever happens inside.
             let bound = Duration::from_secs(a.ramp + a.duration + 120);
@@ -220,6 +228,20 @@ async fn main() -> anyhow::Result<()> {
                 p99(flowly_traffic::stats::DELIVERY),
                 a.out.display()
             );
+            if let Some(v) = &output.verification {
+                eprintln!(
+                    "verify: {} events checked on every device, {} sends acknowledged ({} retries), \
+                     {} devices resumed at the end",
+                    v.events_checked, v.sends_acknowledged, v.send_retries, v.final_resumes
+                );
+                let violations = v.violations();
+                if !violations.is_empty() {
+                    for line in violations.iter().chain(&v.examples) {
+                        eprintln!("verify: {line}");
+                    }
+                    bail!("what clients saw failed the checks");
+                }
+            }
         }
         Command::Report(a) => {
             let mut outputs: Vec<RunOutput> = Vec::new();

@@ -32,7 +32,7 @@ pub(super) async fn churn_task(
     );
     loop {
         let now = tick.tick().await;
-        if Instant::from(now) >= end {
+        if Instant::from(now) >= end || ctx.opts.live.as_ref().is_some_and(|l| l.ended()) {
             return;
         }
         owed += per_second * ctls.len() as f64;

@@ -10,8 +10,10 @@ mod disturbances;
 mod operations;
 mod progress;
 mod socket;
+mod verify;
 
 pub use socket::backoff_delay;
+pub use verify::{Live, Verification, sender_target};
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -72,6 +74,12 @@ pub struct RunOptions {
     pub max_in_flight: usize,
     /// Print a progress line (a live bar on a terminal, a line every 10 s otherwise).
     pub progress: bool,
+    /// Check what clients see (see [`verify`]): each device resumes from its own positions,
+    /// sends are retried with their `client_id` until acknowledged, questions to the assistant
+    /// are posted into a room, and each device resumes once more at the end.
+    pub verify: bool,
+    /// Live recovery probes for a fault test (with `verify`).
+    pub live: Option<Arc<Live>>,
 }
 
 /// What one process measured, before and during the measured window.
@@ -95,6 +103,9 @@ pub struct RunOutput {
     pub assistant_present: Option<bool>,
     pub ramp: Snapshot,
     pub measured: Snapshot,
+    /// With `verify`: what the clients saw, checked.
+    #[serde(default)]
+    pub verification: Option<Verification>,
 }
 
 #[derive(Default)]
@@ -144,6 +155,7 @@ struct Ctx {
     storm_started: Mutex<Option<Instant>>,
     storm_done: Mutex<Option<Duration>>,
     msg_counter: AtomicU64,
+    checker: verify::Checker,
 }
 
 impl Ctx {
@@ -263,10 +275,12 @@ pub async fn run(manifest: &Manifest, opts: RunOptions) -> anyhow::Result<RunOut
         storm_started: Mutex::new(None),
         storm_done: Mutex::new(None),
         msg_counter: AtomicU64::new(0),
+        checker: verify::Checker::default(),
         opts,
     });
     let opts = &ctx.opts;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let device_names = AtomicUsize::new(0);
 
     // Ramp: log in the users without a seeded session, then open every socket.
     let ramp_started = Instant::now();
@@ -298,6 +312,7 @@ pub async fn run(manifest: &Manifest, opts: RunOptions) -> anyhow::Result<RunOut
         handles.push(tokio::spawn(socket_task(
             ctx.clone(),
             ctx.users[*k].clone(),
+            device_names.fetch_add(1, Ordering::Relaxed),
             source,
             ctl,
             gate.clone(),
@@ -373,7 +388,10 @@ pub async fn run(manifest: &Manifest, opts: RunOptions) -> anyhow::Result<RunOut
     }
     ctx.measuring.store(false, Ordering::Relaxed);
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(15), futures::future::join_all(handles)).await;
+    // With `verify` every device resumes once more before it closes (bounded by the connect
+    // timeout).
+    let drain = Duration::from_secs(15) + ctx.connect_timeout;
+    let _ = tokio::time::timeout(drain, futures::future::join_all(handles)).await;
     progress.abort();
     let storm_recovery_secs = ctx
         .storm_done
@@ -402,6 +420,7 @@ pub async fn run(manifest: &Manifest, opts: RunOptions) -> anyhow::Result<RunOut
         },
         ramp: ctx.ramp_stats.snapshot()?,
         measured: stats.snapshot()?,
+        verification: opts.verify.then(|| ctx.checker.finish()),
     })
 }
 
@@ -426,7 +445,7 @@ async fn schedule_loop(ctx: &Arc<Ctx>, start: Instant, end: Instant) {
             continue;
         }
         next += gap;
-        if next >= end {
+        if next >= end || opts.live.as_ref().is_some_and(|l| l.ended()) {
             break;
         }
         tokio::time::sleep_until(next.into()).await;
@@ -446,14 +465,27 @@ async fn schedule_loop(ctx: &Arc<Ctx>, start: Instant, end: Instant) {
         let seed = rng.r#gen::<u64>();
         tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed);
+            let started = unix_micros();
             if let Some(outcome) = perform(&ctx, &user, op, &mut rng).await {
                 ctx.record(op.name(), true, &outcome, planned.elapsed());
+                if op != Op::AssistantAsk
+                    && let Some(live) = &ctx.opts.live
+                {
+                    match &outcome {
+                        Outcome::Ok => live.rest_ok(user.target, started, unix_micros()),
+                        other => live.rest_failed(user.target, started, &format!("{other:?}")),
+                    }
+                }
             }
             in_flight.fetch_sub(1, Ordering::Relaxed);
         });
     }
-    // Let the last operations finish (each is bounded by the request timeout).
-    let deadline = Instant::now() + ctx.request_timeout + Duration::from_secs(2);
+    // Let the last operations finish (each is bounded by the request timeout; with `verify` a
+    // send retries for up to `SEND_RETRY_FOR`).
+    let mut deadline = Instant::now() + ctx.request_timeout + Duration::from_secs(2);
+    if opts.verify {
+        deadline += operations::SEND_RETRY_FOR;
+    }
     while in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -1,7 +1,10 @@
 //! The REST operations a simulated user does: each [`Op`] as the calls a client makes, on rooms,
 //! messages and tasks the user has seen, plus logging in over the API.
 
-use std::sync::atomic::Ordering;
+use std::{
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
 
 use rand::{Rng, rngs::StdRng, seq::SliceRandom};
 use reqwest::{Method, StatusCode};
@@ -17,6 +20,42 @@ use crate::{
     stats::Outcome,
     words::{WORDS, sentence},
 };
+
+/// How long a send is retried (with its `client_id`) before it counts as failed.
+pub(super) const SEND_RETRY_FOR: Duration = Duration::from_secs(30);
+
+/// Sends a message as a careful client does: a send that failed for a reason that may pass (a
+/// timeout, the connection, a 5xx) is sent again with the same `client_id`, which the server
+/// makes idempotent, until it is acknowledged or `SEND_RETRY_FOR` passes.
+async fn send_until_acknowledged(
+    ctx: &Ctx,
+    user: &SimUser,
+    room: Uuid,
+    path: &str,
+    body: &Value,
+) -> (Outcome, Option<client::Reply>) {
+    let give_up = Instant::now() + SEND_RETRY_FOR;
+    let mut wait = Duration::from_millis(250);
+    loop {
+        let (outcome, reply) = as_outcome(ctx.call(user, Method::POST, path, Some(body)).await);
+        if let Some(reply) = &reply
+            && reply.status.is_success()
+            && let Some(id) = reply.body["id"].as_str().and_then(|s| s.parse().ok())
+        {
+            ctx.checker.acknowledged(room, id);
+        }
+        let transient = match &reply {
+            Some(reply) => reply.status.is_server_error(),
+            None => true,
+        };
+        if !transient || Instant::now() + wait >= give_up {
+            return (outcome, reply);
+        }
+        ctx.checker.retried();
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(2));
+    }
+}
 
 pub(super) async fn login(ctx: &Ctx, user: &SimUser) -> Outcome {
     let body = json!({ "username": user.username, "password": ctx.password });
@@ -149,19 +188,23 @@ pub(super) async fn perform(
             let room = pick_room(ctx, user, rng, false)?;
             let n = ctx.msg_counter.fetch_add(1, Ordering::Relaxed);
             let words = rng.gen_range(3..16);
+            // With `verify`, the body names the target it was sent through (for the live
+            // recovery probes), after the send time.
+            let via = if ctx.opts.verify {
+                format!(" @{}", user.target)
+            } else {
+                String::new()
+            };
             let body = json!({
-                "body": format!("{STAMP}{} {}", unix_micros(), sentence(rng, words)),
+                "body": format!("{STAMP}{}{via} {}", unix_micros(), sentence(rng, words)),
                 "client_id": format!("t{}-{n}", ctx.opts.shard),
             });
-            as_outcome(
-                ctx.call(
-                    user,
-                    Method::POST,
-                    &format!("/rooms/{room}/messages"),
-                    Some(&body),
-                )
-                .await,
-            )
+            let path = format!("/rooms/{room}/messages");
+            if ctx.opts.verify {
+                send_until_acknowledged(ctx, user, room, &path, &body).await
+            } else {
+                as_outcome(ctx.call(user, Method::POST, &path, Some(&body)).await)
+            }
         }
         Op::React => {
             let target = {
@@ -314,6 +357,8 @@ pub(super) async fn perform(
             let mut body = json!({ "question": format!("what did we decide about {}?", sentence(rng, words)) });
             if let Some(room) = room {
                 body["room"] = json!(room);
+                // Posted into the room: what a job did is then in the room's stream, once.
+                body["post"] = json!(ctx.opts.verify);
             }
             let result = ctx
                 .call(user, Method::POST, "/assistant/ask", Some(&body))
@@ -326,6 +371,13 @@ pub(super) async fn perform(
                 }
                 if reply.status.is_success() {
                     ctx.assistant_seen.store(true, Ordering::Relaxed);
+                    if ctx.opts.verify
+                        && let Some(id) = reply.body["request"]["id"]
+                            .as_str()
+                            .and_then(|s| s.parse().ok())
+                    {
+                        ctx.checker.asked(id);
+                    }
                 }
             }
             as_outcome(result)

@@ -3,6 +3,7 @@
 //! server closes it or a disturbance tells it to drop.
 
 use std::{
+    collections::{HashMap, HashSet},
     net::Ipv4Addr,
     sync::{
         Arc,
@@ -18,7 +19,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-use super::{Ctx, SimUser, login, stamp_of, unix_micros};
+use super::{Ctx, SimUser, login, stamp_of, unix_micros, verify::sender_target};
 use crate::{
     client,
     manifest::RoomClass,
@@ -35,11 +36,74 @@ pub(super) struct SocketCtl {
     pub(super) notify: Notify,
 }
 
+/// What one device knows, with `verify`: its own position per room (it resumes from these, as
+/// a real device does) and the assistant requests it saw finish.
+pub(super) struct Device {
+    name: String,
+    at: HashMap<Uuid, i64>,
+    done: HashSet<Uuid>,
+}
+
+impl Device {
+    /// Where the device stands after `hello` and the replay: rooms it did not follow start at
+    /// the server's `last_seq`; the replay continues the others and is checked like live frames.
+    fn opened(&mut self, ctx: &Ctx, user: &SimUser, opened: &mut client::Opened) {
+        for (room, seq) in &opened.rooms {
+            self.at.entry(*room).or_insert(*seq);
+        }
+        for frame in std::mem::take(&mut opened.replayed) {
+            handle_frame(ctx, user, &frame, false, Some(self));
+        }
+    }
+
+    /// Rooms where the device is behind the `last_seq` the server announced in `hello`.
+    fn behind(&self, rooms: &[(Uuid, i64)]) -> Vec<(Uuid, i64, i64)> {
+        rooms
+            .iter()
+            .filter_map(|(room, last)| {
+                let at = self.at.get(room).copied().unwrap_or(0);
+                (at < *last).then_some((*room, at, *last))
+            })
+            .collect()
+    }
+}
+
+/// With `verify`, at the end: the device resumes once more, from its own positions, and must
+/// come out level with every room's `last_seq`.
+async fn final_resume(ctx: &Ctx, user: &SimUser, source: Ipv4Addr, device: &mut Device) {
+    let Some(token) = user.token() else {
+        ctx.checker.final_resume(&device.name, false, &[]);
+        return;
+    };
+    let seqs: serde_json::Map<String, Value> = device
+        .at
+        .iter()
+        .map(|(r, s)| (r.to_string(), json!(s)))
+        .collect();
+    let target = &ctx.opts.targets[user.target];
+    let opened = tokio::time::timeout(
+        ctx.connect_timeout,
+        client::open_socket(target, source, &token, &seqs),
+    )
+    .await;
+    match opened {
+        Ok(Ok(mut opened)) => {
+            device.opened(ctx, user, &mut opened);
+            let behind = device.behind(&opened.rooms);
+            ctx.checker.final_resume(&device.name, true, &behind);
+            let _ = tokio::time::timeout(Duration::from_secs(2), opened.ws.close(None)).await;
+        }
+        _ => ctx.checker.final_resume(&device.name, false, &[]),
+    }
+}
+
 /// One device's socket: open, read until told to drop or the server closes it, reopen with
 /// resume. Ends when the run stops.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn socket_task(
     ctx: Arc<Ctx>,
     user: Arc<SimUser>,
+    number: usize,
     source: Ipv4Addr,
     ctl: Arc<SocketCtl>,
     gate: Arc<Semaphore>,
@@ -50,8 +114,16 @@ pub(super) async fn socket_task(
     let mut rng = StdRng::from_entropy();
     let mut storm_reconnect = false;
     let mut failures = 0u32;
+    let mut device = ctx.opts.verify.then(|| Device {
+        name: format!("device {number} of {}", user.username),
+        at: HashMap::new(),
+        done: HashSet::new(),
+    });
     loop {
         if *stop.borrow() {
+            if let Some(device) = &mut device {
+                final_resume(&ctx, &user, source, device).await;
+            }
             return;
         }
         let token = match user.token() {
@@ -63,12 +135,19 @@ pub(super) async fn socket_task(
                 continue;
             }
         };
-        let seqs: serde_json::Map<String, Value> = user
-            .state()
-            .seqs
-            .iter()
-            .map(|(r, s)| (r.to_string(), json!(s)))
-            .collect();
+        let seqs: serde_json::Map<String, Value> = match &device {
+            Some(device) => device
+                .at
+                .iter()
+                .map(|(r, s)| (r.to_string(), json!(s)))
+                .collect(),
+            None => user
+                .state()
+                .seqs
+                .iter()
+                .map(|(r, s)| (r.to_string(), json!(s)))
+                .collect(),
+        };
         let permit = if first {
             gate.clone().acquire_owned().await.ok()
         } else {
@@ -134,8 +213,13 @@ pub(super) async fn socket_task(
                 *s = (*s).max(*seq);
             }
         }
-        for frame in std::mem::take(&mut opened.replayed) {
-            handle_frame(&ctx, &user, &frame, false);
+        match &mut device {
+            Some(device) => device.opened(&ctx, &user, &mut opened),
+            None => {
+                for frame in std::mem::take(&mut opened.replayed) {
+                    handle_frame(&ctx, &user, &frame, false, None);
+                }
+            }
         }
         if first {
             open_count.fetch_add(1, Ordering::Relaxed);
@@ -148,7 +232,7 @@ pub(super) async fn socket_task(
                 frame = ws.next() => match frame {
                     Some(Ok(Message::Text(text))) => {
                         if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                            handle_frame(&ctx, &user, &v, true);
+                            handle_frame(&ctx, &user, &v, true, device.as_mut());
                         }
                     }
                     Some(Ok(Message::Ping(_))) => ctx.count("heartbeats"),
@@ -175,7 +259,12 @@ pub(super) async fn socket_task(
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
         match ended {
-            Ended::Stop => return,
+            Ended::Stop => {
+                if let Some(device) = &mut device {
+                    final_resume(&ctx, &user, source, device).await;
+                }
+                return;
+            }
             Ended::Churn => ctx.count("churn_reconnects"),
             Ended::Storm => {
                 storm_reconnect = true;
@@ -223,8 +312,9 @@ async fn backoff(rng: &mut StdRng, failures: &mut u32, stop: &mut watch::Receive
     }
 }
 
-/// Notes what a frame tells the user (seqs, recent messages) and measures delivery.
-fn handle_frame(ctx: &Ctx, user: &SimUser, frame: &Value, live: bool) {
+/// Notes what a frame tells the user (seqs, recent messages) and measures delivery; with a
+/// `device` (`verify`), checks it against the device's own positions.
+fn handle_frame(ctx: &Ctx, user: &SimUser, frame: &Value, live: bool, device: Option<&mut Device>) {
     ctx.count("frames_received");
     let kind = frame["type"].as_str().unwrap_or("");
     let room = frame["room"].as_str().and_then(|r| r.parse::<Uuid>().ok());
@@ -233,6 +323,33 @@ fn handle_frame(ctx: &Ctx, user: &SimUser, frame: &Value, live: bool) {
         let mut state = user.state();
         let s = state.seqs.entry(room).or_insert(0);
         *s = (*s).max(seq);
+    }
+    if let Some(device) = device {
+        if let (Some(room), Some(seq)) = (room, seq) {
+            let at = device.at.entry(room).or_insert(seq - 1);
+            ctx.checker.event(&device.name, room, at, seq, kind);
+        }
+        if kind == "assistant.done"
+            && let Some(request) = frame["data"]["request"]["id"]
+                .as_str()
+                .and_then(|r| r.parse::<Uuid>().ok())
+        {
+            let first = device.done.insert(request);
+            ctx.checker.assistant_done(&device.name, request, first);
+        }
+        if kind == "message.created"
+            && let (Some(room), Some(id)) = (
+                room,
+                frame["data"]["message"]["id"]
+                    .as_str()
+                    .and_then(|i| i.parse::<Uuid>().ok()),
+            )
+        {
+            let message = &frame["data"]["message"];
+            let author = message["author_id"].as_str().and_then(|a| a.parse().ok());
+            ctx.checker
+                .message(room, id, author, message["client_id"].as_str());
+        }
     }
     if kind != "message.created" {
         return;
@@ -254,10 +371,19 @@ fn handle_frame(ctx: &Ctx, user: &SimUser, frame: &Value, live: bool) {
             state.recent.pop_front();
         }
     }
-    if !live || author == Some(user.id) {
+    if !live {
         return;
     }
-    if let Some(sent) = message["body"].as_str().and_then(stamp_of) {
+    let body = message["body"].as_str().unwrap_or("");
+    if let (Some(live), Some(sent), Some(from)) =
+        (&ctx.opts.live, stamp_of(body), sender_target(body))
+    {
+        live.delivered(from, user.target, sent, unix_micros());
+    }
+    if author == Some(user.id) {
+        return;
+    }
+    if let Some(sent) = stamp_of(body) {
         let now = unix_micros();
         if ctx.measuring.load(Ordering::Relaxed) {
             ctx.stats()

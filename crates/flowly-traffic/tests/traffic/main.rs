@@ -274,6 +274,8 @@ async fn a_short_run_in_two_processes_does_every_operation_and_reports_clean() {
         connect_concurrency: 20,
         max_in_flight: 1000,
         progress: false,
+        verify: true,
+        live: None,
     };
     let (a, b) = tokio::join!(
         run::run(&manifest, options(0)),
@@ -288,6 +290,19 @@ async fn a_short_run_in_two_processes_does_every_operation_and_reports_clean() {
         );
     }
     assert_eq!(outputs.iter().map(|o| o.sockets_planned).sum::<u64>(), 60);
+    // Every device got every room event once, in order, through churn and the storm, and was
+    // level with every room after its final resume.
+    for o in &outputs {
+        let v = o.verification.as_ref().expect("verified");
+        assert!(
+            v.violations().is_empty(),
+            "{:?}: {:?}",
+            v.violations(),
+            v.examples
+        );
+        assert!(v.events_checked > 0 && v.sends_acknowledged > 0, "{v:?}");
+        assert_eq!(v.final_resumes, o.sockets_planned, "{v:?}");
+    }
     assert_eq!(outputs.iter().map(|o| o.users).sum::<u64>(), 40);
 
     let report = report::build(&outputs, BTreeMap::new()).expect("report");
