@@ -128,7 +128,10 @@ mod tests {
             code(r#"{"type": "read", "room": "not-a-uuid", "seq": 1}"#),
             Some(ErrorCode::InvalidFrame)
         );
-        assert_eq!(code(r#"{"type": "ping", "extra": 1}"#), Some(ErrorCode::InvalidFrame));
+        assert_eq!(
+            code(r#"{"type": "ping", "extra": 1}"#),
+            Some(ErrorCode::InvalidFrame)
+        );
         assert_eq!(code(r#"{"type": "ping"}"#), None);
     }
 
@@ -142,7 +145,10 @@ mod tests {
         let Ok(ClientFrame::Resume { rooms }) = read(&text).frame else {
             panic!("not read as a resume: {text}");
         };
-        assert_eq!(rooms.into_iter().collect::<Vec<_>>(), [(room.parse().unwrap(), 3)]);
+        assert_eq!(
+            rooms.into_iter().collect::<Vec<_>>(),
+            [(room.parse().unwrap(), 3)]
+        );
     }
 
     #[test]
