@@ -72,9 +72,7 @@ cleanup() {
       tail -n 15 "$f" >&2
     done
   fi
-  scripts/dev-services.sh psql -d postgres -X -q -c "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
-  redis-cli -u "$FLOWLY_TEST_REDIS_URL" --scan --pattern "$PREFIX*" 2>/dev/null |
-    xargs -r redis-cli -u "$FLOWLY_TEST_REDIS_URL" del >/dev/null 2>&1 || true
+  drop_test_node_state "$DB" "$PREFIX"
   if [ "${FLOWLY_DASHBOARDS_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }

@@ -28,3 +28,11 @@ install_packages_if_missing() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# drop_test_node_state <database> <redis-key-prefix>: removes what a test node left in the dev
+# services (its database, its Redis keys); quiet, and never fails (for cleanup traps).
+drop_test_node_state() {
+  scripts/dev-services.sh psql -d postgres -X -q -c "drop database if exists $1 with (force)" >/dev/null 2>&1 || true
+  redis-cli -u "$FLOWLY_TEST_REDIS_URL" --scan --pattern "$2*" 2>/dev/null |
+    xargs -r redis-cli -u "$FLOWLY_TEST_REDIS_URL" del >/dev/null 2>&1 || true
+}

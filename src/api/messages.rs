@@ -157,7 +157,8 @@ async fn add_reaction(
 
 /// Take back a reaction.
 #[utoipa::path(delete, path = "/messages/{id}/reactions/{emoji}", tag = "messages", params(("id" = Uuid, Path), ("emoji" = String, Path)), responses(
-    (status = 200, body = Message), (status = 404, body = ErrorBody, description = "message_not_found, reaction_not_found")))]
+    (status = 200, body = Message), (status = 404, body = ErrorBody, description = "message_not_found, reaction_not_found"),
+    (status = 422, body = ErrorBody, description = "invalid_emoji")))]
 async fn remove_reaction(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -1,6 +1,7 @@
 //! [`ErrorCode`]: every stable error code a client can see, with its HTTP status and what it
 //! means. `ApiError` renders them, the OpenAPI document lists them, the WebSocket's `error`
 //! frames use the same names. Clients branch on the name, so a name never changes meaning.
+//! [`Invalid`] is raw input refused with one of them.
 
 /// Defines [`ErrorCode`] from one table: variant, HTTP status, name, description.
 macro_rules! error_codes {
@@ -146,6 +147,23 @@ error_codes! {
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Why raw input was refused. `code` is stable (clients branch on it), `message` is for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Invalid {
+            code,
+            message: message.into(),
+        }
     }
 }
 

@@ -12,24 +12,7 @@ pub mod rooms;
 pub mod tasks;
 
 pub use auth::Actor;
-pub use error_code::ErrorCode;
+pub use error_code::{ErrorCode, Invalid};
 pub use fields::*;
 pub use permissions::Denied;
 pub use rooms::{MessageKind, Role, RoomKind};
-
-/// Why raw input was refused. `code` is stable (clients branch on it), `message` is for people.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct Invalid {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl Invalid {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Invalid {
-            code,
-            message: message.into(),
-        }
-    }
-}

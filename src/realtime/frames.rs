@@ -1,11 +1,12 @@
-//! The frames of the WebSocket protocol (documented with examples in `docs/protocol.md`).
+//! The frames of the WebSocket protocol (documented with examples in `docs/protocol.md`): the
+//! server's here, the client's in [`super::client_frames`].
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub use super::client_frames::{CLIENT_TYPES, ClientFrame};
 use crate::store::messages::RoomEvent;
 
 /// A durable room event, serialised once per node and shared by every socket that gets it.
@@ -41,49 +42,6 @@ impl From<RoomEvent> for EventFrame {
         }
     }
 }
-
-/// Frames a client sends.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ClientFrame {
-    /// The last sequence number seen per room; the server replays what came after.
-    Resume {
-        #[serde(default)]
-        rooms: HashMap<Uuid, i64>,
-    },
-    /// Send a message (acknowledged with `ack`).
-    Send {
-        room: Uuid,
-        body: String,
-        client_id: Option<String>,
-        reply_to: Option<Uuid>,
-        /// Post into this task's discussion instead of the room's timeline.
-        task: Option<Uuid>,
-    },
-    /// Typing started (`active` true, the default) or stopped.
-    Typing {
-        room: Uuid,
-        #[serde(default = "yes")]
-        active: bool,
-    },
-    /// Move the read marker.
-    Read {
-        room: Uuid,
-        seq: i64,
-    },
-    /// `online` or `away`.
-    Presence {
-        status: String,
-    },
-    Ping,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Frame types a client may send, to tell an unknown type from a malformed frame.
-pub const CLIENT_TYPES: &[&str] = &["resume", "send", "typing", "read", "presence", "ping"];
 
 /// An error frame.
 pub fn error(code: &str, message: &str, client_id: Option<&str>) -> String {

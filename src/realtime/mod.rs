@@ -2,6 +2,7 @@
 //! a per-node [`hub::Hub`] fanning out through Redis, gap-free resume from the `room_events` log,
 //! presence and typing.
 
+pub mod client_frames;
 pub mod frames;
 pub mod hub;
 pub mod presence;

@@ -112,6 +112,30 @@ async fn messages_missed_while_disconnected_arrive_once_and_in_order_on_resume()
     assert_eq!(frame["seq"], seen + 42);
 }
 
+// Found by fuzz/fuzz_targets/ws_frame.rs: the socket parsed the first frame apart from the
+// others, refusing a repeated key there, so such a resume replayed nothing and was answered
+// `already_resumed`. The first frame is read like any other now (the last value wins).
+#[tokio::test]
+async fn a_resume_with_a_repeated_key_replays_like_any_other() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let room = app.group(&ann, "Ops", &[&bob]).await;
+    let seen = last_seq(&bob, room).await;
+    say(&ann, room, "missed").await;
+    let mut bobs = ws::open(&app.base, Some(&token(&bob)))
+        .await
+        .expect("socket accepted");
+    let resume = format!(r#"{{"type": "resume", "rooms": {{}}, "rooms": {{"{room}": {seen}}}}}"#);
+    bobs.send_raw(tokio_tungstenite::tungstenite::Message::Text(resume.into()))
+        .await;
+    let first = bobs.next_of(&["message.created", "resumed", "error"]).await;
+    assert_eq!(first["type"], "message.created", "{first}");
+    assert_eq!(first["data"]["message"]["body"], "missed");
+    let next = bobs.next_of(&["resumed", "error"]).await;
+    assert_eq!(next["type"], "resumed", "{next}");
+}
+
 #[tokio::test]
 async fn a_client_resumes_without_loss_after_its_node_restarts() {
     let db = fresh_database().await;

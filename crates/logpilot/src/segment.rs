@@ -150,11 +150,16 @@ impl SegmentView {
                 tracing::warn!(dir = %dir.display(), base, pos, "corrupt or torn record; the segment is cut there");
                 break;
             };
-            if expected_offset.is_some_and(|e| e != rec.offset) || rec.offset < base {
+            // No offset follows u64::MAX, so the broker never gives it: a record with it is damage.
+            let next = rec.offset.checked_add(1);
+            if expected_offset.is_some_and(|e| e != rec.offset)
+                || rec.offset < base
+                || next.is_none()
+            {
                 tracing::warn!(dir = %dir.display(), base, pos, "out-of-order offset; the segment is cut there");
                 break;
             }
-            expected_offset = Some(rec.offset + 1);
+            expected_offset = next;
             pending.push((pos, len as u64, rec.offset, rec.ts, rec.labels_raw.to_vec()));
             if rec.batch_rest == 0 {
                 for (pos, len, offset, ts, labels) in pending.drain(..) {
@@ -343,4 +348,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::NewRecord;
+
+    fn segment_of(records: &[(u64, u32)]) -> (tempfile::TempDir, Arc<File>, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = Vec::new();
+        for (offset, batch_rest) in records {
+            let record = NewRecord {
+                ts: 1,
+                labels: vec![("app".into(), "a".into())],
+                fields: vec![],
+                line: "line".into(),
+            };
+            record::encode(&mut bytes, *offset, *batch_rest, "p", 1, &record);
+        }
+        let path = log_path(dir.path(), 0);
+        std::fs::write(&path, &bytes).unwrap();
+        let file = Arc::new(File::open(&path).unwrap());
+        (dir, file, bytes.len() as u64)
+    }
+
+    // Found by fuzz/fuzz_targets/logpilot_segment.rs: a record at offset u64::MAX (intact, its
+    // CRC right) overflowed the next expected offset, a panic on open in a debug build and a
+    // segment ending at offset 0 in a release one.
+    #[test]
+    fn a_record_at_the_last_offset_is_cut_as_damage() {
+        let base = u64::MAX - 1;
+        let (dir, file, len) = segment_of(&[(base, 0), (u64::MAX, 0)]);
+        let scan = SegmentView::scan(dir.path(), base, file).unwrap();
+        assert_eq!(scan.view.end, u64::MAX, "the record before it is kept");
+        assert_eq!(scan.garbage, len - scan.view.size);
+        assert!(scan.garbage > 0);
+    }
 }

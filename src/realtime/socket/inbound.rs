@@ -3,6 +3,7 @@
 //! frames with the same codes as the REST API.
 
 use super::*;
+use crate::realtime::client_frames;
 
 /// A use case's error as the socket's `error` frame: its code and a message safe to show (a
 /// failure on our side is logged here and shown as a generic sentence).
@@ -52,66 +53,33 @@ impl Session {
     }
 
     pub(super) async fn handle_text(&mut self, text: &str) -> Result<(), Ended> {
-        let parsed = serde_json::from_str::<Value>(text);
-        let kind = parsed
-            .as_ref()
-            .ok()
-            .and_then(|v| v.get("type"))
-            .and_then(Value::as_str)
-            .and_then(|t| frames::CLIENT_TYPES.iter().find(|k| **k == t))
-            .copied()
-            .unwrap_or("invalid");
+        let inbound = client_frames::read(text);
         self.state
             .metrics
             .ws_frames
-            .with_label_values(&["in", kind])
+            .with_label_values(&["in", inbound.kind])
             .inc();
-        let client_id = parsed
-            .as_ref()
-            .ok()
-            .and_then(|v| v.get("client_id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
         if !self.allow_frame()? {
             let message = "too many frames; this one was dropped, slow down";
             return self
                 .send_text(
                     "error",
-                    frames::error("frame_rate_limited", message, client_id.as_deref()),
+                    frames::error("frame_rate_limited", message, inbound.client_id.as_deref()),
                 )
                 .await;
         }
-        let value = match parsed {
-            Ok(v) => v,
-            Err(e) => {
+        let frame = match inbound.frame {
+            Ok(frame) => frame,
+            Err(refused) => {
+                // Only a frame of a known type has a `client_id` the client meant as one.
+                let client_id = inbound
+                    .client_id
+                    .as_deref()
+                    .filter(|_| refused.code == ErrorCode::InvalidFrame);
                 return self
                     .send_text(
                         "error",
-                        frames::error("malformed_frame", &format!("not JSON: {e}"), None),
-                    )
-                    .await;
-            }
-        };
-        let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
-        if !frames::CLIENT_TYPES.contains(&kind) {
-            return self
-                .send_text(
-                    "error",
-                    frames::error(
-                        "unknown_type",
-                        &format!("unknown frame type {kind:?}"),
-                        None,
-                    ),
-                )
-                .await;
-        }
-        let frame: ClientFrame = match serde_json::from_value(value) {
-            Ok(f) => f,
-            Err(e) => {
-                return self
-                    .send_text(
-                        "error",
-                        frames::error("invalid_frame", &e.to_string(), client_id.as_deref()),
+                        frames::error(refused.code.as_str(), &refused.message, client_id),
                     )
                     .await;
             }

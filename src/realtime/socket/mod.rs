@@ -221,7 +221,7 @@ impl Session {
         let resume =
             tokio::time::timeout(Duration::from_secs(rt.resume_wait_secs), stream.next()).await;
         let positions = match resume {
-            Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<ClientFrame>(&text) {
+            Ok(Some(Ok(Message::Text(text)))) => match super::client_frames::read(&text).frame {
                 Ok(ClientFrame::Resume { rooms }) => {
                     self.state
                         .metrics
