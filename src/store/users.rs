@@ -10,7 +10,7 @@ use super::{StoreResult, new_id};
 use crate::domain::Actor;
 
 /// A user's profile. `is_admin` and `disabled` are shown only to the user themself and to
-/// administrators ([`User::seen_by`]); to anyone else they are left out.
+/// administrators; to anyone else they are left out.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct User {
     pub id: Uuid,
