@@ -76,7 +76,7 @@ struct Args {
     /// Username prefix of the benchmark users (`<prefix>-0`, `<prefix>-1`, ...).
     #[arg(long, default_value = "bench-idle")]
     username: String,
-    #[arg(long, default_value = "bench-idle-password")]
+    #[arg(long, default_value = "idle sockets hum beside 9 quiet wolves")]
     password: String,
     /// Group rooms each benchmark user follows (created when missing).
     #[arg(long, default_value_t = 2)]

@@ -171,8 +171,10 @@ pub struct RealtimeConfig {
     pub heartbeat_secs: u64,
     /// A socket silent for this long is closed as dead.
     pub idle_timeout_secs: u64,
-    /// Re-check the session every this many heartbeats (a revoked session is closed).
-    pub revalidate_every_beats: u64,
+    /// Seconds between a node's checks of all its sockets' sessions in one query: the safety net
+    /// under the "session ended" message that closes a revoked session's sockets at once (it
+    /// also closes sockets whose session expired). `0` turns it off.
+    pub session_check_secs: u64,
     /// Seconds the server waits for the client's `resume` frame.
     pub resume_wait_secs: u64,
     /// Sockets one user may hold across all nodes.
@@ -414,7 +416,7 @@ impl Default for Config {
                 write_timeout_secs: 10,
                 heartbeat_secs: 30,
                 idle_timeout_secs: 75,
-                revalidate_every_beats: 2,
+                session_check_secs: 300,
                 resume_wait_secs: 10,
                 max_sockets_per_user: 20,
                 frames_per_second: 10,

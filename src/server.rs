@@ -56,6 +56,7 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         client,
         node_id,
         &config.redis.key_prefix,
+        config.realtime.session_check_secs,
         stopping.clone(),
     )
     .await

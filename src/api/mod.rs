@@ -6,6 +6,7 @@ mod auth;
 mod error;
 pub mod extract;
 mod friends;
+mod headers;
 mod health;
 mod me;
 pub mod messages;
@@ -78,6 +79,7 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(headers::security_headers))
         .with_state(state)
 }
 

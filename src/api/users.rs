@@ -39,7 +39,8 @@ async fn search_users(
     ))
 }
 
-/// One person's public profile.
+/// One person's profile. `is_admin` and `disabled` are there only for the user themself and for
+/// administrators.
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path)), responses(
     (status = 200, body = User), (status = 404, body = ErrorBody, description = "user_not_found")))]
 async fn get_user(

@@ -105,7 +105,7 @@ pub async fn register(
 ) -> Result<SessionResponse, AccountError> {
     let username = Username::parse(&req.username)?;
     let display_name = DisplayName::parse(&req.display_name)?;
-    let password = Password::parse(&req.password)?;
+    let password = Password::parse(&req.password, &[username.as_str(), display_name.as_str()])?;
     rate_limit(
         state,
         &format!("reg:{}", client.ip),
@@ -152,7 +152,7 @@ pub async fn create_user(
         other => other?,
     };
     tx.commit().await?;
-    tracing::info!(user_id = %user.id, admin = user.is_admin, "account created");
+    tracing::info!(user_id = %user.id, admin = user.admin(), "account created");
     Ok(user)
 }
 
@@ -192,7 +192,11 @@ pub async fn change_password(
     actor: &Actor,
     change: PasswordChange,
 ) -> Result<(), AccountError> {
-    let new_password = Password::parse(&change.new_password)?;
+    let me = store::users::get(&state.db, actor.id).await?;
+    let new_password = Password::parse(
+        &change.new_password,
+        &[me.username.as_str(), me.display_name.as_str()],
+    )?;
     let config = &state.config.auth;
     rate_limit(
         state,
@@ -213,7 +217,7 @@ pub async fn change_password(
     store::users::set_password(&mut *tx, actor.id, &hash).await?;
     let ended = store::sessions::delete_all(&mut *tx, actor.id, Some(actor.session_id)).await?;
     tx.commit().await?;
-    forget_sessions(state, &ended).await?;
+    forget_sessions(state, actor.id, &ended).await?;
     Ok(())
 }
 
@@ -235,15 +239,17 @@ pub async fn search_users(
         .into());
     }
     let limit = page_size(state, limit, 20)?;
-    Ok(store::users::search(&state.db, actor.id, prefix, limit).await?)
+    let found = store::users::search(&state.db, actor.id, prefix, limit).await?;
+    Ok(found.into_iter().map(|u| u.seen_by(actor)).collect())
 }
 
-/// One person's public profile.
+/// One person's profile (with whether they are an administrator or disabled only for
+/// themself and administrators).
 #[tracing::instrument(skip_all, fields(user_id = %actor.id, other_id = %id))]
 pub async fn get_user(state: &AppState, actor: &Actor, id: Uuid) -> Result<User, AccountError> {
     match store::users::get(&state.db, id).await {
         Err(StoreError::NotFound) => Err(AccountError::UserNotFound),
-        other => Ok(other?),
+        other => Ok(other?.seen_by(actor)),
     }
 }
 
@@ -312,7 +318,7 @@ async fn disable(state: &AppState, actor: Option<Uuid>, id: Uuid) -> Result<User
     )
     .await?;
     tx.commit().await?;
-    forget_sessions(state, &ended).await?;
+    forget_sessions(state, id, &ended).await?;
     Ok(user)
 }
 

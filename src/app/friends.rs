@@ -95,7 +95,8 @@ pub struct FriendRequestResult {
 /// The actor's friends.
 #[tracing::instrument(skip_all, fields(user_id = %actor.id))]
 pub async fn list_friends(state: &AppState, actor: &Actor) -> Result<Vec<User>, FriendError> {
-    Ok(store::friends::list_friends(&state.db, actor.id).await?)
+    let friends = store::friends::list_friends(&state.db, actor.id).await?;
+    Ok(friends.into_iter().map(|u| u.seen_by(actor)).collect())
 }
 
 /// Ends a friendship with `other`. Existing DMs stay readable.
@@ -114,7 +115,11 @@ pub async fn list_requests(
     state: &AppState,
     actor: &Actor,
 ) -> Result<Vec<PendingRequest>, FriendError> {
-    Ok(store::friends::pending_requests(&state.db, actor.id).await?)
+    let mut requests = store::friends::pending_requests(&state.db, actor.id).await?;
+    for r in &mut requests {
+        r.user = r.user.clone().seen_by(actor);
+    }
+    Ok(requests)
 }
 
 /// The active account a request names, by id or by username.
@@ -154,7 +159,7 @@ pub async fn send_request(
     if target.id == actor.id {
         return Err(FriendError::RequestToSelf);
     }
-    if target.disabled {
+    if target.is_disabled() {
         return Err(FriendError::UserNotFound);
     }
     let mut tx = store::begin(&state.db).await?;
@@ -277,7 +282,8 @@ async fn tell(state: &AppState, whom: Uuid, kind: &'static str, request: &Friend
 /// People the actor has blocked.
 #[tracing::instrument(skip_all, fields(user_id = %actor.id))]
 pub async fn list_blocks(state: &AppState, actor: &Actor) -> Result<Vec<User>, FriendError> {
-    Ok(store::friends::list_blocked(&state.db, actor.id).await?)
+    let blocked = store::friends::list_blocked(&state.db, actor.id).await?;
+    Ok(blocked.into_iter().map(|u| u.seen_by(actor)).collect())
 }
 
 /// Blocks `other`: the friendship and pending requests between them end, and they can neither

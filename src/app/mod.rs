@@ -193,6 +193,10 @@ pub trait Notifier: Send + Sync {
         _data: Value,
     ) {
     }
+
+    /// `user`'s `sessions` ended (logout, revocation, password change, account disabled): their
+    /// sockets close, on every node.
+    async fn sessions_ended(&self, _user: Uuid, _sessions: Vec<Uuid>) {}
 }
 
 /// For request fields that may be null: tells a field left out (`None`) from one set to null
@@ -237,6 +241,12 @@ impl Notifier for Notifiers {
     ) {
         for n in &self.0 {
             n.room_ephemeral(room, from, kind, data.clone()).await;
+        }
+    }
+
+    async fn sessions_ended(&self, user: Uuid, sessions: Vec<Uuid>) {
+        for n in &self.0 {
+            n.sessions_ended(user, sessions.clone()).await;
         }
     }
 }

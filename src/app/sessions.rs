@@ -1,8 +1,8 @@
 //! Sessions: logging in (with its rate limits and failure counting), starting a session, logging
 //! out, and the caller's list of sessions. The api turns a new session into cookies.
 //!
-//! A revoked session is dropped from the Redis cache too ([`forget_sessions`]), so it stops
-//! working on every node at once.
+//! A revoked session is dropped from the Redis cache too, and its sockets on every node are
+//! closed ([`forget_sessions`]), so it stops working everywhere at once.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -191,8 +191,8 @@ pub async fn start_session(
 /// Ends the actor's current session.
 #[tracing::instrument(skip_all, fields(user_id = %actor.id))]
 pub async fn logout(state: &AppState, actor: &Actor) -> Result<(), SessionError> {
-    if let Some(hash) = store::sessions::delete_one(&state.db, actor.id, actor.session_id).await? {
-        forget_sessions(state, &[hash]).await?;
+    if let Some(ended) = store::sessions::delete_one(&state.db, actor.id, actor.session_id).await? {
+        forget_sessions(state, actor.id, &[ended]).await?;
     }
     Ok(())
 }
@@ -200,8 +200,8 @@ pub async fn logout(state: &AppState, actor: &Actor) -> Result<(), SessionError>
 /// Ends every session of the actor, on every device.
 #[tracing::instrument(skip_all, fields(user_id = %actor.id))]
 pub async fn logout_all(state: &AppState, actor: &Actor) -> Result<(), SessionError> {
-    let hashes = store::sessions::delete_all(&state.db, actor.id, None).await?;
-    forget_sessions(state, &hashes).await?;
+    let ended = store::sessions::delete_all(&state.db, actor.id, None).await?;
+    forget_sessions(state, actor.id, &ended).await?;
     Ok(())
 }
 
@@ -222,9 +222,9 @@ pub async fn revoke_session(
     actor: &Actor,
     session: Uuid,
 ) -> Result<(), SessionError> {
-    let hash = store::sessions::delete_one(&state.db, actor.id, session)
+    let ended = store::sessions::delete_one(&state.db, actor.id, session)
         .await?
         .ok_or(SessionError::NotFound)?;
-    forget_sessions(state, &[hash]).await?;
+    forget_sessions(state, actor.id, &[ended]).await?;
     Ok(())
 }

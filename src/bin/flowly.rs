@@ -556,7 +556,8 @@ async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            let password = Password::parse(&password)?;
+            let password = Password::parse(&password, &[username.as_str(), display_name.as_str()])
+                .map_err(|e| anyhow::anyhow!("{}: {e}", e.code))?;
             let user =
                 accounts::create_user(&db, &config.auth, &username, &display_name, password, admin)
                     .await
@@ -565,7 +566,7 @@ async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
                 "created {} ({}){}",
                 user.username,
                 user.id,
-                if user.is_admin { ", administrator" } else { "" }
+                if user.admin() { ", administrator" } else { "" }
             );
         }
         UsersCommand::List => {
@@ -573,7 +574,7 @@ async fn users(config: Config, cmd: UsersCommand) -> anyhow::Result<()> {
             loop {
                 let page = accounts::users_page(&db, after.as_deref(), 200).await?;
                 for u in &page {
-                    let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
+                    let flags = [(u.admin(), "admin"), (u.is_disabled(), "disabled")]
                         .iter()
                         .filter(|(on, _)| *on)
                         .map(|(_, name)| *name)

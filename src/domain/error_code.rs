@@ -88,7 +88,7 @@ error_codes! {
     InvalidCredentials = 401, "invalid_credentials", "Wrong username or password.";
     AccountDisabled = 403, "account_disabled", "An administrator disabled this account.";
     WrongPassword = 403, "wrong_password", "The current password given is wrong.";
-    WeakPassword = 422, "weak_password", "A password shorter than 10 characters.";
+    WeakPassword = 422, "weak_password", "A password shorter than 10 characters, or easy to guess (a common password, or one made of the account's names); the message says why.";
     SessionNotFound = 404, "session_not_found", "No such session of yours.";
     UserNotFound = 404, "user_not_found", "No such user.";
     CannotDisableSelf = 409, "cannot_disable_self", "Administrators cannot disable their own account.";

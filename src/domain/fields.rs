@@ -113,26 +113,65 @@ impl DisplayName {
 }
 
 string_newtype!(
-    /// A password: 10–1024 characters (the upper bound keeps hashing cheap to refuse).
+    /// A password: 10–1024 characters (the upper bound keeps hashing cheap to refuse) that a
+    /// strength estimator (zxcvbn) finds hard to guess, even knowing the account's names.
     Password
 );
 
+/// The least zxcvbn score a new password needs: 3 means more than 10^8 guesses, which zxcvbn
+/// calls "safely unguessable" with moderate protection against an offline attack on a slow hash
+/// such as argon2id (and far beyond what the login rate limits let anyone try online).
+pub const MIN_PASSWORD_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
+
+/// Characters of a password the estimator reads. Its matching grows faster than linearly with the
+/// length; a password whose first 100 characters are hard to guess is hard to guess.
+const ESTIMATED_CHARS: usize = 100;
+
 impl Password {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+    /// Parses a new password for an account. `context` holds what an attacker would try first
+    /// for this account besides common passwords: its username and display name (the product's
+    /// name is always added). Refused with `weak_password` and the estimator's advice.
+    pub fn parse(raw: &str, context: &[&str]) -> Result<Self, Invalid> {
         let chars = raw.chars().count();
         if chars < 10 {
-            Err(Invalid::new(
+            return Err(Invalid::new(
                 ErrorCode::WeakPassword,
                 "password must be at least 10 characters",
-            ))
-        } else if raw.len() > 1024 {
-            Err(Invalid::new(
+            ));
+        }
+        if raw.len() > 1024 {
+            return Err(Invalid::new(
                 ErrorCode::InvalidPassword,
                 "password must be at most 1024 bytes",
-            ))
-        } else {
-            Ok(Password(raw.to_owned()))
+            ));
         }
+        let estimated: String = raw.chars().take(ESTIMATED_CHARS).collect();
+        let mut inputs: Vec<&str> = vec!["flowly"];
+        for input in context {
+            inputs.push(input);
+            // "Ann Lee" is also tried as "ann" and "lee".
+            inputs.extend(input.split_whitespace());
+        }
+        let entropy = zxcvbn::zxcvbn(&estimated, &inputs);
+        if entropy.score() >= MIN_PASSWORD_SCORE {
+            return Ok(Password(raw.to_owned()));
+        }
+        let mut advice: Vec<String> = Vec::new();
+        if let Some(feedback) = entropy.feedback() {
+            advice.extend(feedback.warning().map(|w| w.to_string()));
+            advice.extend(feedback.suggestions().iter().map(ToString::to_string));
+        }
+        if advice.is_empty() {
+            advice.push("Add another word or two. Uncommon words are better.".into());
+        }
+        let advice: Vec<&str> = advice
+            .iter()
+            .map(|a| a.trim().trim_end_matches('.'))
+            .collect();
+        Err(Invalid::new(
+            ErrorCode::WeakPassword,
+            format!("this password is too easy to guess: {}", advice.join(". ")),
+        ))
     }
 }
 
@@ -375,16 +414,51 @@ mod tests {
     }
 
     #[test]
-    fn passwords_need_ten_characters() {
-        assert_eq!(
-            Password::parse("short").map_err(|e| e.code.as_str()),
-            Err("weak_password")
+    fn passwords_need_ten_characters_and_to_be_hard_to_guess() {
+        let context = ["annabel", "Annabel Lee"];
+        let code = |raw: &str| Password::parse(raw, &context).map_err(|e| e.code.as_str());
+        assert_eq!(code("short"), Err("weak_password"));
+        assert_eq!(code(&"x".repeat(2000)), Err("invalid_password"));
+        for weak in [
+            "password12",
+            "aaaaaaaaaa",
+            "1234567890",
+            "qwertyuiop123",
+            "annabel2024!",
+            "Annabel Lee 1",
+            "flowlyflowly",
+        ] {
+            assert_eq!(code(weak), Err("weak_password"), "{weak:?} accepted");
+        }
+        for strong in [
+            "copper kettles hum beside 9 quiet wolves",
+            "amber herons drift past quiet mills 0",
+            "idle sockets hum beside 9 quiet wolves",
+            "annabel rides 7 purple trams at dawn",
+            "f3a9c1d27be04e6a9d5c8b1e0f7a2c64",
+        ] {
+            assert!(code(strong).is_ok(), "{strong:?} refused");
+        }
+        // A long password is judged by its start, so checking it stays cheap.
+        assert!(
+            code(&format!(
+                "copper kettles hum beside 9 quiet wolves{}",
+                "x".repeat(900)
+            ))
+            .is_ok()
         );
-        assert!(Password::parse("long enough!").is_ok());
-        assert_eq!(
-            Password::parse(&"x".repeat(2000)).map_err(|e| e.code.as_str()),
-            Err("invalid_password")
+    }
+
+    #[test]
+    fn a_weak_password_is_refused_with_the_estimators_advice() {
+        let err = Password::parse("password12", &["ann", "Ann"]).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("this password is too easy to guess: "),
+            "{}",
+            err.message
         );
+        assert!(err.message.len() > "this password is too easy to guess: ".len() + 10);
     }
 
     #[test]

@@ -4,12 +4,17 @@
 //! and ephemeral frames (typing, presence, read markers). The durable events themselves are read
 //! from PostgreSQL's `room_events`, once per node per batch, so a lost hint delays an event until
 //! the next one but never loses it, and every socket fills any gap it sees from the same table.
+//!
+//! The same channel says "these sessions ended": every node closes their sockets at once. A node
+//! that may have missed such a message (its subscription dropped) checks all its sockets'
+//! sessions against PostgreSQL when it resubscribes, and every `realtime.session_check_secs`
+//! anyway.
 
 use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU8, AtomicU64, Ordering},
     },
 };
 
@@ -47,26 +52,76 @@ pub struct Ephemeral {
     pub text: String,
 }
 
+/// Why the hub wants a socket closed (its task reads [`Conn::closing`] when woken).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Closing {
+    /// Not closing.
+    No = 0,
+    /// Its queue overflowed: the client is too slow.
+    TooSlow = 1,
+    /// Its session ended (logout, revocation, password change, account disabled).
+    SessionEnded = 2,
+}
+
 /// A local socket as the hub knows it.
 #[derive(Clone)]
 pub struct Conn {
     pub id: u64,
     pub user: Uuid,
+    /// The session the socket was opened with.
+    pub session: Uuid,
     pub tx: mpsc::Sender<Outbound>,
-    /// Set when the socket's queue overflowed; its task closes it.
-    pub overflowed: Arc<AtomicBool>,
+    /// A [`Closing`], set by the hub; the socket's task closes it.
+    pub closing: Arc<AtomicU8>,
     pub wake: Arc<Notify>,
 }
 
 impl Conn {
+    /// A socket's entry for the hub.
+    pub fn new(id: u64, user: Uuid, session: Uuid, tx: mpsc::Sender<Outbound>) -> Conn {
+        Conn {
+            id,
+            user,
+            session,
+            tx,
+            closing: Arc::new(AtomicU8::new(Closing::No as u8)),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Why the socket should close, if it should.
+    pub fn closing(&self) -> Closing {
+        match self.closing.load(Ordering::Relaxed) {
+            1 => Closing::TooSlow,
+            2 => Closing::SessionEnded,
+            _ => Closing::No,
+        }
+    }
+
+    /// Asks the socket's task to close it (the first reason stays).
+    fn close(&self, why: Closing) {
+        if self
+            .closing
+            .compare_exchange(
+                Closing::No as u8,
+                why as u8,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        {
+            self.wake.notify_one();
+        }
+    }
+
     /// Queues `item`, or marks the socket as too slow when its queue is full.
     fn offer(&self, item: Outbound) {
-        if self.overflowed.load(Ordering::Relaxed) {
+        if self.closing() != Closing::No {
             return;
         }
         if self.tx.try_send(item).is_err() {
-            self.overflowed.store(true, Ordering::Relaxed);
-            self.wake.notify_one();
+            self.close(Closing::TooSlow);
         }
     }
 }
@@ -100,6 +155,8 @@ enum Wire {
     },
     /// An ephemeral frame for some users.
     UserEphemeral { us: Vec<Uuid>, f: String },
+    /// User `u`'s sessions `ss` ended: their sockets close.
+    SessionsEnded { u: Uuid, ss: Vec<Uuid> },
 }
 
 pub struct Hub {
@@ -120,6 +177,7 @@ impl Hub {
         client: redis::Client,
         node: Uuid,
         prefix: &str,
+        session_check_secs: u64,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Arc<Hub>, redis::RedisError> {
         let channel = format!("{prefix}events");
@@ -139,6 +197,21 @@ impl Hub {
         let listener = Arc::clone(&hub);
         let stop = shutdown.clone();
         tokio::spawn(listener.listen(client, pubsub, stop));
+        if session_check_secs > 0 {
+            let checker = Arc::clone(&hub);
+            let mut stop = shutdown.clone();
+            tokio::spawn(async move {
+                let period = Duration::from_secs(session_check_secs);
+                let mut tick =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                loop {
+                    tokio::select! {
+                        _ = super::stopped(&mut stop) => break,
+                        _ = tick.tick() => checker.check_sessions().await,
+                    }
+                }
+            });
+        }
 
         let dispatcher = Arc::clone(&hub);
         tokio::spawn(async move {
@@ -183,6 +256,9 @@ impl Hub {
                             for room in rooms {
                                 let _ = self.hints.send(room);
                             }
+                            // A "session ended" message may have been missed meanwhile.
+                            let checker = Arc::clone(&self);
+                            tokio::spawn(async move { checker.check_sessions().await });
                             pubsub = Some(p);
                         }
                         Err(e) => tracing::warn!(error = %e, "redis pub/sub: cannot subscribe"),
@@ -269,6 +345,70 @@ impl Hub {
     /// Local sockets of the node.
     pub fn socket_count(&self) -> usize {
         self.lock().users.values().map(HashMap::len).sum()
+    }
+
+    /// Closes this node's sockets of `user`'s `sessions`; returns how many.
+    fn end_sessions(&self, user: Uuid, sessions: &[Uuid]) -> usize {
+        let inner = self.lock();
+        let mut closed = 0;
+        for conn in inner
+            .users
+            .get(&user)
+            .into_iter()
+            .flat_map(HashMap::values)
+            .filter(|c| sessions.contains(&c.session))
+        {
+            conn.close(Closing::SessionEnded);
+            closed += 1;
+        }
+        closed
+    }
+
+    /// Checks every local socket's session against PostgreSQL (one query per 1,000 sessions) and
+    /// closes those whose session ended: the safety net under [`Hub::sessions_ended`] messages.
+    pub async fn check_sessions(&self) {
+        let conns: Vec<Conn> = self
+            .lock()
+            .users
+            .values()
+            .flat_map(HashMap::values)
+            .cloned()
+            .collect();
+        let mut sessions: Vec<Uuid> = conns.iter().map(|c| c.session).collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        let mut live = std::collections::HashSet::with_capacity(sessions.len());
+        for chunk in sessions.chunks(1000) {
+            match store::sessions::live_among(&self.db, chunk).await {
+                Ok(ids) => live.extend(ids),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot check the sockets' sessions; next time");
+                    return;
+                }
+            }
+        }
+        let mut closed = 0;
+        for conn in conns.iter().filter(|c| !live.contains(&c.session)) {
+            conn.close(Closing::SessionEnded);
+            closed += 1;
+        }
+        if closed > 0 {
+            tracing::info!(closed, "closed sockets whose session had ended");
+        }
+    }
+
+    /// Tells every node (this one first, whatever Redis does) that `user`'s `sessions` ended, so
+    /// their sockets close now.
+    pub async fn sessions_ended(&self, user: Uuid, sessions: Vec<Uuid>) {
+        if sessions.is_empty() {
+            return;
+        }
+        self.end_sessions(user, &sessions);
+        self.publish(&Wire::SessionsEnded {
+            u: user,
+            ss: sessions,
+        })
+        .await;
     }
 
     async fn publish(&self, wire: &Wire) {
@@ -364,6 +504,12 @@ impl Hub {
                     conn.offer(Outbound::Ephemeral(Arc::clone(&frame)));
                 }
             }
+            Wire::SessionsEnded { u, ss } => {
+                let closed = self.end_sessions(u, &ss);
+                if closed > 0 {
+                    tracing::info!(user_id = %u, closed, "closing sockets of ended sessions");
+                }
+            }
             Wire::UserEphemeral { us, f } => {
                 let frame = Arc::new(Ephemeral {
                     room: None,
@@ -449,5 +595,9 @@ impl crate::app::Notifier for Hub {
     ) {
         let frame = super::frames::ephemeral(kind, Some(room), data);
         Hub::room_ephemeral(self, room, from, frame).await;
+    }
+
+    async fn sessions_ended(&self, user: Uuid, sessions: Vec<Uuid>) {
+        Hub::sessions_ended(self, user, sessions).await;
     }
 }

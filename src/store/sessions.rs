@@ -73,14 +73,21 @@ pub async fn list_for_user(db: impl PgExecutor<'_>, user_id: Uuid) -> StoreResul
     .await?)
 }
 
-/// Deletes one session of a user; returns its token hash when it existed.
+/// A session just deleted: what is needed to forget it everywhere (its cache entry, its sockets).
+#[derive(Debug, Clone, FromRow)]
+pub struct Ended {
+    pub id: Uuid,
+    pub token_hash: Vec<u8>,
+}
+
+/// Deletes one session of a user; returns it when it existed.
 pub async fn delete_one(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
     session_id: Uuid,
-) -> StoreResult<Option<Vec<u8>>> {
-    Ok(sqlx::query_scalar(
-        "delete from sessions where id = $1 and user_id = $2 returning token_hash",
+) -> StoreResult<Option<Ended>> {
+    Ok(sqlx::query_as(
+        "delete from sessions where id = $1 and user_id = $2 returning id, token_hash",
     )
     .bind(session_id)
     .bind(user_id)
@@ -88,17 +95,29 @@ pub async fn delete_one(
     .await?)
 }
 
-/// Deletes every session of a user except `keep`; returns the deleted token hashes.
+/// Deletes every session of a user except `keep`; returns the deleted sessions.
 pub async fn delete_all(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
     keep: Option<Uuid>,
-) -> StoreResult<Vec<Vec<u8>>> {
-    Ok(sqlx::query_scalar(
-        "delete from sessions where user_id = $1 and id is distinct from $2 returning token_hash",
+) -> StoreResult<Vec<Ended>> {
+    Ok(sqlx::query_as(
+        "delete from sessions where user_id = $1 and id is distinct from $2 returning id, token_hash",
     )
     .bind(user_id)
     .bind(keep)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Which of `ids` are live sessions (not expired, their user not disabled). The hub's periodic
+/// check of its sockets, one query for many.
+pub async fn live_among(db: impl PgExecutor<'_>, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "select s.id from sessions s join users u on u.id = s.user_id
+         where s.id = any($1) and s.expires_at > now() and u.disabled_at is null",
+    )
+    .bind(ids)
     .fetch_all(db)
     .await?)
 }

@@ -7,17 +7,48 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{StoreResult, new_id};
+use crate::domain::Actor;
 
-/// A user as others see them.
+/// A user's profile. `is_admin` and `disabled` are shown only to the user themself and to
+/// administrators; to anyone else they are left out.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub username: String,
     pub display_name: String,
     pub bio: String,
-    pub is_admin: bool,
-    pub disabled: bool,
+    /// Whether the user is an administrator. Only on your own profile, or to administrators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub is_admin: Option<bool>,
+    /// Whether an administrator disabled the account. Only on your own profile, or to
+    /// administrators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub disabled: Option<bool>,
     pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The profile as `viewer` may see it: whether someone is an administrator or disabled is
+    /// for them and the administrators to know, not for everyone.
+    pub fn seen_by(mut self, viewer: &Actor) -> User {
+        if !(viewer.is_admin || viewer.id == self.id) {
+            self.is_admin = None;
+            self.disabled = None;
+        }
+        self
+    }
+
+    /// Whether the user is an administrator (false when the profile was read without it).
+    pub fn admin(&self) -> bool {
+        self.is_admin == Some(true)
+    }
+
+    /// Whether the account is disabled (false when the profile was read without it).
+    pub fn is_disabled(&self) -> bool {
+        self.disabled == Some(true)
+    }
 }
 
 const USER_COLUMNS: &str =

@@ -38,6 +38,19 @@ pub const JOB_OUTCOMES: &[&str] = &["done", "failed", "retried", "dead"];
 /// The assistant's streams.
 pub const JOB_STREAMS: &[&str] = &["requests", "index"];
 
+/// Argon2 work done by this process, by `op` (`hash`: a password hashed; `verify`: a password
+/// checked against a hash). Process-wide rather than a field of [`Metrics`]: passwords are also
+/// hashed where no node's state is at hand (`flowly users create`). Every registry made by
+/// [`Metrics::new`] reports it.
+static PASSWORD_HASHING: std::sync::OnceLock<IntCounterVec> = std::sync::OnceLock::new();
+
+/// Counts one argon2 operation of this process (`op`: `hash` or `verify`).
+pub fn count_password_hashing(op: &'static str) {
+    if let Some(counter) = PASSWORD_HASHING.get() {
+        counter.with_label_values(&[op]).inc();
+    }
+}
+
 /// The process's Prometheus registry and the metrics Flowly records.
 pub struct Metrics {
     pub registry: Registry,
@@ -110,6 +123,23 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        let hashing = match PASSWORD_HASHING.get() {
+            Some(counter) => counter.clone(),
+            None => {
+                let counter = IntCounterVec::new(
+                    Opts::new(
+                        "password_hashing_total",
+                        "Argon2 operations of this process, by op (hash, verify)",
+                    ),
+                    &["op"],
+                )?;
+                PASSWORD_HASHING.get_or_init(|| counter).clone()
+            }
+        };
+        let hashing = registered(r, hashing)?;
+        for op in ["hash", "verify"] {
+            hashing.with_label_values(&[op]);
+        }
         let metrics = Metrics {
             http_requests: registered(
                 r,

@@ -5,7 +5,7 @@ pub mod ship;
 
 mod metrics;
 
-pub use metrics::{Metrics, metrics_handler, track_http};
+pub use metrics::{Metrics, count_password_hashing, metrics_handler, track_http};
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 

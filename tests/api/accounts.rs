@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use flowly_testkit::{Client, TestApp, code};
+use flowly_testkit::{Client, TestApp, code, password_of};
 
 #[tokio::test]
 async fn the_first_account_becomes_admin_and_later_ones_do_not() {
@@ -25,15 +25,15 @@ async fn registration_validates_and_refuses_taken_usernames() {
     let anon = app.anonymous();
     let cases = [
         (
-            json!({"username": "ab", "display_name": "A", "password": "long enough pw"}),
+            json!({"username": "ab", "display_name": "A", "password": "copper kettles hum beside 9 quiet wolves"}),
             "invalid_username",
         ),
         (
-            json!({"username": "Ann!", "display_name": "A", "password": "long enough pw"}),
+            json!({"username": "Ann!", "display_name": "A", "password": "copper kettles hum beside 9 quiet wolves"}),
             "invalid_username",
         ),
         (
-            json!({"username": "ann", "display_name": "", "password": "long enough pw"}),
+            json!({"username": "ann", "display_name": "", "password": "copper kettles hum beside 9 quiet wolves"}),
             "invalid_display_name",
         ),
         (
@@ -50,7 +50,7 @@ async fn registration_validates_and_refuses_taken_usernames() {
     let (status, err) = anon
         .post(
             "/api/v1/auth/register",
-            json!({"username": "ann", "display_name": "Other", "password": "long enough pw"}),
+            json!({"username": "ann", "display_name": "Other", "password": "copper kettles hum beside 9 quiet wolves"}),
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -85,7 +85,7 @@ async fn login_logout_and_sessions() {
     let (status, session) = anon
         .post(
             "/api/v1/auth/login",
-            json!({"username": "ANN", "password": "password-ann"}),
+            json!({"username": "ANN", "password": password_of("ann")}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{session}");
@@ -126,7 +126,7 @@ async fn login_logout_and_sessions() {
 async fn logout_everywhere_ends_every_session() {
     let app = TestApp::spawn().await;
     let ann = app.register("ann").await;
-    let phone = app.login("ann", "password-ann").await;
+    let phone = app.login("ann", &password_of("ann")).await;
     assert_eq!(phone.get("/api/v1/me").await.0, StatusCode::OK);
     assert_eq!(
         ann.post("/api/v1/auth/logout-all", json!({})).await.0,
@@ -141,12 +141,12 @@ async fn changing_the_password_ends_other_sessions_and_needs_the_old_one() {
     let app = TestApp::spawn().await;
     let ann = app.register("ann").await;
     let anon = app.anonymous();
-    let phone = app.login("ann", "password-ann").await;
+    let phone = app.login("ann", &password_of("ann")).await;
 
     let (status, err) = ann
         .post(
             "/api/v1/me/password",
-            json!({"current_password": "not it at all", "new_password": "a brand new secret"}),
+            json!({"current_password": "not it at all", "new_password": "copper kettles hum beside 9 quiet wolves"}),
         )
         .await;
     assert_eq!(
@@ -156,7 +156,7 @@ async fn changing_the_password_ends_other_sessions_and_needs_the_old_one() {
     let (status, err) = ann
         .post(
             "/api/v1/me/password",
-            json!({"current_password": "password-ann", "new_password": "short"}),
+            json!({"current_password": password_of("ann"), "new_password": "short"}),
         )
         .await;
     assert_eq!(
@@ -166,7 +166,7 @@ async fn changing_the_password_ends_other_sessions_and_needs_the_old_one() {
     let (status, _) = ann
         .post(
             "/api/v1/me/password",
-            json!({"current_password": "password-ann", "new_password": "a brand new secret"}),
+            json!({"current_password": password_of("ann"), "new_password": "copper kettles hum beside 9 quiet wolves"}),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -180,14 +180,14 @@ async fn changing_the_password_ends_other_sessions_and_needs_the_old_one() {
     let (status, _) = anon
         .post(
             "/api/v1/auth/login",
-            json!({"username": "ann", "password": "password-ann"}),
+            json!({"username": "ann", "password": password_of("ann")}),
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = anon
         .post(
             "/api/v1/auth/login",
-            json!({"username": "ann", "password": "a brand new secret"}),
+            json!({"username": "ann", "password": "copper kettles hum beside 9 quiet wolves"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -258,7 +258,7 @@ async fn an_admin_disables_a_user_whose_sessions_end_at_once() {
         .anonymous()
         .post(
             "/api/v1/auth/login",
-            json!({"username": "bob", "password": "password-bob"}),
+            json!({"username": "bob", "password": password_of("bob")}),
         )
         .await;
     assert_eq!(
@@ -295,7 +295,7 @@ async fn an_admin_disables_a_user_whose_sessions_end_at_once() {
         .anonymous()
         .post(
             "/api/v1/auth/login",
-            json!({"username": "bob", "password": "password-bob"}),
+            json!({"username": "bob", "password": password_of("bob")}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -322,7 +322,7 @@ async fn failed_logins_are_rate_limited_per_account_and_per_address() {
     let response = anon
         .http
         .post(format!("{}/api/v1/auth/login", app.base))
-        .json(&json!({"username": "ann", "password": "password-ann"}))
+        .json(&json!({"username": "ann", "password": password_of("ann")}))
         .send()
         .await
         .unwrap();
@@ -364,7 +364,7 @@ async fn cookie_sessions_need_the_csrf_header_for_writes() {
     let response = browser
         .http
         .post(format!("{}/api/v1/auth/login", app.base))
-        .json(&json!({"username": "ann", "password": "password-ann"}))
+        .json(&json!({"username": "ann", "password": password_of("ann")}))
         .send()
         .await
         .unwrap();
@@ -408,4 +408,140 @@ async fn cookie_sessions_need_the_csrf_header_for_writes() {
     let (status, me) = real.patch("/api/v1/me", json!({"bio": "real"})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["bio"], "real");
+}
+
+#[tokio::test]
+async fn guessable_passwords_are_refused_with_the_estimators_advice_everywhere() {
+    let app = TestApp::spawn().await;
+    let anon = app.anonymous();
+    // Common, repetitive, and made of the account's own names or the product's: all long enough.
+    let weak = [
+        ("annabel", "Annabel Lee", "password12"),
+        ("annabel", "Annabel Lee", "aaaaaaaaaa"),
+        ("annabel", "Annabel Lee", "annabel2024!"),
+        ("annabel", "Annabel Lee", "annabel lee 1"),
+        ("annabel", "Annabel Lee", "flowlyflowly"),
+        ("annabel", "Annabel Lee", "qwertyuiop123"),
+    ];
+    for (username, display_name, password) in weak {
+        let (status, err) = anon
+            .post(
+                "/api/v1/auth/register",
+                json!({"username": username, "display_name": display_name, "password": password}),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&err)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "weak_password"),
+            "{password}: {err}"
+        );
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("this password is too easy to guess"),
+            "{password}: {message}"
+        );
+    }
+    // Nothing was written: the username is still free.
+    let (status, body) = anon
+        .post(
+            "/api/v1/auth/register",
+            json!({"username": "annabel", "display_name": "Annabel Lee",
+                   "password": "copper kettles hum beside 9 quiet wolves"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Changing the password runs the same check, with the same code; the old one still works.
+    let ann = app.register("ann").await;
+    let (status, err) = ann
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": password_of("ann"), "new_password": "password1234"}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "weak_password"),
+        "{err}"
+    );
+    app.login("ann", &password_of("ann")).await;
+}
+
+#[tokio::test]
+async fn only_admins_and_the_user_themself_see_admin_and_disabled_flags() {
+    let app = TestApp::spawn().await;
+    let admin = app.register("admin").await;
+    let bob = app.register("bob").await;
+    let cat = app.register("cat").await;
+    app.befriend(&bob, &cat).await;
+
+    // Someone else's profile, found by id, by search or in the friend list: no flags.
+    let (status, seen) = bob.get(&format!("/api/v1/users/{}", admin.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen["username"], "admin");
+    for flag in ["is_admin", "disabled"] {
+        assert!(
+            seen.get(flag).is_none(),
+            "{flag} shown to another user: {seen}"
+        );
+    }
+    let (_, found) = bob.get("/api/v1/users?q=adm").await;
+    assert_eq!(found[0]["username"], "admin", "{found}");
+    assert!(found[0].get("is_admin").is_none(), "{found}");
+    let (_, friends) = bob.get("/api/v1/friends").await;
+    let friend = &friends.as_array().unwrap()[0];
+    assert!(
+        friend.get("is_admin").is_none() && friend.get("disabled").is_none(),
+        "{friend}"
+    );
+
+    // Their own profile, and anyone's to an administrator: with flags.
+    let (_, own) = bob.get(&format!("/api/v1/users/{}", bob.id)).await;
+    assert_eq!(
+        (own["is_admin"].clone(), own["disabled"].clone()),
+        (json!(false), json!(false))
+    );
+    let (_, to_admin) = admin.get(&format!("/api/v1/users/{}", cat.id)).await;
+    assert_eq!(to_admin["is_admin"], false);
+    assert_eq!(to_admin["disabled"], false);
+    let (_, me) = admin.get("/api/v1/me").await;
+    assert_eq!(me["is_admin"], true);
+}
+
+#[tokio::test]
+async fn api_responses_carry_browser_security_headers_and_tokens_are_never_cached() {
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::new();
+    let register = http
+        .post(format!("{}/api/v1/auth/register", app.base))
+        .json(&json!({"username": "ann", "display_name": "Ann", "password": password_of("ann")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), StatusCode::CREATED);
+    let login = http
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"username": "ann", "password": password_of("ann")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let error = http
+        .get(format!("{}/api/v1/me", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error.status(), StatusCode::UNAUTHORIZED);
+    for response in [&register, &login, &error] {
+        let h = response.headers();
+        let header = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(header("cache-control"), "no-store", "{h:?}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{h:?}");
+        assert_eq!(header("x-frame-options"), "DENY", "{h:?}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{h:?}");
+        assert!(
+            header("content-security-policy").contains("frame-ancestors 'none'"),
+            "{h:?}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use flowly_testkit::{Client, TestApp, code};
+use flowly_testkit::{Client, TestApp, code, password_of};
 
 const REGENERATE: &str =
     "cargo run --bin flowly -- openapi > web/openapi.json && (cd web && npm run gen:api)";
@@ -522,7 +522,7 @@ async fn cookie_writes_without_the_csrf_header_get_the_documented_403() {
     let (status, _) = browser
         .post(
             "/api/v1/auth/login",
-            json!({ "username": "ann", "password": "password-ann" }),
+            json!({ "username": "ann", "password": password_of("ann") }),
         )
         .await;
     assert_eq!(status, StatusCode::OK);

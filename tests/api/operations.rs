@@ -164,33 +164,63 @@ fn flowly_config_prints_the_effective_config_without_secrets() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid configuration"));
 }
 
-#[tokio::test]
-async fn an_admin_is_created_from_the_shell_and_can_log_in() {
-    let app = TestApp::spawn().await;
+/// Runs `flowly users create <args>` against `app`'s database and Redis, with `password`.
+async fn create_from_shell(
+    app: &TestApp,
+    args: &'static [&'static str],
+    password: &'static str,
+) -> std::process::Output {
     let db_url = app.state.config.database.url.expose().to_owned();
     let redis_url = app.state.config.redis.url.expose().to_owned();
-    let out = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let env = [
             ("FLOWLY_DATABASE__URL", db_url.as_str()),
             ("FLOWLY_REDIS__URL", redis_url.as_str()),
-            ("FLOWLY_NEW_PASSWORD", "shell-made password"),
+            ("FLOWLY_NEW_PASSWORD", password),
             ("FLOWLY_LOG__LEVEL", "warn"),
         ];
-        flowly(&["users", "create", "root", "--admin"], &env)
+        let mut full = vec!["users", "create"];
+        full.extend_from_slice(args);
+        flowly(&full, &env)
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_is_created_from_the_shell_and_can_log_in() {
+    let app = TestApp::spawn().await;
+    let out = create_from_shell(
+        &app,
+        &["root", "--admin"],
+        "shell made 4 copper kettles hum",
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("administrator"));
+
+    // A guessable password is refused from the shell as from the API, and no account is made.
+    let weak = create_from_shell(&app, &["weakling"], "rootroot123").await;
+    assert!(!weak.status.success());
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("weak_password"),
+        "{}",
+        String::from_utf8_lossy(&weak.stderr)
+    );
+    let made: i64 = sqlx::query_scalar("select count(*) from users where username = 'weakling'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(made, 0);
     let (status, session) = app
         .anonymous()
         .post(
             "/api/v1/auth/login",
-            json!({ "username": "root", "password": "shell-made password" }),
+            json!({ "username": "root", "password": "shell made 4 copper kettles hum" }),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -213,6 +243,25 @@ async fn the_web_client_is_served_at_the_root_and_api_misses_stay_json() {
 
     let index = get("/").await.unwrap();
     assert_eq!(index.status(), StatusCode::OK);
+    // The client runs no inline script or style: the policy allows only its own files.
+    let csp = index.headers()["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} missing from {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(index.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(index.headers()["x-frame-options"], "DENY");
+    assert_eq!(index.headers()["referrer-policy"], "no-referrer");
     assert!(
         index
             .text()
@@ -221,6 +270,7 @@ async fn the_web_client_is_served_at_the_root_and_api_misses_stay_json() {
             .contains("<title>Flowly</title>")
     );
     let js = get("/assets/app.js").await.unwrap();
+    assert_eq!(js.headers()["x-content-type-options"], "nosniff");
     assert!(
         js.headers()["content-type"]
             .to_str()

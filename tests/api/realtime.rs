@@ -6,8 +6,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use flowly_testkit::{
-    TestApp, TestUser, eventually, fresh_database, say, test_config,
-    ws::{self, connect, seqs},
+    Client, TestApp, TestUser, eventually, fresh_database, password_of, say, test_config,
+    ws::{self, Ws, connect, seqs},
 };
 
 fn token(user: &TestUser) -> String {
@@ -468,8 +468,6 @@ async fn bad_frames_get_errors_and_floods_and_huge_frames_close_the_socket() {
 #[tokio::test]
 async fn a_revoked_session_is_closed_and_a_user_has_a_socket_limit() {
     let app = TestApp::spawn_with(|c| {
-        c.realtime.heartbeat_secs = 1;
-        c.realtime.revalidate_every_beats = 1;
         c.realtime.max_sockets_per_user = 2;
     })
     .await;
@@ -684,4 +682,98 @@ async fn the_socket_metrics_count_sockets_frames_live_delivery_replays_and_close
         "{text}"
     );
     assert!(!text.contains(&room.to_string()) && !text.contains(&bob.id.to_string()));
+}
+
+/// Waits for a revoked session's socket to close, at most 5 s (a bound, not a measurement: the
+/// node would otherwise find out at its next periodic check, minutes later).
+async fn closed_at_once(mut socket: Ws, what: &str) {
+    let (closed, _) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), socket.until_closed())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: the socket is still open after 5 s"));
+    let (code, reason) = closed.unwrap_or_else(|| panic!("{what}: dropped without a close frame"));
+    assert_eq!(code, 4401, "{what}: {reason}");
+    assert_eq!(reason, "session ended: log in again", "{what}");
+}
+
+async fn session_id(client: &Client) -> String {
+    let (_, list) = client.get("/api/v1/me/sessions").await;
+    list["current"]
+        .as_str()
+        .expect("current session")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_revoked_session_closes_its_socket_on_every_node_at_once() {
+    let db = fresh_database().await;
+    let a = TestApp::start(test_config(&db)).await;
+    let b = TestApp::start(test_config(&db)).await;
+    let admin = a.register("admin").await;
+    let bob = a.register("bob").await;
+    let password = password_of("bob");
+    let login = || a.login("bob", &password);
+    let socket_on_b = |client: &Client| {
+        let token = client.token.clone().expect("token");
+        let base = b.base.clone();
+        async move { connect(&base, &token, json!({})).await.0 }
+    };
+
+    // Logging out everywhere, through node A, closes bob's socket on node B.
+    let on_b = socket_on_b(&bob.client).await;
+    bob.post("/api/v1/auth/logout-all", json!({})).await;
+    closed_at_once(on_b, "logout everywhere").await;
+
+    // Ending one session from another device closes that session's socket only.
+    let laptop = login().await;
+    let phone = login().await;
+    let laptops = socket_on_b(&laptop).await;
+    let phones = socket_on_b(&phone).await;
+    let (status, _) = laptop
+        .delete(&format!("/api/v1/me/sessions/{}", session_id(&phone).await))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    closed_at_once(phones, "session deleted").await;
+
+    // A password change ends every other session, and their sockets.
+    let tablet = login().await;
+    let tablets = socket_on_b(&tablet).await;
+    let (status, body) = laptop
+        .post(
+            "/api/v1/me/password",
+            json!({ "current_password": password_of("bob"),
+                    "new_password": "copper kettles hum beside 9 quiet wolves" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    closed_at_once(tablets, "password changed").await;
+    assert_eq!(
+        b.state.hub.socket_count(),
+        1,
+        "the laptop's own socket stays"
+    );
+
+    // An administrator disabling the account closes the rest.
+    let (status, _) = admin
+        .post(
+            &format!("/api/v1/admin/users/{}/disable", bob.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    closed_at_once(laptops, "disabled by an administrator").await;
+
+    // So does the operator's `flowly users disable`, which runs the same use case on its own.
+    let (status, _) = admin
+        .post(&format!("/api/v1/admin/users/{}/enable", bob.id), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let again = a
+        .login("bob", "copper kettles hum beside 9 quiet wolves")
+        .await;
+    let agains = socket_on_b(&again).await;
+    flowly::app::accounts::disable_by_operator(&a.state, "bob")
+        .await
+        .expect("disabled");
+    closed_at_once(agains, "disabled by the operator").await;
 }

@@ -31,8 +31,8 @@ if (!BASE) {
 }
 
 const suffix = Date.now().toString(36).slice(-6);
-const ANN = { username: `ann${suffix}`, display: `Ann ${suffix}`, password: 'a long passphrase 1' };
-const BOB = { username: `bob${suffix}`, display: `Bob ${suffix}`, password: 'a long passphrase 2' };
+const ANN = { username: `ann${suffix}`, display: `Ann ${suffix}`, password: 'copper kettles hum beside 9 quiet wolves' };
+const BOB = { username: `bob${suffix}`, display: `Bob ${suffix}`, password: 'seven amber herons drift past 4 old mills' };
 const ROOM = `Launch ${suffix}`;
 
 // ----------------------------------------------------------------- small helpers
@@ -173,7 +173,10 @@ async function main() {
       await ann.getByLabel('Password').fill('short');
       await ann.getByRole('button', { name: 'Sign up' }).click();
       await ann.getByRole('alert').filter({ hasText: 'The password is too short' }).waitFor();
-      expectConsole([/status of 422/]); // the server refuses the username
+      expectConsole([/status of 422/]); // the server refuses the password, then the username
+      await ann.getByLabel('Password').fill('password12');
+      await ann.getByRole('button', { name: 'Sign up' }).click();
+      await ann.getByRole('alert').filter({ hasText: 'This password is too easy to guess' }).waitFor();
       await ann.getByLabel('Username').fill('x'); // too short for the server
       await ann.getByLabel('Password').fill(ANN.password);
       await ann.getByRole('button', { name: 'Sign up' }).click();

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The password of every seeded user.
-pub const PASSWORD: &str = "traffic-password-0";
+pub const PASSWORD: &str = "amber herons drift past quiet mills 0";
 
 /// What to seed: how many users, and how they are grouped. The default is the `dau-150k`
 /// traffic profile's dataset.

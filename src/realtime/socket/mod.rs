@@ -9,19 +9,19 @@ mod outbound;
 use crate::domain::ErrorCode;
 use std::{
     collections::HashMap,
-    sync::{Arc, atomic::AtomicBool},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt, stream::SplitSink};
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{
     frames::{self, ClientFrame, EventFrame},
-    hub::{Conn, Outbound},
+    hub::{Closing, Conn, Outbound},
     presence,
 };
 use crate::{
@@ -45,6 +45,8 @@ pub mod close {
     pub const SLOW_CONSUMER: u16 = 4408;
     pub const TOO_MANY: u16 = 4429;
     pub const TIMEOUT: u16 = 4000;
+    /// The reason sent with [`UNAUTHENTICATED`] when a session ends while its socket is open.
+    pub const SESSION_ENDED: &str = "session ended: log in again";
     /// Every code the server sends (the metrics count closes by these).
     pub const ALL: &[u16] = &[
         GOING_AWAY,
@@ -86,7 +88,6 @@ fn close_frame(code: u16, reason: &str) -> Message {
 struct Session {
     state: AppState,
     user: Actor,
-    token: String,
     conn: Conn,
     conn_key: String,
     sink: Sink,
@@ -136,13 +137,7 @@ impl Session {
             }
         };
         let (tx, mut rx) = mpsc::channel(rt.queue_frames);
-        let conn = Conn {
-            id: hub.next_conn_id(),
-            user: user.id,
-            tx,
-            overflowed: Arc::new(AtomicBool::new(false)),
-            wake: Arc::new(Notify::new()),
-        };
+        let conn = Conn::new(hub.next_conn_id(), user.id, user.session_id, tx);
         hub.register(&conn, &rooms);
         // Read the rooms again now that the socket is registered: an event or a new membership
         // committed in between would otherwise wait for the room's next event.
@@ -151,13 +146,26 @@ impl Session {
             Err(_) => rooms,
         };
         hub.register(&conn, &rooms);
+        // The session may have ended between its check at the upgrade and the registration,
+        // when no "session ended" message could find the socket yet: check it once more.
+        if matches!(
+            crate::app::auth::authenticate(&state, &token).await,
+            Ok(None)
+        ) {
+            hub.unregister(&conn);
+            state.metrics.ws_closed(Some(close::UNAUTHENTICATED));
+            let _ = sink
+                .send(close_frame(close::UNAUTHENTICATED, close::SESSION_ENDED))
+                .await;
+            return;
+        }
+        drop(token);
         state.metrics.ws_open.inc();
         state.metrics.ws_opened.inc();
         let conn_key = format!("{}:{}", state.node_id, conn.id);
         let mut session = Session {
             state: state.clone(),
             user,
-            token,
             conn: conn.clone(),
             conn_key,
             sink,
@@ -282,7 +290,6 @@ impl Session {
         let mut heartbeat = tokio::time::interval(Duration::from_secs(rt.heartbeat_secs));
         heartbeat.tick().await;
         let mut last_heard = Instant::now();
-        let mut beats: u64 = 0;
         let mut shutdown = self.state.shutdown.subscribe();
         let mut typing_tick = tokio::time::interval(Duration::from_millis(500));
         loop {
@@ -307,25 +314,24 @@ impl Session {
                     Some(out) => Box::pin(self.handle_outbound(out)).await?,
                     None => return Err(Some((close::GOING_AWAY, "server closing"))),
                 },
-                _ = self.conn.wake.notified() => {
-                    if self.conn.overflowed.load(std::sync::atomic::Ordering::Relaxed) {
+                _ = self.conn.wake.notified() => match self.conn.closing() {
+                    Closing::TooSlow => {
                         tracing::info!(user_id = %self.user.id, "closing a socket that stopped reading");
                         return Err(Some((close::SLOW_CONSUMER, "too slow: reconnect and resume")));
                     }
-                }
+                    Closing::SessionEnded => {
+                        tracing::info!(user_id = %self.user.id, "closing a socket whose session ended");
+                        return Err(Some((close::UNAUTHENTICATED, close::SESSION_ENDED)));
+                    }
+                    Closing::No => {}
+                },
                 _ = heartbeat.tick() => {
-                    beats += 1;
                     if last_heard.elapsed() > Duration::from_secs(rt.idle_timeout_secs) {
                         return Err(Some((close::TIMEOUT, "no heartbeat")));
                     }
                     self.send_message("ping", Message::Ping(Default::default())).await?;
                     if let Err(e) = presence::touch(&self.state, self.user.id, &self.conn_key, false).await {
                         tracing::warn!(error = %e, "presence unavailable");
-                    }
-                    if beats.is_multiple_of(rt.revalidate_every_beats.max(1))
-                        && matches!(crate::app::auth::authenticate(&self.state, &self.token).await, Ok(None))
-                    {
-                        return Err(Some((close::UNAUTHENTICATED, "session ended: log in again")));
                     }
                 }
                 _ = typing_tick.tick(), if !self.typing.is_empty() => self.expire_typing().await,

@@ -35,9 +35,16 @@ describe('describeError', () => {
       'Wrong username or password.',
     );
     expect(describeError(new ApiError(409, 'username_taken', 'taken'))).toMatch(/already taken/);
-    expect(describeError(new ApiError(422, 'weak_password', 'too short'))).toMatch(/at least 10/);
     expect(describeError(new ApiError(429, 'rate_limited', 'x', 1))).toBe('Too many attempts. Try again in 1 second.');
     expect(describeError(new ApiError(429, 'rate_limited', 'x'))).toMatch(/Wait a moment/);
+  });
+
+  it('shows the estimator\'s advice for a weak password', () => {
+    const advice =
+      'this password is too easy to guess: this is a top-100 common password. Add another word or two; uncommon words are better';
+    expect(describeError(new ApiError(422, 'weak_password', advice))).toBe(
+      'This password is too easy to guess: this is a top-100 common password. Add another word or two; uncommon words are better.',
+    );
   });
 
   it('shows the server message for other codes', () => {

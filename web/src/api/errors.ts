@@ -13,11 +13,13 @@ export class ApiError extends Error {
   }
 }
 
-/** Friendlier wording for the codes a person is likely to meet. Anything else shows the server's message. */
+/**
+ * Friendlier wording for the codes a person is likely to meet. Anything else shows the server's message
+ * (`weak_password` on purpose: it carries the strength estimator's advice on that very password).
+ */
 const FRIENDLY: Record<string, string> = {
   invalid_credentials: 'Wrong username or password.',
   username_taken: 'That username is already taken. Pick another one.',
-  weak_password: 'The password is too short: use at least 10 characters.',
   invalid_password: 'The password is too long (over 1024 bytes).',
   invalid_username: 'Usernames are 3–32 characters of a–z, 0–9, _ . - and start with a letter or digit.',
   invalid_display_name: 'The display name must be 1–64 characters.',

@@ -856,7 +856,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One person's public profile. */
+        /**
+         * One person's profile. `is_admin` and `disabled` are there only for the user themself and for
+         *     administrators.
+         */
         get: operations["get_user"];
         put?: never;
         post?: never;
@@ -1476,16 +1479,24 @@ export interface components {
             status?: null | components["schemas"]["TaskStatus"];
             title?: string | null;
         };
-        /** @description A user as others see them. */
+        /**
+         * @description A user's profile. `is_admin` and `disabled` are shown only to the user themself and to
+         *     administrators; to anyone else they are left out.
+         */
         User: {
             bio: string;
             /** Format: date-time */
             created_at: string;
-            disabled: boolean;
+            /**
+             * @description Whether an administrator disabled the account. Only on your own profile, or to
+             *     administrators.
+             */
+            disabled?: boolean;
             display_name: string;
             /** Format: uuid */
             id: string;
-            is_admin: boolean;
+            /** @description Whether the user is an administrator. Only on your own profile, or to administrators. */
+            is_admin?: boolean;
             username: string;
         };
     };

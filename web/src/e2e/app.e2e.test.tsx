@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const BASE = process.env.FLOWLY_E2E_URL;
 const suffix = Date.now().toString(36).slice(-6);
-const A = { username: `ann${suffix}`, display: 'Ann E2E', password: 'a long passphrase 1' };
-const B = { username: `bob${suffix}`, display: 'Bob E2E', password: 'a long passphrase 2' };
+const A = { username: `ann${suffix}`, display: 'Ann E2E', password: 'copper kettles hum beside 9 quiet wolves' };
+const B = { username: `bob${suffix}`, display: 'Bob E2E', password: 'seven amber herons drift past 4 old mills' };
 
 let bToken = '';
 let aId = '';
