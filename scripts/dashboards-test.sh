@@ -387,35 +387,34 @@ sys.exit(1 if bad or not rules else 0)'
 
 CHECK=(python3 scripts/check-dashboards.py --prometheus "http://127.0.0.1:$PROMETHEUS" --loki "$LP"
   --start "$START" --end "$END" --scrape-interval "$SCRAPE_SECS")
-log "the checker fails a panel that shows nothing (a query of a metric nobody exports)"
-python3 - grafana/provisioning/dashboards/flowly/overview.json "$WORK/no-data.json" <<'PY'
+# The checker must fail DASHBOARD once its first panel's first query is EXPR, which shows nothing,
+# and name that query (MARK) in its output.
+expect_empty_panel_fails() { # <what> <dashboard> <expr> <mark>
+  local what="$1" dashboard="$2" expr="$3" mark="$4" out="$WORK/empty-panel"
+  python3 - "$dashboard" "$out.json" "$expr" <<'PY'
 import json, sys
 dash = json.load(open(sys.argv[1]))
 panel = next(p for p in dash["panels"] if p.get("targets"))
-panel["targets"][0]["expr"] = "sum(rate(flowly_no_such_metric_total[$__rate_interval]))"
+panel["targets"][0]["expr"] = sys.argv[3]
 json.dump(dash, open(sys.argv[2], "w"))
 PY
-if LOGPILOT_READ_KEY="$READER_KEY" "${CHECK[@]}" "$WORK/no-data.json" >"$WORK/no-data.out"; then
-  cat "$WORK/no-data.out" >&2
-  die "check-dashboards.py passed a panel that shows nothing"
-fi
-grep -q '^      query: .*flowly_no_such_metric_total' "$WORK/no-data.out" ||
-  { cat "$WORK/no-data.out" >&2; die "check-dashboards.py failed, but not on the empty panel"; }
+  if LOGPILOT_READ_KEY="$READER_KEY" "${CHECK[@]}" "$out.json" >"$out.out"; then
+    cat "$out.out" >&2
+    die "check-dashboards.py passed a $what that shows nothing"
+  fi
+  grep -q "^      query: .*$mark" "$out.out" ||
+    { cat "$out.out" >&2; die "check-dashboards.py failed, but not on the empty $what"; }
+}
+
+log "the checker fails a panel that shows nothing (a query of a metric nobody exports)"
+# shellcheck disable=SC2016 # Grafana's variables, not the shell's
+expect_empty_panel_fails panel grafana/provisioning/dashboards/flowly/overview.json \
+  'sum(rate(flowly_no_such_metric_total[$__rate_interval]))' flowly_no_such_metric_total
 
 log "... and a LogQL panel that shows nothing (a service that never logged)"
-python3 - grafana/provisioning/dashboards/flowly/logs.json "$WORK/no-logs.json" <<'PY'
-import json, sys
-dash = json.load(open(sys.argv[1]))
-panel = next(p for p in dash["panels"] if p.get("targets"))
-panel["targets"][0]["expr"] = 'sum by (level) (count_over_time({service="flowly-no-such-service"}[$__interval]))'
-json.dump(dash, open(sys.argv[2], "w"))
-PY
-if LOGPILOT_READ_KEY="$READER_KEY" "${CHECK[@]}" "$WORK/no-logs.json" >"$WORK/no-logs.out"; then
-  cat "$WORK/no-logs.out" >&2
-  die "check-dashboards.py passed a LogQL panel that shows nothing"
-fi
-grep -q '^      query: .*flowly-no-such-service' "$WORK/no-logs.out" ||
-  { cat "$WORK/no-logs.out" >&2; die "check-dashboards.py failed, but not on the empty LogQL panel"; }
+# shellcheck disable=SC2016 # Grafana's variables, not the shell's
+expect_empty_panel_fails "LogQL panel" grafana/provisioning/dashboards/flowly/logs.json \
+  'sum by (level) (count_over_time({service="flowly-no-such-service"}[$__interval]))' flowly-no-such-service
 
 log "... and LogQL panels read without LogPilot's reader key (401)"
 if LOGPILOT_READ_KEY=not-the-reader-key "${CHECK[@]}" grafana/provisioning/dashboards/flowly/logs.json >"$WORK/no-key.out"; then
