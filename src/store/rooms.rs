@@ -90,9 +90,10 @@ pub async fn membership(
 }
 
 /// Locks a room's row until the transaction ends, serialising changes to the room (its members,
-/// its board).
+/// its board). Like appending to the room's stream (`update rooms set last_seq`), it takes `no key
+/// update`, so rows that merely reference the room are not blocked.
 pub async fn lock(tx: &mut PgConnection, room: Uuid) -> StoreResult<()> {
-    sqlx::query("select 1 from rooms where id = $1 for update")
+    sqlx::query("select 1 from rooms where id = $1 for no key update")
         .bind(room)
         .execute(&mut *tx)
         .await?;
@@ -105,7 +106,7 @@ pub async fn membership_for_update(
     room: Uuid,
     user: Uuid,
 ) -> StoreResult<Option<Membership>> {
-    sqlx::query("select 1 from rooms where id = $1 for update")
+    sqlx::query("select 1 from rooms where id = $1 for no key update")
         .bind(room)
         .execute(&mut *tx)
         .await?;

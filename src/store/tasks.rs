@@ -80,14 +80,17 @@ pub async fn get(db: impl PgExecutor<'_>, viewer: Uuid, id: Uuid) -> StoreResult
         .await?)
 }
 
-/// A live task's stored fields, locked for update, if the viewer is a member of its room.
+/// A live task's stored fields, locked against other changes, if the viewer is a member of its
+/// room. `no key update` leaves the key-share locks of foreign-key checks free: a message posted to
+/// the task's discussion (which holds its room's row) must not wait on an edit of the task (which
+/// then waits on the room's row) — that order deadlocked.
 pub async fn lock(tx: &mut PgConnection, viewer: Uuid, id: Uuid) -> StoreResult<Option<TaskRow>> {
     Ok(sqlx::query_as(
         "select t.id, t.room_id, t.creator_id, t.title, t.description, t.status, t.priority, t.assignee_id, t.due_on,
                 t.labels, t.position
          from tasks t join room_members v on v.room_id = t.room_id and v.user_id = $1
          where t.id = $2 and t.deleted_at is null
-         for update of t",
+         for no key update of t",
     )
     .bind(viewer)
     .bind(id)

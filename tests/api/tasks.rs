@@ -368,6 +368,38 @@ async fn a_task_has_its_own_discussion_apart_from_the_timeline() {
     );
 }
 
+/// An edit of a task holds the task's row, then appends to its room's stream; a message to the
+/// task's discussion holds the room's row, then checks the task as its foreign key. The edit's lock
+/// must leave that check free, or the two wait on each other (schemathesis met it as a deadlock).
+#[tokio::test]
+async fn a_message_to_a_task_does_not_wait_on_an_edit_of_the_task() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let room = app.group(&ann, "Ops", &[]).await;
+    let (_, task) = ann
+        .post(
+            "/api/v1/tasks",
+            json!({ "room_id": room, "title": "Write the runbook" }),
+        )
+        .await;
+    let id = id_of(&task);
+
+    let mut edit = flowly::store::begin(&app.state.db).await.unwrap();
+    let locked = flowly::store::tasks::lock(&mut edit, ann.id, id).await.unwrap();
+    assert!(locked.is_some());
+    let sent = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        ann.post(
+            &format!("/api/v1/tasks/{id}/messages"),
+            json!({ "body": "while it is being edited" }),
+        ),
+    )
+    .await
+    .expect("the message waited on the task's edit");
+    assert_eq!(sent.0, StatusCode::CREATED, "{}", sent.1);
+    edit.rollback().await.unwrap();
+}
+
 #[tokio::test]
 async fn only_the_creator_or_the_room_owner_deletes_a_task() {
     let app = TestApp::spawn().await;
