@@ -175,7 +175,7 @@ run_web_tests() {
 # the freshly built web/dist: the happy-dom suite, then two users in Debian's Chromium
 # (playwright-core), including a server restart in the middle of a conversation.
 run_web_e2e() {
-  local db=flowly_test_web_e2e port state rc=0
+  local db="flowly_test_web_e2e_$$" port state rc=0
   port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   cargo build --quiet --bin flowly
   scripts/dev-services.sh psql -d postgres -X -q -v ON_ERROR_STOP=1 \
