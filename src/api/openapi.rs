@@ -169,7 +169,11 @@ fn common_errors(
         errors.push((429, vec!["rate_limited"]));
     }
     errors.push((500, vec!["internal"]));
-    errors.push((503, vec!["unavailable", "timeout"]));
+    let mut unavailable = vec!["unavailable", "timeout"];
+    if !super::admission::OUTSIDE_THE_LIMIT.contains(&path) {
+        unavailable.push("overloaded");
+    }
+    errors.push((503, unavailable));
     errors.retain(|(_, codes)| !codes.is_empty());
     errors
 }

@@ -48,8 +48,16 @@ pub async fn ws_handler(
         .max_write_buffer_size(rt.max_write_buffer_bytes)
         .max_message_size(rt.max_frame_bytes)
         .max_frame_size(rt.max_frame_bytes);
-    let auth = authenticate(&state, &headers, q.token).await;
-    ws.on_upgrade(move |socket| socket::serve(state, socket, auth))
+    // Over `realtime.max_connecting` the socket is refused before any work, after the upgrade
+    // like every refusal: a browser sees only a close frame's code and reason.
+    let (auth, admitted) = match state.admission.connect() {
+        Ok(place) => (authenticate(&state, &headers, q.token).await, place),
+        Err(_) => {
+            state.metrics.shed("socket");
+            (Err((close::TRY_AGAIN_LATER, close::OVERLOADED)), None)
+        }
+    };
+    ws.on_upgrade(move |socket| socket::serve(state, socket, auth, admitted))
 }
 
 async fn authenticate(

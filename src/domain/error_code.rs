@@ -58,6 +58,7 @@ error_codes! {
     Internal = 500, "internal", "Something failed on the server; it was logged with the request id.";
     Unavailable = 503, "unavailable", "A service Flowly depends on (PostgreSQL, Redis) is unavailable; try again shortly.";
     Timeout = 503, "timeout", "The request took longer than 30 seconds; try again.";
+    Overloaded = 503, "overloaded", "This node is at capacity (`server.max_requests_in_flight`, `realtime.max_connecting`); retry after `Retry-After` seconds.";
     // ---- fields (validated input)
     InvalidUsername = 422, "invalid_username", "A username of 3-32 of `a-z 0-9 _ . -`, starting with a letter or digit.";
     InvalidDisplayName = 422, "invalid_display_name", "A display name of 1-64 characters.";

@@ -64,6 +64,8 @@ pub struct Metrics {
     pub http_connections: IntGaugeVec,
     /// Connections refused at accept (their address was at its cap), by `listener`.
     pub http_connections_refused: IntCounterVec,
+    /// Work refused by load shedding (503 `overloaded`), by `kind` (`request`, `socket`).
+    pub shed: IntCounterVec,
     /// Connections closed by a timer, by `listener` and `reason` (`header`, `idle`).
     pub http_connections_timed_out: IntCounterVec,
     /// WebSockets open on this node.
@@ -189,6 +191,16 @@ impl Metrics {
                         "Connections refused at accept: their address was at its cap",
                     ),
                     &["listener"],
+                )?,
+            )?,
+            shed: registered(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "load_shed_total",
+                        "Requests and WebSocket upgrades refused with 503 overloaded, by kind",
+                    ),
+                    &["kind"],
                 )?,
             )?,
             http_connections_timed_out: registered(
@@ -362,6 +374,9 @@ impl Metrics {
                     .with_label_values(&[listener, reason]);
             }
         }
+        for kind in ["request", "socket"] {
+            self.shed.with_label_values(&[kind]);
+        }
         for kind in crate::realtime::frames::CLIENT_TYPES
             .iter()
             .chain(&["invalid", "binary"])
@@ -388,6 +403,11 @@ impl Metrics {
     /// Counts a frame written to a socket (`kind`: one of [`WS_OUT_FRAME_TYPES`]).
     pub fn ws_frame_out(&self, kind: &'static str) {
         self.ws_frames.with_label_values(&["out", kind]).inc();
+    }
+
+    /// Counts a request or a socket refused by load shedding.
+    pub fn shed(&self, kind: &'static str) {
+        self.shed.with_label_values(&[kind]).inc();
     }
 
     /// Counts a socket's end: the close code the server sent, or none (the client left).

@@ -9,6 +9,7 @@ mod authorization;
 mod bad_input;
 mod connections;
 mod friends;
+mod load_shedding;
 mod messages;
 mod nginx;
 mod openapi;

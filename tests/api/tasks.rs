@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use flowly_testkit::{TestApp, code, id_of, say};
+use flowly_testkit::{TestApp, code, id_of, new_task, say};
 
 fn titles(tasks: &Value) -> Vec<&str> {
     tasks
@@ -376,13 +376,7 @@ async fn a_message_to_a_task_does_not_wait_on_an_edit_of_the_task() {
     let app = TestApp::spawn().await;
     let ann = app.register("ann").await;
     let room = app.group(&ann, "Ops", &[]).await;
-    let (_, task) = ann
-        .post(
-            "/api/v1/tasks",
-            json!({ "room_id": room, "title": "Write the runbook" }),
-        )
-        .await;
-    let id = id_of(&task);
+    let id = new_task(&ann, room, "Write the runbook").await;
 
     let mut edit = flowly::store::begin(&app.state.db).await.unwrap();
     let locked = flowly::store::tasks::lock(&mut edit, ann.id, id)

@@ -235,6 +235,15 @@ pub async fn say(user: &TestUser, room: Uuid, body: &str) -> Value {
     message
 }
 
+/// Creates a task in a room and returns its id.
+pub async fn new_task(user: &TestUser, room: Uuid, title: &str) -> Uuid {
+    let (status, task) = user
+        .post("/api/v1/tasks", json!({ "room_id": room, "title": title }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    id_of(&task)
+}
+
 /// The stable error code of an error response.
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")

@@ -17,7 +17,7 @@ pub mod ws;
 
 use std::{future::Future, time::Duration};
 
-pub use client::{Api, Client, TestUser, code, id_of, password_of, say};
+pub use client::{Api, Client, TestUser, code, id_of, new_task, password_of, say};
 pub use database::{TestDatabase, database_url, fresh_database, redis_url};
 pub use node::{TestApp, test_config};
 pub use team::Team;

@@ -1,5 +1,6 @@
 //! Traffic profiles: who is online, how often each operation happens, the dataset to seed. A
-//! profile is TOML; the built-in `dau-150k` is compiled in and derived in `docs/capacity.md`.
+//! profile is TOML; the built-in `dau-150k` (derived in `docs/capacity.md`) and the chat benchmark
+//! `chat-rooms-10` are compiled in.
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -7,7 +8,10 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 /// The built-in profile names and their TOML.
-const BUILT_IN: &[(&str, &str)] = &[("dau-150k", include_str!("profiles/dau-150k.toml"))];
+const BUILT_IN: &[(&str, &str)] = &[
+    ("dau-150k", include_str!("profiles/dau-150k.toml")),
+    ("chat-rooms-10", include_str!("profiles/chat-rooms-10.toml")),
+];
 
 /// One kind of thing a simulated user does. Each has its own rate and latency histogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -106,6 +110,10 @@ pub struct Profile {
 pub struct Population {
     /// Users online at once.
     pub online_users: u64,
+    /// Whether `--scale` multiplies the online users and sockets as well as the rates (the
+    /// default); `false` keeps the population and steps only the rates (a benchmark's steps).
+    #[serde(default = "yes")]
+    pub scale_population: bool,
     /// Average sockets per online user (1.2: one user in five has two).
     pub sockets_per_user: f64,
     /// Share of online users who log in over the API when the run starts.
@@ -157,7 +165,7 @@ impl Profile {
             return Profile::parse(text);
         }
         let text = std::fs::read_to_string(Path::new(name_or_path)).with_context(|| {
-            format!("{name_or_path} is neither a built-in profile (dau-150k) nor a readable file")
+            format!("{name_or_path} is neither a built-in profile (dau-150k, chat-rooms-10) nor a readable file")
         })?;
         Profile::parse(&text).with_context(|| format!("profile {name_or_path}"))
     }
@@ -214,6 +222,11 @@ impl Profile {
 
     /// Users online at `scale`, never more than the dataset has.
     pub fn online_users(&self, scale: f64) -> u64 {
+        let scale = if self.population.scale_population {
+            scale
+        } else {
+            1.0
+        };
         ((self.population.online_users as f64 * scale).round() as u64).min(self.dataset.users)
     }
 
@@ -227,6 +240,10 @@ impl Profile {
     pub fn rest_rate(&self, scale: f64) -> f64 {
         Op::ALL.iter().map(|op| self.rate(*op, scale)).sum()
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// How many of `users` hold a second (third...) socket for `per_user` sockets on average.
@@ -274,6 +291,22 @@ mod tests {
         assert!((p.rest_rate(2.0) - 2700.0).abs() < 1.0);
         // Never more users online than the dataset holds.
         assert_eq!(p.online_users(10.0), 150_000);
+    }
+
+    #[test]
+    fn the_chat_benchmark_steps_only_its_send_rate() {
+        let p = Profile::load("chat-rooms-10").unwrap();
+        assert_eq!(p.online_users(1.0), 5_000);
+        assert_eq!(p.online_users(8.0), 5_000, "the population stays");
+        assert_eq!(p.sockets(8.0), 5_000);
+        assert_eq!(p.rate(Op::SendMessage, 8.0), 80.0);
+        assert_eq!(p.rest_rate(8.0), 80.0, "nothing but sends");
+        assert_eq!(p.dataset.team_size, 10);
+        assert_eq!(
+            p.online_users(1.0),
+            p.dataset.users,
+            "every member is online"
+        );
     }
 
     #[test]

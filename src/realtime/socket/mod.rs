@@ -32,6 +32,7 @@ use crate::{
         tasks::discussion,
     },
     domain::Actor,
+    server::admission::Admitted,
     state::AppState,
     store,
 };
@@ -40,6 +41,8 @@ use crate::{
 pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     pub const TOO_BIG: u16 = 1009;
+    /// RFC 6455's "try again later": the node is taking too many new sockets at once.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     pub const UNAUTHENTICATED: u16 = 4401;
     pub const FORBIDDEN_ORIGIN: u16 = 4403;
     pub const SLOW_CONSUMER: u16 = 4408;
@@ -47,10 +50,13 @@ pub mod close {
     pub const TIMEOUT: u16 = 4000;
     /// The reason sent with [`UNAUTHENTICATED`] when a session ends while its socket is open.
     pub const SESSION_ENDED: &str = "session ended: log in again";
+    /// The reason sent with [`TRY_AGAIN_LATER`].
+    pub const OVERLOADED: &str = "overloaded: retry later";
     /// Every code the server sends (the metrics count closes by these).
     pub const ALL: &[u16] = &[
         GOING_AWAY,
         TOO_BIG,
+        TRY_AGAIN_LATER,
         UNAUTHENTICATED,
         FORBIDDEN_ORIGIN,
         SLOW_CONSUMER,
@@ -61,14 +67,17 @@ pub mod close {
 
 type Sink = SplitSink<WebSocket, Message>;
 
-/// Runs an accepted socket, or refuses it with a close frame saying why.
+/// Runs an accepted socket, or refuses it with a close frame saying why. `admitted` is its place
+/// among the sockets connecting to this node (`realtime.max_connecting`), given back once the
+/// socket is registered and its rooms are known: those are the costly steps of a reconnect storm.
 pub async fn serve(
     state: AppState,
     socket: WebSocket,
     auth: Result<(Actor, String), (u16, &'static str)>,
+    admitted: Admitted,
 ) {
     match auth {
-        Ok((user, token)) => Session::run(state, socket, user, token).await,
+        Ok((user, token)) => Session::run(state, socket, user, token, admitted).await,
         Err((code, reason)) => {
             state.metrics.ws_closed(Some(code));
             let (mut sink, _) = socket.split();
@@ -104,7 +113,13 @@ type Ended = Option<(u16, &'static str)>;
 
 impl Session {
     #[tracing::instrument(name = "socket", skip_all, fields(user_id = %user.id, session_id = %user.session_id))]
-    async fn run(state: AppState, socket: WebSocket, user: Actor, token: String) {
+    async fn run(
+        state: AppState,
+        socket: WebSocket,
+        user: Actor,
+        token: String,
+        admitted: Admitted,
+    ) {
         let rt = state.config.realtime.clone();
         let hub = state.hub.clone();
         let (mut sink, mut stream) = socket.split();
@@ -178,6 +193,7 @@ impl Session {
         if let Err(e) = presence::touch(&state, session.user.id, &session.conn_key, true).await {
             tracing::warn!(error = %e, "presence unavailable");
         }
+        drop(admitted);
         let ended = session
             .serve(&mut stream, &mut rx, rooms)
             .await
