@@ -1,0 +1,37 @@
+// Keyboard focus inside a dialog: Tab and Shift+Tab cycle through the dialog's own controls and
+// never reach the page behind it (WAI-ARIA's modal dialog pattern).
+
+const TABBABLE = [
+  'a[href]', 'area[href]', 'button:not([disabled])', 'input:not([disabled]):not([type=hidden])',
+  'select:not([disabled])', 'textarea:not([disabled])', 'iframe', '[contenteditable=""]', '[contenteditable="true"]',
+  '[tabindex]',
+].join(',');
+
+/** The elements Tab visits inside `root`, in document order (tabindex="-1" and hidden ones left out). */
+export function tabbables(root: ParentNode): HTMLElement[] {
+  return Array.from(root.querySelectorAll<HTMLElement>(TABBABLE)).filter(
+    (el) => el.tabIndex >= 0 && !el.hidden && !el.closest('[hidden], [inert]') && el.getAttribute('aria-hidden') !== 'true',
+  );
+}
+
+/** Where Tab (or Shift+Tab) goes from position `current` among `count` tabbables (-1: none of them). */
+export function nextIndex(count: number, current: number, backwards: boolean): number {
+  if (count === 0) return -1;
+  if (current < 0) return backwards ? count - 1 : 0;
+  return (current + (backwards ? count - 1 : 1)) % count;
+}
+
+/**
+ * Handles a Tab keydown inside `root`: moves focus to the next (or previous) control and wraps at
+ * the ends. Returns whether it moved focus (the caller's event then has its default prevented).
+ */
+export function trapTab(root: HTMLElement, e: KeyboardEvent): boolean {
+  if (e.key !== 'Tab') return false;
+  const list = tabbables(root);
+  const active = root.ownerDocument.activeElement as HTMLElement | null;
+  const i = nextIndex(list.length, active ? list.indexOf(active) : -1, e.shiftKey);
+  e.preventDefault();
+  if (i < 0) root.focus();
+  else list[i].focus();
+  return true;
+}
