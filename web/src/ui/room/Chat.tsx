@@ -49,6 +49,7 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
   const unreadDone = useRef(false);
   /** The window was loaded around the first unread, not at the latest messages. */
   const openedAtUnread = useRef(false);
+  const firstLoad = useRef(true);
   // --- end first unread
   const jump = route.value.query.get('m');
   const jumpSeq = jump && /^\d+$/.test(jump) ? Number(jump) : null;
@@ -69,9 +70,11 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
   };
 
   const loadLatest = useCallback(async () => {
+    const first = firstLoad.current;
+    firstLoad.current = false;
     try {
       const page = await api.messages(room.id, { limit: PAGE });
-      if (divider !== null && !openedAtUnread.current && page.has_more && (page.messages[0]?.seq ?? 0) > divider + 1) {
+      if (first && divider !== null && page.has_more && (page.messages[0]?.seq ?? 0) > divider + 1) {
         openedAtUnread.current = true; // the first unread is older than this page: open there instead
         return void (await loadAround(divider, 'divider'));
       }
@@ -105,7 +108,7 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
   useEffect(() => {
     if (jumpSeq !== null) void loadAround(jumpSeq);
     else if (!tl.loaded || (tl.hasNewer && !openedAtUnread.current)) void loadLatest();
-    else pendingScroll.current = 'bottom';
+    else pendingScroll.current = divider !== null ? 'divider' : 'bottom';
   }, [jumpSeq, tl.loaded]);
 
   const loadOlder = async () => {
