@@ -164,7 +164,7 @@ async function main() {
       const toast = ann.getByRole('status').filter({ hasText: 'Message deleted' });
       await toast.getByRole('button', { name: 'Undo' }).waitFor();
       await messageIn(ann, keep).waitFor({ state: 'detached' });
-      await shots(ann, 'undo-toast');
+      await shot(ann, 'flow-undo-toast-1280'); // one shot only: Undo must come within the 6 s
       await toast.getByRole('button', { name: 'Undo' }).click();
       await messageIn(ann, keep).waitFor();
       await messageIn(bob, keep).waitFor();
@@ -174,6 +174,9 @@ async function main() {
       await send(ann, drop);
       await messageIn(bob, drop).waitFor();
       await messageMenu(ann, drop, 'Delete');
+      await ann.setViewportSize(NARROW);
+      await shot(ann, 'flow-undo-toast-360');
+      await ann.setViewportSize(WIDE);
       // The delete is sent when the undo window closes; bob then sees the tombstone.
       await bob.locator('article.msg .tombstone').waitFor({ timeout: 20_000 });
       if ((await messageIn(bob, drop).count()) !== 0) await fail('bob still sees the deleted message');

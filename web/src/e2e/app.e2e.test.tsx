@@ -262,11 +262,12 @@ describe.skipIf(!BASE)('Flowly web client against a real server', () => {
     expect(reply.querySelector('.reply-ref')?.textContent).toContain('Bob E2E');
     // Delete our own: a tombstone stays.
     const edited = await until(() => $$('article.msg').find((m) => m.textContent?.includes('hello, edited')));
-    vi.spyOn(window, 'confirm').mockReturnValue(true);
     button('Message actions', edited).click();
     await tick();
     button('Delete', edited).click();
-    await until(() => text().includes('This message was deleted.'));
+    // Hidden at once with an Undo toast; the DELETE goes out when the 6 s undo window closes.
+    await until(() => !$$('article.msg').includes(edited) && $('.toasts')?.textContent?.includes('Message deleted'));
+    await until(() => text().includes('This message was deleted.'), 20_000);
   });
 
   it('shows typing and presence from another user', async () => {
