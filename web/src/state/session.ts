@@ -21,8 +21,9 @@ function rememberCsrf(token: string | null): void {
 
 export async function startSession(res: SessionResponse): Promise<void> {
   rememberCsrf(res.csrf_token);
-  me.value = res.user;
+  // Rooms first: the shell shows once they are known (no flash of the newcomer's welcome).
   await refreshRooms();
+  me.value = res.user;
   startStream();
 }
 
