@@ -5,8 +5,8 @@
 //
 // A new user sees what to do first; a draft survives a room switch and a reload; Ctrl+K opens the
 // quick switcher and Enter switches room; the emoji picker searches and inserts; Up-arrow edits
-// the last message; a deleted message comes back with Undo for both users, and one not undone is
-// deleted for both; a thread opens in a panel beside the room (the whole screen at 360 px, with a
+// the last message; a deleted message comes back with Undo for both users, and one not undone (or
+// whose page is reloaded during the undo window) is deleted for both; a thread opens in a panel beside the room (the whole screen at 360 px, with a
 // back button); a room with many unread messages opens at the first unread and offers to jump
 // back to it; a confirm dialog keeps Tab inside and gives focus back on Escape. Screenshots at 1280
 // and 360 px wide go to web/browser/screenshots/flow-*.png. Exits non-zero on the first failure.
@@ -186,6 +186,19 @@ async function main() {
       const kept = page.messages.find((m) => m.body === keep);
       if (!kept || kept.deleted_at) await fail('the undone delete reached the server');
       await messageIn(bob, keep).waitFor();
+    });
+
+    await step('reloading during the undo window sends the delete', async () => {
+      const gone = `Gone with the reload ${suffix}`;
+      await send(ann, gone);
+      await messageIn(bob, gone).waitFor();
+      await messageMenu(ann, gone, 'Delete');
+      await ann.getByRole('status').filter({ hasText: 'Message deleted' }).waitFor();
+      await ann.reload();
+      await messageIn(bob, gone).waitFor({ state: 'detached' }); // bob's page shows it deleted
+      await ann.getByRole('heading', { level: 1, name: ROOM_A }).waitFor();
+      await messageIn(ann, fixed).waitFor();
+      if (await messageIn(ann, gone).count()) await fail('the message deleted before the reload is back');
     });
 
     await step('a thread opens in a panel beside the room; at 360 px it takes the screen', async () => {

@@ -1,7 +1,8 @@
 // Deleting a message with a few seconds to take it back. The DELETE request waits until the undo
 // window ends, so an undone delete never reaches the server and no one else ever sees the message
 // go. Meanwhile the message is hidden on this page only. If the page is closed or reloaded during
-// the window, the delete the user asked for is sent then (a keepalive request on `pagehide`).
+// the window, the delete the user asked for is sent then (a keepalive request on `pagehide`);
+// logging out sends them first too.
 import { signal } from '@preact/signals';
 import { buildUrl, getCsrfToken } from '../api/client';
 import { api } from '../api/endpoints';
@@ -50,20 +51,24 @@ async function commit(id: string, onDeleted: (m: Message) => void): Promise<void
   }
 }
 
-/** The page is going away: send the deletes still waiting (fetch keepalive outlives the page). */
-function flush(): void {
+/**
+ * Sends the deletes still waiting, now (the page is going away, or the user logs out). A
+ * keepalive fetch is finished by the browser even after the page is gone.
+ */
+export function sendPendingDeletes(): Promise<unknown> {
   const token = getCsrfToken();
-  for (const [id, t] of timers) {
+  const sent = [...timers].map(([id, t]) => {
     clearTimeout(t);
-    void fetch(buildUrl(`messages/${id}`), {
+    return fetch(buildUrl(`messages/${id}`), {
       method: 'DELETE',
       keepalive: true,
       credentials: 'same-origin',
       headers: token ? { 'x-csrf-token': token } : {},
     }).catch(() => undefined);
-  }
+  });
   timers.clear();
   deleting.value = new Set(); // if the page comes back (back/forward cache), it shows what the server says
+  return Promise.all(sent);
 }
 
-if (typeof window !== 'undefined') window.addEventListener('pagehide', flush);
+if (typeof window !== 'undefined') window.addEventListener('pagehide', () => void sendPendingDeletes());
