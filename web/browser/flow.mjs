@@ -125,6 +125,11 @@ async function main() {
       await dialog.getByRole('option', { name: new RegExp(ROOM_A), selected: true }).waitFor();
       await input.press('Enter');
       await ann.getByRole('heading', { level: 1, name: ROOM_A }).waitFor();
+      // Without a keyboard: the sidebar's button; Escape closes.
+      await ann.getByRole('button', { name: /Jump to/ }).click();
+      await input.waitFor();
+      await ann.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
     });
 
     await step('the emoji picker searches the full set and inserts at the caret', async () => {

@@ -1,5 +1,6 @@
 // Ctrl/Cmd+K: a fuzzy search over rooms, direct messages, people (friends) and open tasks; arrows
 // move, Enter opens. Friends and tasks load when the switcher opens.
+import { signal } from '@preact/signals';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api/endpoints';
 import { describeError } from '../api/errors';
@@ -128,18 +129,29 @@ function Switcher({ onClose }: { onClose: () => void }) {
   );
 }
 
+/** Whether the switcher is open; the sidebar's button opens it too (no Ctrl+K on a phone). */
+export const switcherOpen = signal(false);
+
 /** Mounted once in the shell: listens for Ctrl/Cmd+K anywhere in the app. */
 export function QuickSwitcher() {
-  const [open, setOpen] = useState(false);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === 'k') {
         e.preventDefault();
-        setOpen((o) => !o);
+        switcherOpen.value = !switcherOpen.value;
       }
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, []);
-  return open ? <Switcher onClose={() => setOpen(false)} /> : null;
+  return switcherOpen.value ? <Switcher onClose={() => (switcherOpen.value = false)} /> : null;
+}
+
+/** The sidebar's way in to the switcher. */
+export function SwitcherButton() {
+  return (
+    <button type="button" class="switcher-button" onClick={() => (switcherOpen.value = true)} aria-keyshortcuts="Control+K Meta+K">
+      <span>Jump to…</span> <kbd>Ctrl K</kbd>
+    </button>
+  );
 }

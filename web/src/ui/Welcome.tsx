@@ -28,10 +28,10 @@ export function Welcome() {
           <button type="button" class="primary" onClick={() => setCreating(true)}>Create a room</button>
         </li>
         <li>
-          <h2>Or try things out alone</h2>
+          <h2>Or wait to be added</h2>
           <p class="muted">
-            {personal ? <a href={href(`/r/${personal.id}`)}>Your personal room</a> : 'Your personal room'} is only yours: jot notes,
-            make tasks, or <a href={href('/assistant')}>ask the assistant</a>.
+            When a friend adds you to a room or messages you, it appears in the room list at once.
+            {personal && <> Meanwhile <a href={href(`/r/${personal.id}`)}>your personal room</a> keeps your own tasks.</>}
           </p>
         </li>
       </ol>
