@@ -4,7 +4,7 @@
 //   FLOWLY_E2E_URL=http://127.0.0.1:18090/ node web/browser/flow.mjs
 //
 // A new user sees what to do first; a draft survives a room switch and a reload; Ctrl+K opens the
-// quick switcher and Enter switches room; the emoji picker searches and inserts; Up-arrow edits
+// quick switcher and Enter switches room; the emoji picker searches and inserts (by keyboard); Up-arrow edits
 // the last message; a deleted message comes back with Undo for both users, and one not undone (or
 // whose page is reloaded during the undo window) is deleted for both; a thread opens in a panel beside the room (the whole screen at 360 px, with a
 // back button); a room with many unread messages opens at the first unread and offers to jump
@@ -139,7 +139,13 @@ async function main() {
       await picker.getByRole('searchbox', { name: 'Search emoji' }).fill('rocket');
       await picker.getByRole('button', { name: 'rocket', exact: true }).waitFor();
       await shots(ann, 'emoji-picker');
-      await picker.getByRole('button', { name: 'rocket', exact: true }).click();
+      // By keyboard: down into the results, along the row and back, Enter picks.
+      await picker.getByRole('searchbox', { name: 'Search emoji' }).press('ArrowDown');
+      await ann.keyboard.press('ArrowRight');
+      await ann.keyboard.press('ArrowLeft');
+      const focused = await ann.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+      if (focused !== 'rocket') await fail(`the arrow keys left focus on "${focused}", not the first hit`);
+      await ann.keyboard.press('Enter');
       await picker.waitFor({ state: 'detached' });
       if ((await composer(ann).inputValue()) !== '🚀') await fail('the picked emoji is not in the composer');
       await composer(ann).fill('');

@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { describe, expect, it } from 'vitest';
-import { nextIndex, tabbables, trapTab } from './focus';
+import { gridStep, nextIndex, tabbables, trapTab } from './focus';
 
 function dialog(html: string): HTMLElement {
   document.body.innerHTML = `<button id="outside">outside</button><div id="d" tabindex="-1">${html}</div>`;
@@ -58,5 +58,17 @@ describe('focus trap', () => {
     const root = dialog('<p>Just text</p>');
     tab(root);
     expect(document.activeElement).toBe(root);
+  });
+
+  it('moves through a grid with the arrow keys, never out of it', () => {
+    // 10 cells, 4 wide: rows 0-3, 4-7, 8-9
+    expect(gridStep(5, 10, 4, 'ArrowRight')).toBe(6);
+    expect(gridStep(4, 10, 4, 'ArrowLeft')).toBe(3);
+    expect(gridStep(1, 10, 4, 'ArrowDown')).toBe(5);
+    expect(gridStep(5, 10, 4, 'ArrowUp')).toBe(1);
+    expect(gridStep(1, 10, 4, 'ArrowUp')).toBeNull();
+    expect(gridStep(7, 10, 4, 'ArrowDown')).toBeNull();
+    expect(gridStep(9, 10, 4, 'ArrowRight')).toBeNull();
+    expect(gridStep(0, 10, 4, 'Enter')).toBeNull();
   });
 });

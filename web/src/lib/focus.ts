@@ -35,3 +35,15 @@ export function trapTab(root: HTMLElement, e: KeyboardEvent): boolean {
   else list[i].focus();
   return true;
 }
+
+/**
+ * Where an arrow key goes in a grid of `count` cells laid out `columns` wide, from `current`:
+ * left/right step through the cells in order, up/down move a row; null when the key is not an
+ * arrow or the move would leave the grid.
+ */
+export function gridStep(current: number, count: number, columns: number, key: string): number | null {
+  const step = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns, ArrowDown: columns }[key];
+  if (step === undefined || columns < 1) return null;
+  const next = current + step;
+  return next >= 0 && next < count ? next : null;
+}

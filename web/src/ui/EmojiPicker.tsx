@@ -1,12 +1,26 @@
 // An emoji picker with search, recent emoji first. The emoji set loads when the picker first
 // opens (lib/emoji.ts), not with the page.
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { gridStep } from '../lib/focus';
 import { GROUPS, loadEmoji, quickEmoji, recentEmoji, rememberEmoji, searchEmoji, type Emoji } from '../lib/emoji';
 import { me } from '../state/store';
 import { useDialogFocus } from './dialog';
 
 /** Search hits shown at most (a short query matches hundreds). */
 const MAX_HITS = 200;
+
+/** Arrow keys move between the emoji of one grid (Tab goes on to the next group). */
+function onGridKey(e: KeyboardEvent) {
+  const el = e.target as HTMLElement;
+  const grid = el.closest('.emoji-grid');
+  if (!grid || !el.matches('button.emoji')) return;
+  const cells = Array.from(grid.querySelectorAll<HTMLElement>('button.emoji'));
+  const columns = cells.filter((c) => c.offsetTop === cells[0].offsetTop).length;
+  const next = gridStep(cells.indexOf(el), cells.length, columns, e.key);
+  if (next === null) return;
+  e.preventDefault();
+  cells[next].focus();
+}
 
 function EmojiGrid({ list, onPick, label }: { list: { emoji: string; label: string }[]; onPick: (e: string) => void; label: string }) {
   return (
@@ -60,10 +74,13 @@ export function EmojiPicker({ onPick, onClose }: { onPick: (emoji: string) => vo
           if (e.key === 'Enter') {
             e.preventDefault();
             if (hits?.[0]) pick(hits[0].emoji);
+          } else if (e.key === 'ArrowDown') {
+            e.preventDefault();
+            ref.current?.querySelector<HTMLElement>('button.emoji')?.focus();
           }
         }}
       />
-      <div class="emoji-scroll">
+      <div class="emoji-scroll" onKeyDown={onGridKey}>
         {failed && <p class="error" role="alert">The emoji could not be loaded. Close the picker and try again.</p>}
         {!all && !failed && <p class="muted small">Loading emoji…</p>}
         {hits ? (
