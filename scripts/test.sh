@@ -173,7 +173,8 @@ run_web_tests() {
 
 # The web client against a real `flowly serve` (its own database, port and Redis prefix) serving
 # the freshly built web/dist: the happy-dom suite, then two users in Debian's Chromium
-# (playwright-core), including a server restart in the middle of a conversation.
+# (playwright-core), including a server restart in the middle of a conversation, then the client's
+# flow (web/browser/flow.mjs: drafts, quick switcher, undo, thread panel, first unread, dialogs).
 run_web_e2e() {
   local db="flowly_test_web_e2e_$$" port state rc=0
   port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

@@ -12,73 +12,18 @@
 //
 // Optional: FLOWLY_E2E_CHROMIUM (default /usr/bin/chromium), FLOWLY_E2E_HEADED=1.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  BASE, SHOTS, STEP_TIMEOUT, connStatus, consoleErrors, expectConsole, fail, launch, messageIn, newContext, openRoom, send,
+  shot, signUp, step, suffix, waitLive, watch, watchdog, finish,
+} from './harness.mjs';
 
-const BASE = process.env.FLOWLY_E2E_URL;
 const RESTART_CMD = process.env.FLOWLY_E2E_RESTART_CMD || '';
-const EXECUTABLE = process.env.FLOWLY_E2E_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
-const STEP_TIMEOUT = 15_000; // any single wait
 const RUN_TIMEOUT = 180_000; // the whole run
 const RESTART_TIMEOUT = 60_000;
 
-if (!BASE) {
-  console.error('e2e: set FLOWLY_E2E_URL to a running `flowly serve`, e.g. http://127.0.0.1:18090/');
-  process.exit(2);
-}
-
-const suffix = Date.now().toString(36).slice(-6);
 const ANN = { username: `ann${suffix}`, display: `Ann ${suffix}`, password: 'copper kettles hum beside 9 quiet wolves' };
 const BOB = { username: `bob${suffix}`, display: `Bob ${suffix}`, password: 'seven amber herons drift past 4 old mills' };
 const ROOM = `Launch ${suffix}`;
-
-// ----------------------------------------------------------------- small helpers
-
-let currentStep = 'start';
-const t0 = Date.now();
-async function step(name, fn) {
-  currentStep = name;
-  const start = Date.now();
-  await fn();
-  console.log(`  ok  ${String(Date.now() - start).padStart(5)} ms  ${name}`);
-}
-
-/** What console errors are expected right now (e.g. the 401 of a deliberately bad login). */
-let expected = [];
-function expectConsole(patterns) {
-  expected = patterns;
-}
-const consoleErrors = [];
-
-function watch(page, who) {
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const text = msg.text();
-    if (expected.some((re) => re.test(text))) return;
-    consoleErrors.push(`${who} [${currentStep}]: ${text}`);
-  });
-  page.on('pageerror', (err) => consoleErrors.push(`${who} [${currentStep}] uncaught: ${err.message}`));
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-  console.log(`      screenshot ${name}.png`);
-}
-
-/** The app's connection status in the sidebar ("● Live", "● Connecting…", "● Offline, …"). */
-const connStatus = (page) => page.locator('.side-head .conn');
-const waitLive = (page, timeout = STEP_TIMEOUT) =>
-  page.locator('.side-head .conn-live').waitFor({ state: 'visible', timeout });
-
-/** A message in the open room's timeline, by its text. */
-const messageIn = (page, text) => page.locator('article.msg').filter({ hasText: text });
-
-async function fail(msg) {
-  throw new Error(msg);
-}
 
 function run(cmd, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -96,59 +41,18 @@ function run(cmd, timeoutMs) {
   });
 }
 
-// ----------------------------------------------------------------- the screens, as a person uses them
-
-async function signUp(page, user) {
-  await page.goto(new URL('#/signup', BASE).href);
-  await page.getByRole('heading', { name: 'Create your account' }).waitFor();
-  await page.getByLabel('Username').fill(user.username);
-  await page.getByLabel('Display name').fill(user.display);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  await page.getByRole('navigation', { name: 'Rooms and navigation' }).waitFor();
-  await waitLive(page);
-}
-
-async function openRoom(page, name) {
-  await page.getByRole('navigation', { name: 'Rooms and navigation' }).getByRole('link', { name }).click();
-  await page.getByRole('heading', { level: 1, name }).waitFor();
-}
-
-async function send(page, text) {
-  const box = page.getByRole('combobox', { name: 'Message' });
-  await box.fill(text);
-  await box.press('Enter');
-  await messageIn(page, text).waitFor();
-}
-
 const column = (page, label) => page.getByRole('region', { name: new RegExp(`^${label} \\(\\d+\\)$`) });
 const card = (page, title) => page.locator('li.card').filter({ hasText: title });
 
 // ----------------------------------------------------------------- the run
 
 async function main() {
-  mkdirSync(SHOTS, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: EXECUTABLE,
-    headless: !process.env.FLOWLY_E2E_HEADED,
-    timeout: 30_000,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-    ].filter((a) => a !== '--headless' || !process.env.FLOWLY_E2E_HEADED),
-  });
-  const overall = setTimeout(() => {
-    console.error(`e2e: FAILED — the run took over ${RUN_TIMEOUT / 1000} s (during: ${currentStep})`);
-    browser.close().finally(() => process.exit(1));
-  }, RUN_TIMEOUT);
+  const browser = await launch();
+  const overall = watchdog(browser, RUN_TIMEOUT);
   try {
     const viewport = { width: 1280, height: 800 };
-    const annCtx = await browser.newContext({ viewport });
-    const bobCtx = await browser.newContext({ viewport });
-    for (const ctx of [annCtx, bobCtx]) {
-      ctx.setDefaultTimeout(STEP_TIMEOUT);
-      ctx.setDefaultNavigationTimeout(STEP_TIMEOUT);
-    }
+    const annCtx = await newContext(browser, { viewport });
+    const bobCtx = await newContext(browser, { viewport });
     const ann = await annCtx.newPage();
     const bob = await bobCtx.newPage();
     watch(ann, 'ann');
@@ -382,13 +286,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => {
-    console.log(`e2e: passed in ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in ${SHOTS}`);
-    process.exit(0);
-  },
-  (err) => {
-    console.error(`e2e: FAILED during "${currentStep}": ${err?.message ?? err}`);
-    process.exit(1);
-  },
-);
+finish(main(), `screenshots in ${SHOTS}`);

@@ -1,5 +1,6 @@
 import { render } from 'preact';
 import './styles.css';
+import './flow.css';
 import { restoreSession } from './state/session';
 import { App } from './ui/App';
 

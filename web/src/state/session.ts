@@ -6,6 +6,7 @@ import type { SessionResponse } from '../api/types';
 import { onStreamSessionEnded, refreshRooms, startStream, stopStream } from './live';
 import { booting, clearAll, me } from './store';
 import { navigate } from './router';
+import { sendPendingDeletes } from './undo';
 
 const CSRF_KEY = 'flowly.csrf';
 
@@ -21,8 +22,9 @@ function rememberCsrf(token: string | null): void {
 
 export async function startSession(res: SessionResponse): Promise<void> {
   rememberCsrf(res.csrf_token);
-  me.value = res.user;
+  // Rooms first: the shell shows once they are known (no flash of the newcomer's welcome).
   await refreshRooms();
+  me.value = res.user;
   startStream();
 }
 
@@ -65,6 +67,7 @@ export function forgetSession(): void {
 
 export async function logout(everywhere = false): Promise<void> {
   try {
+    await sendPendingDeletes(); // a delete still in its undo window was meant to happen
     if (getCsrfToken()) await (everywhere ? api.logoutAll() : api.logout());
   } catch {
     /* the session may already be gone */

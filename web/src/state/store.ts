@@ -24,13 +24,16 @@ export interface Toast {
   id: number;
   text: string;
   kind: 'info' | 'error';
+  /** A button in the toast (e.g. "Undo"); pressing it runs `run` and dismisses the toast. */
+  action?: { label: string; run: () => void };
 }
 export const toasts = signal<Toast[]>([]);
 let toastId = 0;
-export function toast(text: string, kind: Toast['kind'] = 'info', ms = 5000): void {
+export function toast(text: string, kind: Toast['kind'] = 'info', ms = 5000, action?: Toast['action']): number {
   const id = ++toastId;
-  toasts.value = [...toasts.value.slice(-3), { id, text, kind }];
+  toasts.value = [...toasts.value.slice(-3), { id, text, kind, action }];
   setTimeout(() => dismissToast(id), ms);
+  return id;
 }
 export function dismissToast(id: number): void {
   toasts.value = toasts.value.filter((t) => t.id !== id);

@@ -1,6 +1,7 @@
 // Administrators: every account, with disable and enable.
 import { useState } from 'preact/hooks';
 import { api } from '../api/endpoints';
+import { confirmDialog } from './dialog';
 import type { User } from '../api/types';
 import { dateTimeOf } from '../lib/format';
 import { me } from '../state/store';
@@ -41,7 +42,7 @@ export function Admin() {
                   <button class="small" disabled={busy} onClick={() => void run(async () => replace(await api.enableUser(u.id)))}>Enable</button>
                 ) : (
                   <button class="small danger" disabled={busy || u.id === user.id}
-                    onClick={() => confirm(`Disable ${u.username}? Their sessions end.`) && void run(async () => replace(await api.disableUser(u.id)))}>
+                    onClick={async () => (await confirmDialog({ title: `Disable ${u.username}?`, body: 'Their sessions end.', confirmLabel: 'Disable', danger: true })) && void run(async () => replace(await api.disableUser(u.id)))}>
                     Disable
                   </button>
                 )}

@@ -13,6 +13,9 @@ import { RoomScreen } from './room/RoomScreen';
 import { Search } from './Search';
 import { Sidebar } from './Sidebar';
 import { TaskDetail } from './tasks/TaskDetail';
+import { ConfirmHost } from './dialog';
+import { QuickSwitcher } from './QuickSwitcher';
+import { isNewcomer, Welcome } from './Welcome';
 
 function Toasts() {
   return (
@@ -20,6 +23,9 @@ function Toasts() {
       {toasts.value.map((t) => (
         <div key={t.id} class={`toast toast-${t.kind}`}>
           <span>{t.text}</span>
+          {t.action && (
+            <button class="small toast-action" onClick={() => (dismissToast(t.id), t.action!.run())}>{t.action.label}</button>
+          )}
           <button class="icon small" onClick={() => dismissToast(t.id)} aria-label="Dismiss">✕</button>
         </div>
       ))}
@@ -28,6 +34,7 @@ function Toasts() {
 }
 
 function Home() {
+  if (isNewcomer()) return <Welcome />;
   const first = rooms.value[0];
   return (
     <section class="screen home">
@@ -40,6 +47,7 @@ function Home() {
         <li><a href={href('/search')}>Search messages</a></li>
         <li><a href={href('/assistant')}>Ask the assistant</a> about anything in your rooms</li>
       </ul>
+      <p class="muted small">Press <kbd>Ctrl</kbd>+<kbd>K</kbd> (<kbd>⌘</kbd>+<kbd>K</kbd>) to jump to any room, person or task.</p>
     </section>
   );
 }
@@ -100,7 +108,7 @@ export function App() {
   if (!user) return (<><Auth /><Toasts /></>);
   const inScreen = section !== undefined;
   return (
-    <div class={`shell${inScreen ? ' in-screen' : ''}`}>
+    <div class={`shell${inScreen ? ' in-screen' : ''}${isNewcomer() ? ' newcomer' : ''}`}>
       <button class="skip" onClick={() => document.getElementById('main')?.focus()}>Skip to content</button>
       <Sidebar />
       <main id="main" class="main" tabIndex={-1}>
@@ -110,6 +118,8 @@ export function App() {
         <Main />
       </main>
       <Toasts />
+      <QuickSwitcher />
+      <ConfirmHost />
     </div>
   );
 }

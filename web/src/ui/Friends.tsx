@@ -1,6 +1,7 @@
 // Friends: search people, requests in and out, friends (message, remove, block), blocked people.
 import { useState } from 'preact/hooks';
 import { api } from '../api/endpoints';
+import { confirmDialog } from './dialog';
 import type { User } from '../api/types';
 import { refreshRooms } from '../state/live';
 import { navigate } from '../state/router';
@@ -98,8 +99,8 @@ export function Friends() {
             <PresenceDot userId={f.id} />
             <span class="grow">{f.display_name} <span class="muted">@{f.username}</span></span>
             <button class="small primary" disabled={busy} onClick={() => message(f)}>Message</button>
-            <button class="small" disabled={busy} onClick={() => confirm(`Remove ${f.display_name} from your friends?`) && act(() => api.removeFriend(f.id))}>Remove</button>
-            <button class="small danger" disabled={busy} onClick={() => confirm(`Block ${f.display_name}?`) && act(() => api.block(f.id), 'Blocked.')}>Block</button>
+            <button class="small" disabled={busy} onClick={async () => (await confirmDialog({ title: `Remove ${f.display_name} from your friends?`, confirmLabel: 'Remove', danger: true })) && act(() => api.removeFriend(f.id))}>Remove</button>
+            <button class="small danger" disabled={busy} onClick={async () => (await confirmDialog({ title: `Block ${f.display_name}?`, body: 'They can no longer message you or send you requests.', confirmLabel: 'Block', danger: true })) && act(() => api.block(f.id), 'Blocked.')}>Block</button>
           </li>
         ))}
       </ul>

@@ -1,6 +1,7 @@
 // Profile (display name, bio), password, active sessions (revoke), log out.
 import { useState } from 'preact/hooks';
 import { api } from '../api/endpoints';
+import { confirmDialog } from './dialog';
 import { dateTimeOf } from '../lib/format';
 import { logout } from '../state/session';
 import { me, toast } from '../state/store';
@@ -94,7 +95,7 @@ export function Profile() {
         </ul>
         <div class="row wrap">
           <button onClick={() => void logout(false)}>Log out</button>
-          <button class="danger" onClick={() => confirm('Log out on every device?') && void logout(true)}>Log out everywhere</button>
+          <button class="danger" onClick={async () => (await confirmDialog({ title: 'Log out on every device?', confirmLabel: 'Log out everywhere', danger: true })) && void logout(true)}>Log out everywhere</button>
         </div>
       </section>
     </section>

@@ -7,6 +7,7 @@ import { conn, me, rooms } from '../state/store';
 import { reconnectNow } from '../state/live';
 import { Badge, PresenceDot } from './common';
 import { NewRoomDialog } from './NewRoom';
+import { SwitcherButton } from './QuickSwitcher';
 
 function RoomLink({ room, active }: { room: Room; active: boolean }) {
   const unread = room.unread_count > 0;
@@ -58,6 +59,7 @@ export function Sidebar() {
         <a class="brand" href={href('/')}>Flowly</a>
         <ConnStatus />
       </header>
+      <SwitcherButton />
       <ul class="nav-list">
         {nav('/my-tasks', 'My tasks', 'my-tasks')}
         {nav('/search', 'Search', 'search')}

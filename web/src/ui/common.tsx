@@ -1,10 +1,11 @@
 // Small shared pieces: error text, presence dot, badge, dialog, async loader hook.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { describeError } from '../api/errors';
 import type { PresenceStatus } from '../api/types';
 import { badgeCount, initials } from '../lib/format';
 import { presence } from '../state/store';
+import { useDialogFocus } from './dialog';
 
 export function ErrorText({ error }: { error: unknown }) {
   if (!error) return null;
@@ -42,24 +43,13 @@ export function Badge({ count, mention }: { count: number; mention?: boolean }) 
 
 export function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    const prev = document.activeElement as HTMLElement | null;
-    const first = ref.current?.querySelector<HTMLElement>('input, textarea, select, button:not(.close)');
-    first?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') onClose();
-    };
-    document.addEventListener('keydown', onKey);
-    return () => {
-      document.removeEventListener('keydown', onKey);
-      prev?.focus?.();
-    };
-  }, []);
+  const titleId = useId();
+  useDialogFocus(ref, onClose);
   return (
     <div class="backdrop" onClick={(e) => e.target === e.currentTarget && onClose()}>
-      <div class="dialog" role="dialog" aria-modal="true" aria-label={title} ref={ref}>
+      <div class="dialog" role="dialog" aria-modal="true" aria-labelledby={titleId} tabIndex={-1} ref={ref}>
         <header class="dialog-head">
-          <h2>{title}</h2>
+          <h2 id={titleId}>{title}</h2>
           <button type="button" class="close icon" onClick={onClose} aria-label="Close">
             ✕
           </button>

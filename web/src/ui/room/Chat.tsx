@@ -16,7 +16,9 @@ import { ErrorText } from '../common';
 import { TaskFormDialog } from '../tasks/TaskForm';
 import { Composer } from './Composer';
 import { MessageItem, type MessageActions } from './MessageItem';
-import { ThreadDialog } from './Thread';
+import { ThreadPanel } from './Thread';
+import { UnreadBar } from './UnreadBar';
+import { deleting } from '../../state/undo';
 
 const PAGE = 50;
 const MAX = 300;
@@ -33,12 +35,22 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [taskFrom, setTaskFrom] = useState<Message | null>(null);
   const [thread, setThread] = useState<Message | null>(null);
+  /** The message Up-arrow asked to edit, until its editor opens. */
+  const [editId, setEditId] = useState<string | null>(null);
   const [highlight, setHighlight] = useState<number | null>(null);
   /** Messages picked for "Extract tasks" (null: not selecting). */
   const [selection, setSelection] = useState<string[] | null>(null);
   const [extractError, setExtractError] = useState('');
   const [divider] = useState<number | null>(() => (room.unread_count > 0 ? room.last_read_seq : null));
   const [atBottom, setAtBottom] = useState(true);
+  // --- first unread (flow): the room opens there; a bar offers to go back to it
+  const [unreadAtOpen] = useState(room.unread_count);
+  const [unreadAbove, setUnreadAbove] = useState(false);
+  const unreadDone = useRef(false);
+  /** The window was loaded around the first unread, not at the latest messages. */
+  const openedAtUnread = useRef(false);
+  const firstLoad = useRef(true);
+  // --- end first unread
   const jump = route.value.query.get('m');
   const jumpSeq = jump && /^\d+$/.test(jump) ? Number(jump) : null;
   const lastTop = useRef(0);
@@ -58,8 +70,14 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
   };
 
   const loadLatest = useCallback(async () => {
+    const first = firstLoad.current;
+    firstLoad.current = false;
     try {
       const page = await api.messages(room.id, { limit: PAGE });
+      if (first && divider !== null && page.has_more && (page.messages[0]?.seq ?? 0) > divider + 1) {
+        openedAtUnread.current = true; // the first unread is older than this page: open there instead
+        return void (await loadAround(divider, 'divider'));
+      }
       stick.current = true;
       pendingScroll.current = divider !== null ? 'divider' : 'bottom';
       tlSig.value = { ...fromPage(page, user.id), loaded: true };
@@ -69,7 +87,7 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
     }
   }, [room.id]);
 
-  const loadAround = useCallback(async (seq: number) => {
+  const loadAround = useCallback(async (seq: number, scroll: 'message' | 'divider' = 'message') => {
     try {
       const [older, newer] = await Promise.all([
         api.messages(room.id, { before: seq + 1, limit: 30 }),
@@ -78,9 +96,9 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
       let next = fromPage(older, user.id, newer.has_more);
       next = withNewer(next, newer, user.id);
       stick.current = false;
-      pendingScroll.current = seq;
+      pendingScroll.current = scroll === 'divider' ? 'divider' : seq;
       tlSig.value = { ...next, loaded: true };
-      setHighlight(seq);
+      if (scroll === 'message') setHighlight(seq);
       setError(null);
     } catch (e) {
       setError(e);
@@ -89,8 +107,8 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
 
   useEffect(() => {
     if (jumpSeq !== null) void loadAround(jumpSeq);
-    else if (!tl.loaded || tl.hasNewer) void loadLatest();
-    else pendingScroll.current = 'bottom';
+    else if (!tl.loaded || (tl.hasNewer && !openedAtUnread.current)) void loadLatest();
+    else pendingScroll.current = divider !== null ? 'divider' : 'bottom';
   }, [jumpSeq, tl.loaded]);
 
   const loadOlder = async () => {
@@ -123,6 +141,7 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
 
   const jumpToLatest = () => {
     if (jumpSeq !== null) navigate(`/r/${room.id}`);
+    openedAtUnread.current = false;
     if (tl.hasNewer) void loadLatest();
     else {
       stick.current = true;
@@ -147,6 +166,36 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
     if (!down && list.scrollTop < 400) void loadOlder();
     else if (down && fromBottom < 400) void loadNewer();
     readIfVisible();
+    checkUnreadAbove();
+  };
+
+  /** Whether the first unread message is above what the user sees (or not loaded at all). */
+  const checkUnreadAbove = () => {
+    const list = listRef.current;
+    if (!list || divider === null || unreadDone.current) return setUnreadAbove(false);
+    const d = list.querySelector<HTMLElement>('.divider');
+    const cur = tlSig.value;
+    setUnreadAbove(d ? d.offsetTop + d.offsetHeight < list.scrollTop : cur.loaded && cur.hasOlder && firstSeq(cur) > divider + 1);
+  };
+
+  const jumpToUnread = () => {
+    unreadDone.current = true;
+    setUnreadAbove(false);
+    const d = listRef.current?.querySelector<HTMLElement>('.divider');
+    if (d && listRef.current) listRef.current.scrollTop = Math.max(0, d.offsetTop - 40);
+    else if (divider !== null) {
+      openedAtUnread.current = true;
+      void loadAround(divider, 'divider');
+    }
+  };
+
+  /** Up-arrow in the empty composer: the newest message of ours that can still be edited. */
+  const editLast = () => {
+    const mine = tlSig.value.messages.filter((m) => m.author_id === user.id && m.kind === 'user' && !m.deleted_at && !deleting.value.has(m.id));
+    const last = mine[mine.length - 1];
+    if (!last) return;
+    setEditId(last.id);
+    listRef.current?.querySelector<HTMLElement>(`[data-id="${last.id}"]`)?.scrollIntoView({ block: 'nearest' });
   };
 
   const pending = ob.visible(outbox.value, room.id, null, tl.messages);
@@ -176,6 +225,7 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
     // A short window does not scroll: fetch more so the user can.
     if (tl.loaded && tl.hasOlder && tl.messages.length < MAX && list.scrollHeight <= list.clientHeight + 10) void loadOlder();
     readIfVisible();
+    checkUnreadAbove();
   }, [tl, pending.length]);
 
   useEffect(() => {
@@ -191,6 +241,7 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
       onReply: (m) => setReplyTo(m),
       onMakeTask: (m) => setTaskFrom(m),
       onShowThread: (m) => setThread(m),
+      onEditOpened: () => setEditId(null),
       onSelect: (m) =>
         setSelection((cur) => {
           const list = cur ?? [];
@@ -222,7 +273,15 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
   let dividerShown = false;
 
   return (
+    <>
     <div class="chat">
+      {unreadAbove && (
+        <UnreadBar
+          count={unreadAtOpen}
+          onJump={jumpToUnread}
+          onDismiss={() => ((unreadDone.current = true), setUnreadAbove(false))}
+        />
+      )}
       <div class="msg-list" ref={listRef} onScroll={onScroll} role="log" aria-label={`Messages in ${room.name}`} aria-live="polite" tabIndex={0}>
         {tl.loaded && !tl.hasOlder && <p class="muted center pad">This is the beginning of the conversation.</p>}
         {tl.loaded && tl.hasOlder && <p class="muted center pad">Loading older messages…</p>}
@@ -249,6 +308,7 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
                 actions={actions}
                 highlight={highlight === m.seq}
                 selected={selection === null || m.kind === 'system' ? null : selection.includes(m.id)}
+                editNow={editId === m.id}
               />
             </Fragment>
           );
@@ -309,9 +369,11 @@ export function Chat({ room, members }: { room: Room; members: Member[] }) {
           if (tl.hasNewer || jumpSeq !== null) jumpToLatest();
           stick.current = true;
         }}
+        onEditLast={editLast}
       />
       {taskFrom && <TaskFormDialog roomId={room.id} members={members} source={taskFrom} onClose={() => setTaskFrom(null)} />}
-      {thread && <ThreadDialog root={thread} room={room} members={members} onClose={() => setThread(null)} />}
     </div>
+    {thread && <ThreadPanel key={thread.id} root={thread} room={room} members={members} onClose={() => setThread(null)} />}
+    </>
   );
 }

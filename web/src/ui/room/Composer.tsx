@@ -1,9 +1,12 @@
-// Message input: Enter sends, Shift+Enter breaks the line, @ completes room members, typing frames.
-import { useEffect, useRef, useState } from 'preact/hooks';
+// Message input: Enter sends, Shift+Enter breaks the line, @ completes room members, typing frames;
+// the unsent text is kept as a draft (chat/drafts.ts), Up in an empty box edits your last message.
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Member, Message } from '../../api/types';
 import { completeMention, matchMembers, mentionAt, type MentionQuery } from '../../lib/mention';
 import { sendMessage, sendTyping } from '../../state/live';
 import { me } from '../../state/store';
+import { draftPlace, Drafts } from '../../chat/drafts';
+import { EmojiButton } from '../EmojiPicker';
 
 interface Props {
   roomId: string;
@@ -13,14 +16,27 @@ interface Props {
   onCancelReply?: () => void;
   onSent?: () => void;
   placeholder?: string;
+  /** The thread this composer replies in (its draft is kept apart from the room's). */
+  threadId?: string | null;
+  /** Up-arrow in an empty composer: edit the user's last message here. */
+  onEditLast?: () => void;
 }
 
-export function Composer({ roomId, taskId = null, members, replyTo, onCancelReply, onSent, placeholder }: Props) {
-  const [text, setText] = useState('');
+export function Composer({ roomId, taskId = null, members, replyTo, onCancelReply, onSent, placeholder, threadId = null, onEditLast }: Props) {
+  const user = me.value!;
+  // --- drafts (flow)
+  const drafts = useMemo(() => new Drafts(user.id), [user.id]);
+  const place = draftPlace(roomId, { taskId, threadId });
+  const [text, setTextState] = useState(() => drafts.get(place));
+  const setText = (value: string) => {
+    setTextState(value);
+    drafts.set(place, value);
+  };
+  useEffect(() => setTextState(drafts.get(place)), [place]);
+  // --- end drafts
   const [mq, setMq] = useState<MentionQuery | null>(null);
   const [sel, setSel] = useState(0);
   const ref = useRef<HTMLTextAreaElement>(null);
-  const user = me.value!;
   const candidates = mq ? matchMembers(members.filter((m) => m.user_id !== user.id), mq.query) : [];
   const listId = `mentions-${taskId ?? roomId}`;
 
@@ -60,6 +76,17 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
     onSent?.();
   };
 
+  const insert = (emoji: string) => {
+    const el = ref.current;
+    const at = el?.selectionStart ?? text.length;
+    const end = el?.selectionEnd ?? at;
+    setText(text.slice(0, at) + emoji + text.slice(end));
+    requestAnimationFrame(() => {
+      el?.focus();
+      el?.setSelectionRange(at + emoji.length, at + emoji.length);
+    });
+  };
+
   const onKeyDown = (e: KeyboardEvent) => {
     if (candidates.length > 0) {
       if (e.key === 'ArrowDown') {
@@ -85,6 +112,11 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
     }
     if (e.key === 'Escape' && replyTo) {
       onCancelReply?.();
+      return;
+    }
+    if (e.key === 'ArrowUp' && !text && onEditLast && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault();
+      onEditLast();
       return;
     }
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -148,6 +180,7 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
           onKeyDown={onKeyDown}
           onBlur={() => setTimeout(() => setMq(null), 150)}
         />
+        <EmojiButton label="Insert emoji" onPick={insert} />
         <button class="primary" type="submit" disabled={!text.trim()}>Send</button>
       </div>
     </form>

@@ -7,10 +7,11 @@ import type { Citation, Message } from '../../api/types';
 import { bodyParts, timeOf, dateTimeOf } from '../../lib/format';
 import { href } from '../../state/router';
 import { toast } from '../../state/store';
+import { deleteWithUndo, deleting } from '../../state/undo';
+import { quickEmoji, recentEmoji, rememberEmoji } from '../../lib/emoji';
+import { EmojiButton } from '../EmojiPicker';
 import { CitedText } from '../assistant/Answer';
 import { Avatar } from '../common';
-
-export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '👀', '✅'];
 
 export interface MessageActions {
   onReply(m: Message): void;
@@ -20,6 +21,7 @@ export interface MessageActions {
   onJump?(id: string): void;
   /** Starts (or extends) a selection of messages to extract tasks from. */
   onSelect?(m: Message): void;
+  onEditOpened?(): void;
 }
 
 interface Props {
@@ -32,6 +34,8 @@ interface Props {
   highlight?: boolean;
   /** While messages are being selected: whether this one is. */
   selected?: boolean | null;
+  /** Open the editor now (Up-arrow in an empty composer); `actions.onEditOpened` acknowledges it. */
+  editNow?: boolean;
 }
 
 export function Body({ text }: { text: string }) {
@@ -42,12 +46,18 @@ export function Body({ text }: { text: string }) {
   );
 }
 
-function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actions, highlight, selected }: Props) {
+function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actions, highlight, selected, editNow }: Props) {
   const [menu, setMenu] = useState(false);
   const [picker, setPicker] = useState(false);
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(m.body);
   const actionsRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!editNow) return;
+    setDraft(m.body);
+    setEditing(true);
+    actions.onEditOpened?.();
+  }, [editNow]);
   useEffect(() => {
     if (!menu) return;
     const close = (e: Event) => {
@@ -74,6 +84,7 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
     const r = m.reactions.find((x) => x.emoji === emoji);
     setPicker(false);
     setMenu(false);
+    if (!r?.me) rememberEmoji(meId, emoji);
     void act(() => (r?.me ? api.unreact(m.id, emoji) : api.react(m.id, emoji)));
   };
   const saveEdit = async () => {
@@ -87,8 +98,10 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
   };
   const remove = () => {
     setMenu(false);
-    if (confirm('Delete this message? This cannot be undone.')) void act(() => api.deleteMessage(m.id));
+    deleteWithUndo(m, actions.onUpdated);
   };
+
+  if (deleting.value.has(m.id)) return null;
 
   if (system) {
     const taskId = m.ref_task_id;
@@ -204,9 +217,10 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
               <button role="menuitem" onClick={() => setPicker(!picker)}>React…</button>
               {picker && (
                 <div class="emoji-row">
-                  {QUICK_EMOJI.map((e) => (
+                  {quickEmoji(recentEmoji(meId)).map((e) => (
                     <button key={e} type="button" class="icon" aria-label={`React ${e}`} onClick={() => toggle(e)}>{e}</button>
                   ))}
+                  <EmojiButton label="More emoji" onPick={toggle} />
                 </div>
               )}
               <button role="menuitem" onClick={() => (setMenu(false), actions.onMakeTask(m))}>Make task</button>

@@ -1,6 +1,7 @@
 // Members (with presence), inviting friends, removing (owner), renaming, topic, leaving.
 import { useState } from 'preact/hooks';
 import { api } from '../../api/endpoints';
+import { confirmDialog } from '../dialog';
 import type { Member, Room } from '../../api/types';
 import { refreshMembers, refreshRooms } from '../../state/live';
 import { navigate } from '../../state/router';
@@ -87,8 +88,8 @@ export function RoomSettings({ room, members, onClose }: { room: Room; members: 
         <div class="row end">
           <button
             class="danger"
-            onClick={() => {
-              if (!confirm(`Leave ${room.name}?`)) return;
+            onClick={async () => {
+              if (!(await confirmDialog({ title: `Leave ${room.name}?`, confirmLabel: 'Leave', danger: true }))) return;
               void run(async () => {
                 await api.leaveRoom(room.id);
                 await refreshRooms();

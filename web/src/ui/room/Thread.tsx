@@ -1,5 +1,6 @@
-// A message and its replies (GET messages/{id}/replies), with a composer that replies to it.
-import { useEffect, useState } from 'preact/hooks';
+// A message and its replies (GET messages/{id}/replies), with a composer that replies to it: a
+// panel beside the room (on a narrow screen it takes the screen, with a back button).
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api/endpoints';
 import type { Member, Message, Room, StreamMessage } from '../../api/types';
 import * as ob from '../../chat/outbox';
@@ -8,12 +9,14 @@ import { timeOf } from '../../lib/format';
 import { me, onFrames, outbox } from '../../state/store';
 import { describeError } from '../../api/errors';
 import { startRequest } from '../assistant/AssistantPanel';
-import { Dialog, ErrorText, useLoad } from '../common';
+import { ErrorText, useLoad } from '../common';
 import { Body } from './MessageItem';
 import { Composer } from './Composer';
 
-export function ThreadDialog({ root, room, members, onClose }: { root: Message; room: Room; members: Member[]; onClose: () => void }) {
+export function ThreadPanel({ root, room, members, onClose }: { root: Message; room: Room; members: Member[]; onClose: () => void }) {
   const user = me.value!;
+  const head = useRef<HTMLHeadingElement>(null);
+  useEffect(() => head.current?.focus(), []);
   const replies = useLoad(() => api.replies(root.id, { limit: 200 }), [root.id]);
   useEffect(
     () =>
@@ -34,7 +37,12 @@ export function ThreadDialog({ root, room, members, onClose }: { root: Message; 
     startRequest(room.id, () => api.extractTasks(room.id, ids)).then(onClose, (e) => setExtractError(describeError(e)));
   };
   return (
-    <Dialog title="Thread" onClose={onClose}>
+    <aside class="thread-panel" aria-label="Thread" onKeyDown={(e) => e.key === 'Escape' && !e.defaultPrevented && onClose()}>
+      <header class="thread-head">
+        <button type="button" class="small thread-back" onClick={onClose}>← Back to {room.name || 'the room'}</button>
+        <h2 ref={head} tabIndex={-1}>Thread</h2>
+        <button type="button" class="icon close thread-close" onClick={onClose} aria-label="Close thread">✕</button>
+      </header>
       <div class="thread">
         <div class="thread-root">
           <strong>{root.author_display_name}</strong> <span class="muted">{timeOf(root.created_at)}</span>
@@ -61,8 +69,8 @@ export function ThreadDialog({ root, room, members, onClose }: { root: Message; 
           <button type="button" class="small" onClick={extract} disabled={replies.loading}>Extract tasks from this thread</button>
           {extractError && <span class="error-inline small">{extractError}</span>}
         </div>
-        <Composer roomId={room.id} members={members} replyTo={root} placeholder="Reply…" />
+        <Composer roomId={room.id} threadId={root.id} members={members} replyTo={root} placeholder="Reply…" />
       </div>
-    </Dialog>
+    </aside>
   );
 }

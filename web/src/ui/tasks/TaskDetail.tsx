@@ -1,6 +1,7 @@
 // One task: every field editable, activity, source conversation, and its own discussion.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../../api/endpoints';
+import { confirmDialog } from '../dialog';
 import { PRIORITIES, STATUSES, type StreamMessage, type Task } from '../../api/types';
 import * as ob from '../../chat/outbox';
 import { merge, normaliseMessage } from '../../chat/timeline';
@@ -124,8 +125,8 @@ function TaskView({ task, setTask, reload }: { task: Task; setTask: (t: Task) =>
             type="button"
             class="danger"
             disabled={busy}
-            onClick={() => {
-              if (confirm('Delete this task? Its history stays in the room.'))
+            onClick={async () => {
+              if (await confirmDialog({ title: 'Delete this task?', body: 'Its history stays in the room.', confirmLabel: 'Delete', danger: true }))
                 void run(async () => {
                   await api.deleteTask(task.id);
                   navigate(`/r/${task.room_id}/board`);
