@@ -7,12 +7,14 @@ import { Admin } from './Admin';
 import { AssistantPanel } from './assistant/AssistantPanel';
 import { Auth } from './Auth';
 import { Friends } from './Friends';
+import { InvitePage } from './Invite';
 import { MyTasks } from './MyTasks';
 import { Profile } from './Profile';
 import { RoomScreen } from './room/RoomScreen';
 import { Search } from './Search';
 import { Sidebar } from './Sidebar';
 import { TaskDetail } from './tasks/TaskDetail';
+import { GettingStarted, isNewcomer } from './Welcome';
 
 function Toasts() {
   return (
@@ -32,6 +34,7 @@ function Home() {
   return (
     <section class="screen home">
       <h1>Welcome, {me.value?.display_name}</h1>
+      {isNewcomer() && <GettingStarted />}
       <p>Pick a room on the left, or start here:</p>
       <ul class="links">
         {first && <li><a href={href(`/r/${first.id}`)}>Open the most recent room</a></li>}
@@ -67,6 +70,8 @@ function Main() {
       return <Profile />;
     case 'admin':
       return <Admin />;
+    case 'invite':
+      return <InvitePage />;
     default:
       return <Home />;
   }
@@ -97,7 +102,7 @@ export function App() {
   }, [user, section, booting.value]);
 
   if (booting.value) return <div class="boot" aria-busy="true">Loading Flowly…</div>;
-  if (!user) return (<><Auth /><Toasts /></>);
+  if (!user) return (<>{section === 'invite' ? <InvitePage /> : <Auth />}<Toasts /></>);
   const inScreen = section !== undefined;
   return (
     <div class={`shell${inScreen ? ' in-screen' : ''}`}>

@@ -4,6 +4,7 @@ import type { Member, Message } from '../../api/types';
 import { completeMention, matchMembers, mentionAt, type MentionQuery } from '../../lib/mention';
 import { sendMessage, sendTyping } from '../../state/live';
 import { me } from '../../state/store';
+import { AttachButton, UploadChips, sendWithAttachments, useUploads } from './Attachments';
 
 interface Props {
   roomId: string;
@@ -23,6 +24,7 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
   const user = me.value!;
   const candidates = mq ? matchMembers(members.filter((m) => m.user_id !== user.id), mq.query) : [];
   const listId = `mentions-${taskId ?? roomId}`;
+  const uploads = useUploads({ room: roomId });
 
   useEffect(() => {
     if (replyTo) ref.current?.focus();
@@ -51,8 +53,11 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
 
   const submit = () => {
     const body = text.trim();
-    if (!body) return;
-    sendMessage(roomId, body, replyTo?.id ?? null, taskId);
+    if (uploads.busy || (!body && uploads.ready.length === 0)) return;
+    if (uploads.ready.length > 0) {
+      void sendWithAttachments(roomId, taskId, body, replyTo?.id ?? null, uploads.ready);
+      uploads.clear();
+    } else sendMessage(roomId, body, replyTo?.id ?? null, taskId);
     if (!taskId) sendTyping(roomId, false);
     setText('');
     setMq(null);
@@ -96,6 +101,7 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
   return (
     <form
       class="composer"
+      {...uploads.dropProps}
       onSubmit={(e) => {
         e.preventDefault();
         submit();
@@ -128,7 +134,9 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
           ))}
         </ul>
       )}
+      <UploadChips uploads={uploads} />
       <div class="composer-row">
+        <AttachButton uploads={uploads} />
         <textarea
           ref={ref}
           rows={1}
@@ -146,9 +154,10 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
             update(el.value, el.selectionStart ?? el.value.length);
           }}
           onKeyDown={onKeyDown}
+          onPaste={uploads.onPaste}
           onBlur={() => setTimeout(() => setMq(null), 150)}
         />
-        <button class="primary" type="submit" disabled={!text.trim()}>Send</button>
+        <button class="primary" type="submit" disabled={uploads.busy || (!text.trim() && uploads.ready.length === 0)}>Send</button>
       </div>
     </form>
   );

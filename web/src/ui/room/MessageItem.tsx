@@ -9,6 +9,7 @@ import { href } from '../../state/router';
 import { toast } from '../../state/store';
 import { CitedText } from '../assistant/Answer';
 import { Avatar } from '../common';
+import { AttachmentList } from './Attachments';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '👀', '✅'];
 
@@ -161,6 +162,7 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
             {m.edited_at && <span class="muted edited" title={dateTimeOf(m.edited_at)}> (edited)</span>}
           </p>
         )}
+        {!deleted && m.attachments && <AttachmentList items={m.attachments} />}
         {(m.reactions.length > 0 || m.reply_count > 0) && (
           <div class="reactions">
             {m.reactions.map((r) => (
