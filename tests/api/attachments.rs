@@ -55,7 +55,7 @@ async fn fetch(client: &Client, path: &str) -> (StatusCode, header::HeaderMap, V
     (status, headers, response.bytes().await.unwrap().to_vec())
 }
 
-fn header_of<'a>(headers: &'a header::HeaderMap, name: header::HeaderName) -> &'a str {
+fn header_of(headers: &header::HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())

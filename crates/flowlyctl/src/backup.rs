@@ -916,3 +916,29 @@ async fn restore_volume(
     container.remove(appliance).await;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::VOLUMES;
+
+    /// A volume the backup carries must be the one compose mounts there, or the backup would
+    /// stream an empty directory out of the container and restore into a volume nobody reads.
+    #[test]
+    fn every_backed_up_directory_is_a_volume_the_compose_file_mounts_there() {
+        let compose = include_str!("../../../compose/docker-compose.yml");
+        for v in VOLUMES {
+            assert!(
+                compose.contains(&format!("{}:{}", v.volume, v.dir)),
+                "compose/docker-compose.yml does not mount {} at {}",
+                v.volume,
+                v.dir
+            );
+            assert!(
+                compose.contains(&format!("\n  {}: {{}}\n", v.volume)),
+                "compose/docker-compose.yml does not declare the volume {}",
+                v.volume
+            );
+            assert!(v.file.ends_with(".tar"), "{}", v.file);
+        }
+    }
+}
