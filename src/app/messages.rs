@@ -338,8 +338,10 @@ pub async fn delete_message(
     }
     let mut tx = store::begin(&state.db).await?;
     store::messages::tombstone(&mut tx, id).await?;
+    let files = store::attachments::delete_for_message(&mut tx, id).await?;
     record_change(&mut tx, message.room_id, "message.deleted", id).await?;
     tx.commit().await?;
+    super::attachments::remove_files(state, &files).await;
     state.notify.room_changed(message.room_id).await;
     visible(state, actor, id).await
 }

@@ -117,6 +117,17 @@ pub async fn link_to_message(
     Ok(())
 }
 
+/// Deletes a message's attachments (the message is being deleted); returns their ids, so that
+/// their files can go too.
+pub async fn delete_for_message(tx: &mut PgConnection, message: Uuid) -> StoreResult<Vec<Uuid>> {
+    Ok(
+        sqlx::query_scalar("delete from attachments where message_id = $1 returning id")
+            .bind(message)
+            .fetch_all(&mut *tx)
+            .await?,
+    )
+}
+
 /// An attachment the viewer may download: a member of its room, and the file is on a live
 /// message, on a live task, or the viewer's own upload not sent yet.
 pub async fn visible(

@@ -250,7 +250,7 @@ async fn an_upload_not_sent_yet_is_its_uploaders_alone_and_goes_out_once() {
         StatusCode::OK
     );
 
-    // Deleting the message takes its files out of reach.
+    // Deleting the message deletes its files.
     let (_, page) = ann.get(&messages).await;
     let sent = page["messages"]
         .as_array()
@@ -265,6 +265,18 @@ async fn an_upload_not_sent_yet_is_its_uploaders_alone_and_goes_out_once() {
     assert_eq!(
         fetch(&bob, &format!("/api/v1/attachments/{id}")).await.0,
         StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        fetch(&ann, &format!("/api/v1/attachments/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // Its file is gone from the disk and from the quota.
+    let dir = Path::new(&app.state.config.attachments.dir);
+    assert_eq!(stored_files(dir), Vec::<String>::new());
+    let (_, usage) = ann.get("/api/v1/admin/attachments").await;
+    assert_eq!(
+        (usage["used_bytes"].as_i64(), usage["files"].as_i64()),
+        (Some(0), Some(0))
     );
 }
 

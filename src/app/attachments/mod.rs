@@ -290,6 +290,22 @@ pub async fn download(
     Ok(Download { attachment, path })
 }
 
+/// Removes the files of attachments whose rows are gone (their message was deleted). A file that
+/// cannot be removed is logged and left: no row points at it, so it is never served.
+pub async fn remove_files(state: &AppState, ids: &[Uuid]) {
+    let storage = Storage::new(&state.config.attachments.dir);
+    for &id in ids {
+        for path in [storage.file(id), storage.thumbnail(id)] {
+            match tokio::fs::remove_file(&path).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    tracing::warn!(attachment_id = %id, error = %e, "could not remove an attachment's file");
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// A task's attachments.
 #[tracing::instrument(skip_all, fields(user_id = %actor.id, task_id = %task))]
 pub async fn task_attachments(
