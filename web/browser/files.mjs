@@ -197,8 +197,7 @@ async function main() {
       const sent = messageIn(bobPage, caption);
       const thumb = sent.getByRole('img', { name: 'mockup.png' });
       await thumb.waitFor();
-      await bobPage.waitForFunction((img) => img.complete && img.naturalWidth > 0, await thumb.elementHandle());
-      const width = await thumb.evaluate((img) => img.naturalWidth);
+      const width = await thumb.evaluate((img) => img.decode().then(() => img.naturalWidth));
       if (width !== 320) fail(`the thumbnail is ${width} px wide, expected 320`);
       imageId = (await sent.locator('a.attachment-image').getAttribute('href')).split('/').pop();
       fileId = (await sent.getByRole('link', { name: new RegExp(notes) }).getAttribute('href')).split('/').pop();
