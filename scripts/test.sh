@@ -189,7 +189,7 @@ run_web_e2e() {
       FLOWLY_REDIS__KEY_PREFIX="web-e2e-$$:" FLOWLY_SERVER__LISTEN="127.0.0.1:$port" \
       FLOWLY_SERVER__METRICS_LISTEN="127.0.0.1:0" FLOWLY_SERVER__WEB_DIR="$ROOT_DIR/web/dist" \
       FLOWLY_AUTH__REGISTRATIONS_PER_IP_PER_HOUR=100000 FLOWLY_LIMITS__WRITES_PER_USER_PER_MINUTE=1000000 \
-      FLOWLY_LOG__LEVEL=warn FLOWLY_BIN="$CARGO_TARGET_DIR/debug/flowly"
+      FLOWLY_LOG__LEVEL=warn FLOWLY_BIN="$CARGO_TARGET_DIR/debug/flowly" FLOWLY_ATTACHMENTS__DIR="$state/attachments"
     web/browser/server.sh start "$state" &&
       (cd web && FLOWLY_E2E_URL="http://127.0.0.1:$port/" npm run test:e2e) &&
       (cd web && FLOWLY_E2E_URL="http://127.0.0.1:$port/" \

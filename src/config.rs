@@ -29,6 +29,27 @@ pub struct Config {
     pub assistant: AssistantConfig,
     pub log: LogConfig,
     pub logpilot: LogpilotConfig,
+    pub attachments: AttachmentsConfig,
+}
+
+/// Files and images uploaded to rooms and tasks (`src/app/attachments.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// Directory the files and thumbnails are stored in (a volume in the appliance; backed up).
+    pub dir: String,
+    /// Largest file accepted, in bytes (413 `too_large` above it).
+    pub max_file_bytes: u64,
+    /// Bytes all attachments of the installation may take together (0: no quota); an upload past
+    /// it is refused with 507 `quota_exceeded`.
+    pub quota_bytes: u64,
+    /// Media types accepted (415 `unsupported_type` for others). Images among them are decoded
+    /// to check them and to make a thumbnail.
+    pub allowed_types: Vec<String>,
+    /// Largest image accepted, in pixels (width times height), checked before decoding.
+    pub max_image_pixels: u64,
+    /// Longest side of a thumbnail, in pixels.
+    pub thumbnail_px: u32,
 }
 
 /// The log broker (`flowly logpilot`).
@@ -477,6 +498,32 @@ impl Default for Config {
                 collect_project: String::new(),
                 collect_skip: vec!["app".into(), "worker".into(), "logpilot".into()],
             },
+            attachments: AttachmentsConfig {
+                dir: ".cache/attachments".into(),
+                max_file_bytes: 25 * 1024 * 1024,
+                quota_bytes: 10 * 1024 * 1024 * 1024,
+                allowed_types: [
+                    "image/png",
+                    "image/jpeg",
+                    "image/gif",
+                    "image/webp",
+                    "application/pdf",
+                    "text/plain",
+                    "text/markdown",
+                    "text/csv",
+                    "application/json",
+                    "application/zip",
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                    "application/vnd.oasis.opendocument.text",
+                    "application/vnd.oasis.opendocument.spreadsheet",
+                ]
+                .map(String::from)
+                .to_vec(),
+                max_image_pixels: 50_000_000,
+                thumbnail_px: 320,
+            },
         }
     }
 }
@@ -557,6 +604,14 @@ impl Config {
                 "auth.session_ttl_days",
                 self.auth.session_ttl_days.max(0) as u64,
             ),
+            (
+                "attachments.max_file_bytes",
+                self.attachments.max_file_bytes,
+            ),
+            (
+                "attachments.thumbnail_px",
+                u64::from(self.attachments.thumbnail_px),
+            ),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be greater than 0"));
@@ -592,6 +647,7 @@ fn is_setting(key: &str) -> bool {
         "assistant",
         "log",
         "logpilot",
+        "attachments",
     ];
     let key = key.to_ascii_lowercase();
     SECTIONS.iter().any(|s| {

@@ -64,7 +64,7 @@ async fn login(
 }
 
 /// The address and user agent a session is started from.
-fn client<'a>(ip: &'a str, headers: &'a HeaderMap) -> Client<'a> {
+pub(super) fn client<'a>(ip: &'a str, headers: &'a HeaderMap) -> Client<'a> {
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -74,7 +74,11 @@ fn client<'a>(ip: &'a str, headers: &'a HeaderMap) -> Client<'a> {
 
 /// The new session's cookies: the HttpOnly session token, and the CSRF token the web client
 /// reads and sends back as a header.
-fn session_cookies(state: &AppState, jar: CookieJar, session: &SessionResponse) -> CookieJar {
+pub(super) fn session_cookies(
+    state: &AppState,
+    jar: CookieJar,
+    session: &SessionResponse,
+) -> CookieJar {
     let secure = state.config.auth.cookie_secure;
     let max_age = time::Duration::days(state.config.auth.session_ttl_days);
     let session_cookie = Cookie::build((SESSION_COOKIE, session.token.clone()))

@@ -3,12 +3,14 @@
 
 pub mod admission;
 pub mod assistant;
+mod attachments;
 mod auth;
 mod error;
 pub mod extract;
 mod friends;
 mod headers;
 mod health;
+mod invites;
 mod me;
 pub mod messages;
 mod openapi;
@@ -52,6 +54,8 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(messages::router())
         .merge(tasks::router())
         .merge(assistant::router())
+        .merge(attachments::router())
+        .merge(invites::router())
         .routes(utoipa_axum::routes!(stream::ws_handler));
     let (routes, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api)
@@ -85,9 +89,13 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Requests get 30 seconds; past that the client gets a JSON 503 instead of waiting on.
+/// Requests get 30 seconds; past that the client gets a JSON 503 instead of waiting on. An upload
+/// of an attachment gets 10 minutes: its body streams as fast as the client's line allows.
 async fn time_limit(req: axum::extract::Request, next: middleware::Next) -> Response {
-    match tokio::time::timeout(Duration::from_secs(30), next.run(req)).await {
+    let upload =
+        req.method() == axum::http::Method::POST && req.uri().path().ends_with("/attachments");
+    let limit = Duration::from_secs(if upload { 600 } else { 30 });
+    match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(ErrorCode::Timeout, "the request took too long; try again")
             .into_response(),

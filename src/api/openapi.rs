@@ -34,6 +34,8 @@ use super::ErrorBody;
         (name = "messages", description = "Messages, reactions, mentions and search"),
         (name = "tasks", description = "Tasks, their history and discussions"),
         (name = "assistant", description = "Questions, summaries and task proposals answered from the team's chats and tasks"),
+        (name = "attachments", description = "Files and images in messages and tasks"),
+        (name = "invites", description = "Invite links to group rooms"),
         (name = "realtime", description = "The WebSocket stream (frames in docs/protocol.md)"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -84,6 +86,10 @@ const RATE_LIMITED: &[&str] = &[
     "POST /api/v1/assistant/extract-tasks",
     "POST /api/v1/rooms/{id}/summary",
     "POST /api/v1/assistant/requests/{id}/proposals/{n}/accept",
+    "POST /api/v1/rooms/{id}/attachments",
+    "POST /api/v1/tasks/{id}/attachments",
+    "POST /api/v1/rooms/{id}/invites",
+    "POST /api/v1/invites/{invite}/register",
 ];
 
 /// Adds to every operation the error responses it can get without its handler saying so: from

@@ -27,6 +27,8 @@ pub enum MessageError {
     Blocked,
     #[error("reply_to must be a message in the same conversation")]
     InvalidReplyTo,
+    #[error("attachments must be at most 10 of your uploads to this room, not sent yet")]
+    InvalidAttachments,
     #[error("that message has been deleted")]
     Deleted,
     #[error("that message has already been deleted")]
@@ -55,6 +57,7 @@ impl Coded for MessageError {
             MessageError::NotFound => ErrorCode::MessageNotFound,
             MessageError::Blocked => ErrorCode::Blocked,
             MessageError::InvalidReplyTo => ErrorCode::InvalidReplyTo,
+            MessageError::InvalidAttachments => ErrorCode::InvalidAttachments,
             MessageError::Deleted | MessageError::AlreadyDeleted => ErrorCode::MessageDeleted,
             MessageError::ReactionNotFound => ErrorCode::ReactionNotFound,
             MessageError::NegativeCursor => ErrorCode::InvalidCursor,
@@ -168,7 +171,14 @@ pub struct NewMessageRequest {
     pub client_id: Option<String>,
     /// The message this one replies to (same room).
     pub reply_to: Option<Uuid>,
+    /// Uploads of the sender's to this room (`POST /rooms/{id}/attachments`) the message carries;
+    /// with any, `body` may be empty.
+    #[serde(default)]
+    pub attachments: Vec<Uuid>,
 }
+
+/// Most attachments one message carries.
+pub const MAX_ATTACHMENTS: usize = 10;
 
 /// Sends a message to a room's timeline or, with `task`, to a task's discussion. Returns the
 /// message and whether it was new (false: a retry of an earlier send with the same client id).
@@ -180,7 +190,13 @@ pub async fn send_message(
     task: Option<Uuid>,
     req: &NewMessageRequest,
 ) -> Result<(Message, bool), MessageError> {
-    let body = MessageBody::parse(&req.body, state.config.limits.max_message_chars)?;
+    let body = match req.attachments.is_empty() {
+        false if req.body.trim().is_empty() => MessageBody::empty(),
+        _ => MessageBody::parse(&req.body, state.config.limits.max_message_chars)?,
+    };
+    if req.attachments.len() > MAX_ATTACHMENTS {
+        return Err(MessageError::InvalidAttachments);
+    }
     let client_id = req.client_id.as_deref().map(ClientId::parse).transpose()?;
     let membership = super::rooms::member_of(&state.db, actor, room).await?;
     if let Some(cid) = &client_id
@@ -208,9 +224,13 @@ pub async fn send_message(
         reply_to: req.reply_to,
         task_id: task,
         client_id: client_id.as_ref().map(ClientId::as_str),
+        attachments: &req.attachments,
         ..Default::default()
     };
     let (id, _seq) = match store::messages::append(&mut tx, &new).await {
+        Err(StoreError::Conflict(c)) if c == "attachments" => {
+            return Err(MessageError::InvalidAttachments);
+        }
         // A concurrent retry with the same client id won the race: answer with its message.
         Err(StoreError::Conflict(c)) if c == "messages_client_id_key" => {
             drop(tx);
@@ -318,8 +338,10 @@ pub async fn delete_message(
     }
     let mut tx = store::begin(&state.db).await?;
     store::messages::tombstone(&mut tx, id).await?;
+    let files = store::attachments::delete_for_message(&mut tx, id).await?;
     record_change(&mut tx, message.room_id, "message.deleted", id).await?;
     tx.commit().await?;
+    super::attachments::remove_files(state, &files).await;
     state.notify.room_changed(message.room_id).await;
     visible(state, actor, id).await
 }

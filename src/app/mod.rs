@@ -10,8 +10,10 @@
 
 pub mod accounts;
 pub mod assistant;
+pub mod attachments;
 pub mod auth;
 pub mod friends;
+pub mod invites;
 pub mod limits;
 pub mod messages;
 pub mod rooms;

@@ -133,6 +133,20 @@ error_codes! {
     EmptyQuestion = 422, "empty_question", "A question with no words.";
     QuestionTooLong = 422, "question_too_long", "A question longer than `assistant.max_question_chars`.";
     QueueUnavailable = 503, "queue_unavailable", "The assistant's job queue (Redis) is unavailable; try again shortly.";
+    // ---- attachments
+    AttachmentNotFound = 404, "attachment_not_found", "No such attachment, or you cannot see it.";
+    TooLarge = 413, "too_large", "A file larger than `attachments.max_file_bytes`, or an image with more pixels than `attachments.max_image_pixels`.";
+    UnsupportedType = 415, "unsupported_type", "A file whose media type is not in `attachments.allowed_types`, or an image that does not decode as its type.";
+    QuotaExceeded = 507, "quota_exceeded", "The installation's attachments would pass `attachments.quota_bytes`.";
+    InvalidFilename = 422, "invalid_filename", "A file name of 1-255 characters without control characters or slashes.";
+    InvalidAttachments = 422, "invalid_attachments", "Attachment ids that are not your unsent uploads to this room (at most 10 a message).";
+    UploadInterrupted = 400, "upload_interrupted", "The upload's body ended early or could not be read.";
+    // ---- invite links
+    InviteNotFound = 404, "invite_not_found", "No such invite link.";
+    InviteExpired = 410, "invite_expired", "The invite link has expired.";
+    InviteUsedUp = 410, "invite_used_up", "The invite link has been used as often as it allows.";
+    InviteRevoked = 410, "invite_revoked", "The invite link was revoked.";
+    InvalidInvite = 422, "invalid_invite", "An invite's `max_uses` below 1 or over 1000, or `expires_in_hours` outside 1-720.";
     // ---- generic fallbacks of the store
     NotFound = 404, "not_found", "Not found.";
     Conflict = 409, "conflict", "Conflicts with an existing record.";

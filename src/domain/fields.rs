@@ -225,6 +225,11 @@ impl MessageBody {
         )
         .map(MessageBody)
     }
+
+    /// The body of a message that carries only attachments.
+    pub fn empty() -> Self {
+        MessageBody(String::new())
+    }
 }
 
 string_newtype!(

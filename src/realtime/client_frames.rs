@@ -27,6 +27,9 @@ pub enum ClientFrame {
         reply_to: Option<Uuid>,
         /// Post into this task's discussion instead of the room's timeline.
         task: Option<Uuid>,
+        /// Uploads the message carries (see `POST /rooms/{id}/attachments`).
+        #[serde(default)]
+        attachments: Vec<Uuid>,
     },
     /// Typing started (`active` true, the default) or stopped.
     Typing {

@@ -37,6 +37,9 @@ pub struct Message {
     #[schema(value_type = Vec<ReactionCount>)]
     pub reactions: Json<Vec<ReactionCount>>,
     pub reply_count: i64,
+    /// Files sent with the message (none once it is deleted).
+    #[schema(value_type = Vec<super::attachments::Attachment>)]
+    pub attachments: Json<Vec<super::attachments::Attachment>>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
@@ -54,7 +57,9 @@ const MESSAGE_SELECT: &str = "
            coalesce((select json_agg(json_build_object('emoji', r.emoji, 'count', r.n, 'me', r.me) order by r.first)
                      from (select emoji, count(*) as n, bool_or(user_id = $1) as me, min(created_at) as first
                            from reactions where message_id = m.id group by emoji) r), '[]'::json) as reactions,
-           (select count(*) from messages c where c.reply_to = m.id and c.deleted_at is null) as reply_count
+           (select count(*) from messages c where c.reply_to = m.id and c.deleted_at is null) as reply_count,
+           coalesce((select jsonb_agg(to_jsonb(a) - 'sha256' order by a.created_at, a.id)
+                     from attachments a where a.message_id = m.id and m.deleted_at is null), '[]'::jsonb) as attachments
     from messages m
     join room_members v on v.room_id = m.room_id and v.user_id = $1
     left join users u on u.id = m.author_id";
@@ -68,7 +73,9 @@ const SNAPSHOT_SELECT: &str = "
              coalesce((select jsonb_agg(jsonb_build_object('emoji', r.emoji, 'count', r.n, 'users', r.users) order by r.first)
                        from (select emoji, count(*) as n, jsonb_agg(user_id order by created_at) as users, min(created_at) as first
                              from reactions where message_id = m.id group by emoji) r), '[]'::jsonb) as reactions,
-             (select count(*) from messages c where c.reply_to = m.id and c.deleted_at is null) as reply_count
+             (select count(*) from messages c where c.reply_to = m.id and c.deleted_at is null) as reply_count,
+             coalesce((select jsonb_agg(to_jsonb(a) - 'sha256' order by a.created_at, a.id)
+                       from attachments a where a.message_id = m.id and m.deleted_at is null), '[]'::jsonb) as attachments
       from messages m left join users u on u.id = m.author_id
       where m.id = $1) x";
 
@@ -175,6 +182,8 @@ pub struct NewMessage<'a> {
     pub task_id: Option<Uuid>,
     pub ref_task_id: Option<Uuid>,
     pub client_id: Option<&'a str>,
+    /// Uploads of the author's to this room that the message carries.
+    pub attachments: &'a [Uuid],
 }
 
 /// Appends a message: takes the room's next sequence number (the room row lock orders
@@ -202,6 +211,11 @@ pub async fn append(tx: &mut PgConnection, new: &NewMessage<'_>) -> StoreResult<
     .bind(new.client_id)
     .execute(&mut *tx)
     .await?;
+    if let Some(author) = new.author_id
+        && !new.attachments.is_empty()
+    {
+        super::attachments::link_to_message(tx, id, new.room_id, author, new.attachments).await?;
+    }
     let message = snapshot(&mut *tx, id).await?;
     let kind = event_type(new.kind, new.data.as_ref());
     write_event(
@@ -330,7 +344,7 @@ pub async fn tombstone(tx: &mut PgConnection, id: Uuid) -> StoreResult<()> {
         .await?;
     // The stream's earlier events carried the text too; a resumed client must not see it again.
     sqlx::query(
-        "update room_events e set data = jsonb_set(jsonb_set(e.data, '{message,body}', '\"\"'), '{message,data}', 'null')
+        "update room_events e set data = jsonb_set(jsonb_set(jsonb_set(e.data, '{message,body}', '\"\"'), '{message,data}', 'null'), '{message,attachments}', '[]')
          from messages m
          where m.id = $1 and e.room_id = m.room_id and e.data->'message'->>'id' = $1::text",
     )

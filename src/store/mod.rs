@@ -3,8 +3,10 @@
 //! query itself, so a non-member gets nothing back rather than relying on handlers to check.
 
 pub mod assistant;
+pub mod attachments;
 pub mod corpus;
 pub mod friends;
+pub mod invites;
 pub mod knowledge;
 pub mod messages;
 pub mod rooms;

@@ -5,10 +5,12 @@
 
 mod accounts;
 mod assistant;
+mod attachments;
 mod authorization;
 mod bad_input;
 mod connections;
 mod friends;
+mod invites;
 mod load_shedding;
 mod messages;
 mod nginx;

@@ -28,6 +28,11 @@ pub fn test_config(database: &TestDatabase) -> Config {
     config.server.shutdown_grace_secs = 2;
     // No web client unless a test serves one: the tree's web/dist must not change what tests see.
     config.server.web_dir = "/nonexistent/flowly-web".into();
+    // Each database gets its own attachments directory, so tests never see each other's files.
+    config.attachments.dir = std::env::temp_dir()
+        .join(format!("flowly-attachments-{}", database.name()))
+        .to_string_lossy()
+        .into_owned();
     config
 }
 

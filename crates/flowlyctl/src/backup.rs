@@ -21,7 +21,6 @@ use crate::{images, ui};
 /// Bumped when the archive's layout changes; restore refuses formats it does not know.
 pub const FORMAT: u32 = 1;
 const DUMP: &str = "database.dump";
-const LOGS: &str = "logpilot.tar";
 const PG_DUMP: &[&str] = &[
     "pg_dump",
     "-h",
@@ -31,8 +30,41 @@ const PG_DUMP: &[&str] = &[
     "-Fc",
     "flowly",
 ];
-const LOGS_OUT: &[&str] = &["tar", "-C", "/var/lib/logpilot", "-cf", "-", "."];
-const LOGS_IN: &[&str] = &["tar", "-C", "/var/lib/logpilot", "-xf", "-"];
+
+/// A directory in a service's volume that a backup carries, as a tar stream out of (and back
+/// into) the service's container.
+pub struct VolumeData {
+    /// The file in the archive.
+    pub file: &'static str,
+    /// The compose service whose container reads and writes it.
+    pub service: &'static str,
+    /// Where the volume is mounted in that container.
+    pub dir: &'static str,
+    /// The compose volume (without the project's prefix).
+    pub volume: &'static str,
+    /// What it is, for people.
+    pub what: &'static str,
+}
+
+/// The volumes' data a backup carries besides the database: LogPilot's segments and consumer
+/// offsets (append-only; a record torn by the copy is cut when the broker opens them again), and
+/// the attachments (each file is renamed into place whole, so the copy never holds half of one).
+pub const VOLUMES: &[VolumeData] = &[
+    VolumeData {
+        file: "logpilot.tar",
+        service: "logpilot",
+        dir: "/var/lib/logpilot",
+        volume: "logpilotdata",
+        what: "LogPilot's data",
+    },
+    VolumeData {
+        file: "attachments.tar",
+        service: "app",
+        dir: "/var/lib/flowly/attachments",
+        volume: "attachments",
+        what: "attachments",
+    },
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -111,19 +143,13 @@ pub async fn backup(appliance: &Appliance, output: Option<PathBuf>) -> anyhow::R
     let mut files = BTreeMap::new();
     files.insert(DUMP.to_owned(), dump_sha);
 
-    // LogPilot's segments and consumer offsets, as a tar stream out of its container (segments
-    // are append-only; a record torn by the copy is cut when the broker opens them again).
-    let logs_path = dir.join(format!(".{LOGS}.{stamp}.partial"));
-    let logpilot = engine::running(&appliance.docker, &appliance.project, "logpilot").await?;
-    if let Some(logpilot) = logpilot.first() {
-        let bar = ui::spinner("LogPilot's data");
-        let copied = stream_out(appliance, &logpilot.id, LOGS_OUT, &logs_path, &bar).await;
-        bar.finish_and_clear();
-        let (sha, size) = copied?;
-        ui::done(&format!("LogPilot's data: {}", crate::status::bytes(size)));
-        files.insert(LOGS.to_owned(), sha);
-    } else {
-        ui::failed("LogPilot is not running: the backup holds no logs");
+    let mut volume_paths = Vec::new();
+    for volume in VOLUMES {
+        let path = dir.join(format!(".{}.{stamp}.partial", volume.file));
+        if let Some(sha) = copy_volume(appliance, volume, &path).await? {
+            files.insert(volume.file.to_owned(), sha);
+            volume_paths.push((volume.file, path));
+        }
     }
     let mut home_files = Vec::new();
     for name in HOME_FILES {
@@ -176,8 +202,8 @@ pub async fn backup(appliance: &Appliance, output: Option<PathBuf>) -> anyhow::R
             .collect();
         append(&mut archive, "SHA256SUMS", sums.as_bytes(), 0o600)?;
         archive.append_path_with_name(&dump_path, DUMP)?;
-        if logs_path.is_file() {
-            archive.append_path_with_name(&logs_path, LOGS)?;
+        for (name, path) in &volume_paths {
+            archive.append_path_with_name(path, name)?;
         }
         for (name, content) in &home_files {
             append(&mut archive, name, content, 0o600)?;
@@ -185,8 +211,8 @@ pub async fn backup(appliance: &Appliance, output: Option<PathBuf>) -> anyhow::R
         archive.into_inner()?.sync_all()?;
     }
     std::fs::remove_file(&dump_path)?;
-    if logs_path.is_file() {
-        std::fs::remove_file(&logs_path)?;
+    for (_, path) in &volume_paths {
+        std::fs::remove_file(path)?;
     }
     std::fs::rename(&partial, &output)?;
     std::fs::set_permissions(&output, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
@@ -201,6 +227,30 @@ pub async fn backup(appliance: &Appliance, output: Option<PathBuf>) -> anyhow::R
         started.elapsed().as_secs_f64()
     );
     Ok(output)
+}
+
+/// Streams a volume's directory out of a running container of its service into `path`; returns
+/// its SHA-256, or `None` when no such container runs (the backup then holds no copy of it).
+async fn copy_volume(
+    appliance: &Appliance,
+    volume: &VolumeData,
+    path: &Path,
+) -> anyhow::Result<Option<String>> {
+    let running = engine::running(&appliance.docker, &appliance.project, volume.service).await?;
+    let Some(container) = running.first() else {
+        ui::failed(&format!(
+            "{} is not running: the backup holds no {}",
+            volume.service, volume.what
+        ));
+        return Ok(None);
+    };
+    let bar = ui::spinner(volume.what);
+    let out = ["tar", "-C", volume.dir, "-cf", "-", "."];
+    let copied = stream_out(appliance, &container.id, &out, path, &bar).await;
+    bar.finish_and_clear();
+    let (sha, size) = copied?;
+    ui::done(&format!("{}: {}", volume.what, crate::status::bytes(size)));
+    Ok(Some(sha))
 }
 
 fn append(
@@ -762,9 +812,11 @@ pub async fn restore(appliance: &Appliance, args: &RestoreArgs) -> anyhow::Resul
     .ok("setting the database password")?;
     ui::done("database restored");
 
-    if archive.manifest.files.contains_key(LOGS) {
-        restore_logs(appliance, &archive.path).await?;
-        ui::done("LogPilot's data restored");
+    for volume in VOLUMES {
+        if archive.manifest.files.contains_key(volume.file) {
+            restore_volume(appliance, &archive.path, volume).await?;
+            ui::done(&format!("{} restored", volume.what));
+        }
     }
 
     ui::step("starting every service");
@@ -781,35 +833,47 @@ pub async fn restore(appliance: &Appliance, args: &RestoreArgs) -> anyhow::Resul
     Ok(())
 }
 
-/// Puts LogPilot's data back into its volume while the broker is stopped: compose creates the
-/// volume (with its labels) by starting the service once; a throwaway container of the same
-/// image, with that volume, unpacks the archive's copy into it.
-async fn restore_logs(appliance: &Appliance, archive: &Path) -> anyhow::Result<()> {
+/// Puts a volume's data back while its service is stopped: compose creates the volume (with its
+/// labels) by starting the service once; a throwaway container of the same image, with that
+/// volume, unpacks the archive's copy into it.
+async fn restore_volume(
+    appliance: &Appliance,
+    archive: &Path,
+    volume: &VolumeData,
+) -> anyhow::Result<()> {
     use bollard::models::{ContainerCreateBody, HostConfig};
     use bollard::query_parameters::{CreateContainerOptionsBuilder, StartContainerOptions};
     appliance
         .compose
-        .run_quiet(&["up", "-d", "--no-deps", "logpilot"])
+        .run_quiet(&["up", "-d", "--no-deps", volume.service])
         .await?;
-    appliance.compose.run_quiet(&["stop", "logpilot"]).await?;
+    appliance
+        .compose
+        .run_quiet(&["stop", volume.service])
+        .await?;
     let image = appliance
         .env()?
         .get(&images::env_key("flowly"))
         .context("compose.env names no flowly image")?
         .to_owned();
-    let volume = format!("{}_logpilotdata", appliance.project);
+    let name = format!("{}_{}", appliance.project, volume.volume);
     let body = ContainerCreateBody {
         image: Some(image),
         entrypoint: Some(vec!["sleep".into(), "3600".into()]),
         cmd: Some(vec![]),
         network_disabled: Some(true),
         host_config: Some(HostConfig {
-            binds: Some(vec![format!("{volume}:/var/lib/logpilot")]),
+            binds: Some(vec![format!("{name}:{}", volume.dir)]),
             ..Default::default()
         }),
         ..Default::default()
     };
-    let name = format!("{}-restore-logs-{}", appliance.project, std::process::id());
+    let name = format!(
+        "{}-restore-{}-{}",
+        appliance.project,
+        volume.volume,
+        std::process::id()
+    );
     let created = appliance
         .docker
         .create_container(
@@ -817,7 +881,7 @@ async fn restore_logs(appliance: &Appliance, archive: &Path) -> anyhow::Result<(
             body,
         )
         .await
-        .context("cannot create a container to restore LogPilot's data")?;
+        .with_context(|| format!("cannot create a container to restore the {}", volume.what))?;
     let container = Throwaway { id: created.id };
     let result = async {
         appliance
@@ -828,9 +892,9 @@ async fn restore_logs(appliance: &Appliance, archive: &Path) -> anyhow::Result<(
         let code = engine::exec_stream(
             &appliance.docker,
             &container.id,
-            LOGS_IN,
+            &["tar", "-C", volume.dir, "-xf", "-"],
             &[],
-            Some(entry_chunks(archive, LOGS)?),
+            Some(entry_chunks(archive, volume.file)?),
             |chunk| {
                 if let Chunk::Err(b) = chunk {
                     stderr.extend_from_slice(&b);
@@ -841,7 +905,8 @@ async fn restore_logs(appliance: &Appliance, archive: &Path) -> anyhow::Result<(
         .await?;
         if code != 0 {
             bail!(
-                "unpacking LogPilot's data failed (exit {code}): {}",
+                "unpacking the {} failed (exit {code}): {}",
+                volume.what,
                 String::from_utf8_lossy(&stderr).trim()
             );
         }
@@ -850,4 +915,30 @@ async fn restore_logs(appliance: &Appliance, archive: &Path) -> anyhow::Result<(
     .await;
     container.remove(appliance).await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VOLUMES;
+
+    /// A volume the backup carries must be the one compose mounts there, or the backup would
+    /// stream an empty directory out of the container and restore into a volume nobody reads.
+    #[test]
+    fn every_backed_up_directory_is_a_volume_the_compose_file_mounts_there() {
+        let compose = include_str!("../../../compose/docker-compose.yml");
+        for v in VOLUMES {
+            assert!(
+                compose.contains(&format!("{}:{}", v.volume, v.dir)),
+                "compose/docker-compose.yml does not mount {} at {}",
+                v.volume,
+                v.dir
+            );
+            assert!(
+                compose.contains(&format!("\n  {}: {{}}\n", v.volume)),
+                "compose/docker-compose.yml does not declare the volume {}",
+                v.volume
+            );
+            assert!(v.file.ends_with(".tar"), "{}", v.file);
+        }
+    }
 }

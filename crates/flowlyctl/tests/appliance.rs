@@ -209,6 +209,36 @@ impl User {
             .send()
     }
 
+    /// Uploads a text file to a room; returns the attachment's id.
+    fn upload(&self, base: &str, room: &str, name: &str, text: &str) -> String {
+        let r: Value = client()
+            .post(format!("{base}/api/v1/rooms/{room}/attachments"))
+            .query(&[("filename", name)])
+            .bearer_auth(&self.token)
+            .header("content-type", "text/plain")
+            .body(text.to_owned())
+            .send()
+            .expect("upload")
+            .error_for_status()
+            .expect("upload succeeds")
+            .json()
+            .expect("attachment");
+        r["id"].as_str().expect("attachment id").to_owned()
+    }
+
+    /// A file's bytes as text.
+    fn download(&self, url: &str) -> String {
+        client()
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .expect("GET")
+            .error_for_status()
+            .expect("download succeeds")
+            .text()
+            .expect("text")
+    }
+
     fn get(&self, url: &str) -> Value {
         client()
             .get(url)
@@ -346,6 +376,20 @@ fn the_appliance_installs_backs_up_restores_upgrades_and_scales() {
         )
         .expect("create task");
     assert_eq!(task.status(), 201);
+    // An attachment lives in its own volume, which the backup carries too.
+    let attachment = admin.upload(
+        &base,
+        &room,
+        "disk-report.txt",
+        "sda: 12 reallocated sectors",
+    );
+    let sent = admin
+        .post(
+            &format!("{base}/api/v1/rooms/{room}/messages"),
+            json!({ "body": "the disk report", "attachments": [attachment] }),
+        )
+        .expect("send with attachment");
+    assert_eq!(sent.status(), 201);
 
     // status and logs.
     let status = stand.ok(&["status"]);
@@ -472,6 +516,11 @@ fn the_appliance_installs_backs_up_restores_upgrades_and_scales() {
     assert!(
         starts >= 2,
         "the logs from before the backup are gone:\n{logs}"
+    );
+    assert_eq!(
+        admin.download(&format!("{base}/api/v1/attachments/{attachment}")),
+        "sda: 12 reallocated sectors",
+        "the attachment did not come back with the restore"
     );
     let tasks = admin.get(&format!("{base}/api/v1/tasks?room={room}"));
     assert!(

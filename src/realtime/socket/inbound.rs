@@ -106,12 +106,14 @@ impl Session {
                 client_id,
                 reply_to,
                 task,
+                attachments,
             } => {
                 self.stop_typing(room).await;
                 let req = NewMessageRequest {
                     body,
                     client_id: client_id.clone(),
                     reply_to,
+                    attachments,
                 };
                 let sent = match task {
                     None => messages::send_message(&self.state, &self.user, room, None, &req)

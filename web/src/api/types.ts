@@ -63,9 +63,11 @@ export interface Room extends Omit<Schemas['Room'], 'last_message'> {
 /** A reaction as REST returns it: whether the caller is among those who reacted. */
 export type Reaction = Schemas['ReactionCount'];
 
-export interface Message extends Omit<Schemas['Message'], 'data'> {
+export interface Message extends Omit<Schemas['Message'], 'data' | 'attachments'> {
   /** What a system message is about (for example who joined). */
   data?: Record<string, unknown> | null;
+  /** Files sent with it; absent from stream events recorded before attachments existed. */
+  attachments?: Schemas['Attachment'][];
 }
 
 /** A message as a task keeps it from when the task was made. */

@@ -5,6 +5,7 @@ import { confirmDialog } from './dialog';
 import type { User } from '../api/types';
 import { dateTimeOf } from '../lib/format';
 import { me } from '../state/store';
+import { AdminStorage } from './AdminStorage';
 import { ErrorText, useAction, useLoad } from './common';
 
 const PAGE = 100;
@@ -24,6 +25,7 @@ export function Admin() {
   const hasMore = !done && (first.data?.length ?? 0) === PAGE && (more.length % PAGE === 0);
   return (
     <section class="screen">
+      <AdminStorage />
       <h1>Users</h1>
       <ErrorText error={first.error || error} />
       <div class="table-wrap">

@@ -7,6 +7,7 @@ import { Admin } from './Admin';
 import { AssistantPanel } from './assistant/AssistantPanel';
 import { Auth } from './Auth';
 import { Friends } from './Friends';
+import { InvitePage } from './Invite';
 import { MyTasks } from './MyTasks';
 import { Profile } from './Profile';
 import { RoomScreen } from './room/RoomScreen';
@@ -75,6 +76,8 @@ function Main() {
       return <Profile />;
     case 'admin':
       return <Admin />;
+    case 'invite':
+      return <InvitePage />;
     default:
       return <Home />;
   }
@@ -105,7 +108,7 @@ export function App() {
   }, [user, section, booting.value]);
 
   if (booting.value) return <div class="boot" aria-busy="true">Loading Flowly…</div>;
-  if (!user) return (<><Auth /><Toasts /></>);
+  if (!user) return (<>{section === 'invite' ? <InvitePage /> : <Auth />}<Toasts /></>);
   const inScreen = section !== undefined;
   return (
     <div class={`shell${inScreen ? ' in-screen' : ''}${isNewcomer() ? ' newcomer' : ''}`}>

@@ -7,6 +7,7 @@ import { sendMessage, sendTyping } from '../../state/live';
 import { me } from '../../state/store';
 import { draftPlace, Drafts } from '../../chat/drafts';
 import { EmojiButton } from '../EmojiPicker';
+import { AttachButton, UploadChips, sendWithAttachments, useUploads } from './Attachments';
 
 interface Props {
   roomId: string;
@@ -39,6 +40,7 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
   const ref = useRef<HTMLTextAreaElement>(null);
   const candidates = mq ? matchMembers(members.filter((m) => m.user_id !== user.id), mq.query) : [];
   const listId = `mentions-${taskId ?? roomId}`;
+  const uploads = useUploads({ room: roomId });
 
   useEffect(() => {
     if (replyTo) ref.current?.focus();
@@ -67,8 +69,11 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
 
   const submit = () => {
     const body = text.trim();
-    if (!body) return;
-    sendMessage(roomId, body, replyTo?.id ?? null, taskId);
+    if (uploads.busy || (!body && uploads.ready.length === 0)) return;
+    if (uploads.ready.length > 0) {
+      void sendWithAttachments(roomId, taskId, body, replyTo?.id ?? null, uploads.ready);
+      uploads.clear();
+    } else sendMessage(roomId, body, replyTo?.id ?? null, taskId);
     if (!taskId) sendTyping(roomId, false);
     setText('');
     setMq(null);
@@ -128,6 +133,7 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
   return (
     <form
       class="composer"
+      {...uploads.dropProps}
       onSubmit={(e) => {
         e.preventDefault();
         submit();
@@ -160,7 +166,9 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
           ))}
         </ul>
       )}
+      <UploadChips uploads={uploads} />
       <div class="composer-row">
+        <AttachButton uploads={uploads} />
         <textarea
           ref={ref}
           rows={1}
@@ -178,10 +186,11 @@ export function Composer({ roomId, taskId = null, members, replyTo, onCancelRepl
             update(el.value, el.selectionStart ?? el.value.length);
           }}
           onKeyDown={onKeyDown}
+          onPaste={uploads.onPaste}
           onBlur={() => setTimeout(() => setMq(null), 150)}
         />
         <EmojiButton label="Insert emoji" onPick={insert} />
-        <button class="primary" type="submit" disabled={!text.trim()}>Send</button>
+        <button class="primary" type="submit" disabled={uploads.busy || (!text.trim() && uploads.ready.length === 0)}>Send</button>
       </div>
     </form>
   );

@@ -12,6 +12,7 @@ import { quickEmoji, recentEmoji, rememberEmoji } from '../../lib/emoji';
 import { EmojiButton } from '../EmojiPicker';
 import { CitedText } from '../assistant/Answer';
 import { Avatar } from '../common';
+import { AttachmentList } from './Attachments';
 
 export interface MessageActions {
   onReply(m: Message): void;
@@ -174,6 +175,7 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
             {m.edited_at && <span class="muted edited" title={dateTimeOf(m.edited_at)}> (edited)</span>}
           </p>
         )}
+        {!deleted && m.attachments && <AttachmentList items={m.attachments} />}
         {(m.reactions.length > 0 || m.reply_count > 0) && (
           <div class="reactions">
             {m.reactions.map((r) => (

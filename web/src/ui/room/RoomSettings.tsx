@@ -7,6 +7,7 @@ import { refreshMembers, refreshRooms } from '../../state/live';
 import { navigate } from '../../state/router';
 import { me } from '../../state/store';
 import { Dialog, ErrorText, PresenceDot, useAction, useLoad } from '../common';
+import { InviteLinks } from '../Invite';
 
 export function RoomSettings({ room, members, onClose }: { room: Room; members: Member[]; onClose: () => void }) {
   const user = me.value!;
@@ -70,6 +71,7 @@ export function RoomSettings({ room, members, onClose }: { room: Room; members: 
           <button type="submit" disabled={!invite || busy}>Add</button>
         </form>
       )}
+      {group && (owner || user.is_admin) && <InviteLinks roomId={room.id} />}
       {group && owner && (
         <form class="stack" onSubmit={save}>
           <label>

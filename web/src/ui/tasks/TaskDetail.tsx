@@ -13,6 +13,7 @@ import { ErrorText, useAction, useLoad } from '../common';
 import { Body } from '../room/MessageItem';
 import { Composer } from '../room/Composer';
 import { describeChanges } from './changes';
+import { TaskAttachments } from './TaskAttachments';
 import { diff, formOf } from '../../tasks/form';
 
 export function TaskDetail({ taskId }: { taskId: string }) {
@@ -154,6 +155,8 @@ function TaskView({ task, setTask, reload }: { task: Task; setTask: (t: Task) =>
           )}
         </section>
       )}
+
+      <TaskAttachments taskId={task.id} />
 
       <section class="card">
         <h2>Discussion</h2>
