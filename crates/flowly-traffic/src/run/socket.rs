@@ -69,7 +69,9 @@ impl Device {
 }
 
 /// With `verify`, at the end: the device resumes once more, from its own positions, and must
-/// come out level with every room's `last_seq`.
+/// come out level with every room's `last_seq`. Like any client it backs off and tries again
+/// when the socket is refused (a node sheds a burst of reconnects with `1013`), within the
+/// profile's connect timeout.
 async fn final_resume(ctx: &Ctx, user: &SimUser, source: Ipv4Addr, device: &mut Device) {
     let Some(token) = user.token() else {
         ctx.checker.final_resume(&device.name, false, &[]);
@@ -81,20 +83,31 @@ async fn final_resume(ctx: &Ctx, user: &SimUser, source: Ipv4Addr, device: &mut 
         .map(|(r, s)| (r.to_string(), json!(s)))
         .collect();
     let target = &ctx.opts.targets[user.target];
-    let opened = tokio::time::timeout(
-        ctx.connect_timeout,
-        client::open_socket(target, source, &token, &seqs),
-    )
-    .await;
-    match opened {
-        Ok(Ok(mut opened)) => {
-            device.opened(ctx, user, &mut opened);
-            let behind = device.behind(&opened.rooms);
-            ctx.checker.final_resume(&device.name, true, &behind);
-            let _ = tokio::time::timeout(Duration::from_secs(2), opened.ws.close(None)).await;
+    let deadline = tokio::time::Instant::now() + ctx.connect_timeout;
+    let mut rng = StdRng::from_entropy();
+    for failures in 0.. {
+        let opened =
+            tokio::time::timeout_at(deadline, client::open_socket(target, source, &token, &seqs))
+                .await;
+        match opened {
+            Ok(Ok(mut opened)) => {
+                device.opened(ctx, user, &mut opened);
+                let behind = device.behind(&opened.rooms);
+                ctx.checker.final_resume(&device.name, true, &behind);
+                let _ = tokio::time::timeout(Duration::from_secs(2), opened.ws.close(None)).await;
+                return;
+            }
+            Ok(Err(_)) => {
+                let wait = backoff_delay(failures, rng.gen_range(0.5..1.5));
+                if tokio::time::Instant::now() + wait >= deadline {
+                    break;
+                }
+                tokio::time::sleep(wait).await;
+            }
+            Err(_) => break,
         }
-        _ => ctx.checker.final_resume(&device.name, false, &[]),
     }
+    ctx.checker.final_resume(&device.name, false, &[]);
 }
 
 /// One device's socket: open, read until told to drop or the server closes it, reopen with
