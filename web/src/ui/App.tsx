@@ -13,6 +13,7 @@ import { RoomScreen } from './room/RoomScreen';
 import { Search } from './Search';
 import { Sidebar } from './Sidebar';
 import { TaskDetail } from './tasks/TaskDetail';
+import { UserCard } from './UserCard';
 
 function Toasts() {
   return (
@@ -65,6 +66,8 @@ function Main() {
       return <Friends />;
     case 'profile':
       return <Profile />;
+    case 'u':
+      return <UserCard key={id} username={id} />;
     case 'admin':
       return <Admin />;
     default:

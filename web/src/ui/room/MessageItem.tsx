@@ -4,11 +4,12 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api/endpoints';
 import { describeError } from '../../api/errors';
 import type { Citation, Message } from '../../api/types';
-import { bodyParts, timeOf, dateTimeOf } from '../../lib/format';
+import { timeOf, dateTimeOf } from '../../lib/format';
 import { href } from '../../state/router';
 import { toast } from '../../state/store';
 import { CitedText } from '../assistant/Answer';
 import { Avatar } from '../common';
+import { Markdown } from '../Markdown';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '👀', '✅'];
 
@@ -34,12 +35,9 @@ interface Props {
   selected?: boolean | null;
 }
 
+/** A message body as Markdown (mentions and #task references link; see lib/markdown.ts). */
 export function Body({ text }: { text: string }) {
-  return (
-    <>
-      {bodyParts(text).map((p, i) => (p.mention ? <span key={i} class="mention">{p.text}</span> : p.text))}
-    </>
-  );
+  return <Markdown text={text} />;
 }
 
 function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actions, highlight, selected }: Props) {
@@ -156,10 +154,10 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
         ) : deleted ? (
           <p class="body tombstone">This message was deleted.</p>
         ) : (
-          <p class="body">
+          <div class="body md">
             {byAssistant ? <CitedText text={m.body} citations={(m.data?.citations as Citation[] | undefined) ?? []} /> : <Body text={m.body} />}
             {m.edited_at && <span class="muted edited" title={dateTimeOf(m.edited_at)}> (edited)</span>}
-          </p>
+          </div>
         )}
         {(m.reactions.length > 0 || m.reply_count > 0) && (
           <div class="reactions">
