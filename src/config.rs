@@ -29,6 +29,32 @@ pub struct Config {
     pub assistant: AssistantConfig,
     pub log: LogConfig,
     pub logpilot: LogpilotConfig,
+    pub push: PushConfig,
+}
+
+/// Web Push (RFC 8030/8291/8292): notifications for people with no Flowly tab open.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushConfig {
+    /// Send pushes at all (false: browsers may still subscribe; nothing is sent).
+    pub enabled: bool,
+    /// The VAPID private key: a P-256 scalar, 32 bytes base64url. Empty: the first node to start
+    /// makes one and stores it in the database, and every node uses that. Set it from a secret,
+    /// e.g. `FLOWLY_PUSH__VAPID_PRIVATE_KEY`.
+    pub vapid_private_key: Secret,
+    /// Contact for push services in the VAPID token: a `mailto:` or `https:` URL.
+    pub subject: String,
+    /// Accept plain-http push endpoints on loopback addresses (tests only: real push services are
+    /// https).
+    pub allow_loopback_http: bool,
+    /// Seconds one request to a push service may take.
+    pub timeout_secs: u64,
+    /// Requests to push services in flight at once, per node.
+    pub concurrency: usize,
+    /// Seconds a push service keeps a push for a browser that is offline (`TTL`).
+    pub ttl_secs: u32,
+    /// Subscriptions one user may register (browsers and devices).
+    pub max_subscriptions_per_user: i64,
 }
 
 /// The log broker (`flowly logpilot`).
@@ -467,6 +493,16 @@ impl Default for Config {
                 collect_project: String::new(),
                 collect_skip: vec!["app".into(), "worker".into(), "logpilot".into()],
             },
+            push: PushConfig {
+                enabled: true,
+                vapid_private_key: Secret(String::new()),
+                subject: "mailto:admin@localhost".into(),
+                allow_loopback_http: false,
+                timeout_secs: 10,
+                concurrency: 16,
+                ttl_secs: 24 * 3600,
+                max_subscriptions_per_user: 20,
+            },
         }
     }
 }
@@ -539,6 +575,8 @@ impl Config {
                 "assistant.summary_max_messages",
                 self.assistant.summary_max_messages.max(0) as u64,
             ),
+            ("push.timeout_secs", self.push.timeout_secs),
+            ("push.concurrency", self.push.concurrency as u64),
             (
                 "limits.max_page_size",
                 self.limits.max_page_size.max(0) as u64,
@@ -582,6 +620,7 @@ fn is_setting(key: &str) -> bool {
         "assistant",
         "log",
         "logpilot",
+        "push",
     ];
     let key = key.to_ascii_lowercase();
     SECTIONS.iter().any(|s| {
@@ -730,6 +769,20 @@ mod tests {
         assert!(!printed.contains("s3cret"));
         assert!(printed.contains("postgres://app:***@db/flowly"));
         assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn the_vapid_key_comes_from_the_environment_and_never_prints() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FLOWLY_PUSH__VAPID_PRIVATE_KEY", "vapid-s3cret");
+            let config = Config::load(Path::new("flowly.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(config.push.vapid_private_key.expose(), "vapid-s3cret");
+            assert!(!format!("{config:?}").contains("vapid-s3cret"));
+            let printed = config.to_redacted_toml();
+            assert!(!printed.contains("s3cret") && printed.contains("vapid_private_key = \"***\""));
+            Ok(())
+        });
     }
 
     #[test]

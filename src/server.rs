@@ -68,7 +68,11 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
             prefix: config.redis.key_prefix.clone(),
         }),
     ]));
+    let push = crate::app::push::Pusher::start(&db, &config.push)
+        .await
+        .context("cannot load the VAPID key (push.vapid_private_key)")?;
     let state = AppState {
+        push: Arc::new(push),
         db,
         redis,
         config: Arc::new(config),

@@ -11,6 +11,7 @@ mod health;
 mod me;
 pub mod messages;
 mod openapi;
+mod push;
 mod rooms;
 mod stream;
 pub mod tasks;
@@ -51,6 +52,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(messages::router())
         .merge(tasks::router())
         .merge(assistant::router())
+        .merge(push::router())
         .routes(utoipa_axum::routes!(stream::ws_handler));
     let (routes, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api)

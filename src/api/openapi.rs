@@ -34,6 +34,7 @@ use super::ErrorBody;
         (name = "messages", description = "Messages, reactions, mentions and search"),
         (name = "tasks", description = "Tasks, their history and discussions"),
         (name = "assistant", description = "Questions, summaries and task proposals answered from the team's chats and tasks"),
+        (name = "notifications", description = "Muting rooms; Web Push subscriptions"),
         (name = "realtime", description = "The WebSocket stream (frames in docs/protocol.md)"),
         (name = "health", description = "Liveness and readiness"),
     )

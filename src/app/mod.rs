@@ -14,6 +14,7 @@ pub mod auth;
 pub mod friends;
 pub mod limits;
 pub mod messages;
+pub mod push;
 pub mod rooms;
 pub mod sessions;
 pub mod tasks;

@@ -132,6 +132,10 @@ error_codes! {
     EmptyQuestion = 422, "empty_question", "A question with no words.";
     QuestionTooLong = 422, "question_too_long", "A question longer than `assistant.max_question_chars`.";
     QueueUnavailable = 503, "queue_unavailable", "The assistant's job queue (Redis) is unavailable; try again shortly.";
+    // ---- notifications
+    InvalidSubscription = 422, "invalid_subscription", "A push subscription whose endpoint is not an https URL of a public host, or whose keys are not a P-256 key and a 16-byte secret.";
+    SubscriptionNotFound = 404, "subscription_not_found", "No push subscription of yours has that endpoint.";
+    TooManySubscriptions = 409, "too_many_subscriptions", "You have `push.max_subscriptions_per_user` push subscriptions already.";
     // ---- generic fallbacks of the store
     NotFound = 404, "not_found", "Not found.";
     Conflict = 409, "conflict", "Conflicts with an existing record.";

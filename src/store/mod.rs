@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod friends;
 pub mod knowledge;
 pub mod messages;
+pub mod push;
 pub mod rooms;
 pub mod seed;
 pub mod sessions;

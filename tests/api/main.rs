@@ -13,6 +13,7 @@ mod messages;
 mod nginx;
 mod openapi;
 mod operations;
+mod push;
 mod realtime;
 mod rooms;
 mod tasks;

@@ -385,7 +385,9 @@ async fn a_message_to_a_task_does_not_wait_on_an_edit_of_the_task() {
     let id = id_of(&task);
 
     let mut edit = flowly::store::begin(&app.state.db).await.unwrap();
-    let locked = flowly::store::tasks::lock(&mut edit, ann.id, id).await.unwrap();
+    let locked = flowly::store::tasks::lock(&mut edit, ann.id, id)
+        .await
+        .unwrap();
     assert!(locked.is_some());
     let sent = tokio::time::timeout(
         std::time::Duration::from_secs(20),

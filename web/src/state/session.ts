@@ -3,6 +3,7 @@ import { getCsrfToken, readCookie, setCsrfToken, setSessionEndedHandler } from '
 import { api } from '../api/endpoints';
 import { ApiError } from '../api/errors';
 import type { SessionResponse } from '../api/types';
+import { startNotifications, stopNotifications } from '../notify';
 import { onStreamSessionEnded, refreshRooms, startStream, stopStream } from './live';
 import { booting, clearAll, me } from './store';
 import { navigate } from './router';
@@ -24,6 +25,7 @@ export async function startSession(res: SessionResponse): Promise<void> {
   me.value = res.user;
   await refreshRooms();
   startStream();
+  startNotifications();
 }
 
 /** On page load: the cookie session, if there is one. */
@@ -47,6 +49,7 @@ export async function restoreSession(): Promise<void> {
     me.value = await api.me();
     await refreshRooms();
     startStream();
+    startNotifications();
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 401)) console.warn('session check failed', e);
     me.value = null;
@@ -64,6 +67,7 @@ export function forgetSession(): void {
 }
 
 export async function logout(everywhere = false): Promise<void> {
+  await stopNotifications();
   try {
     if (getCsrfToken()) await (everywhere ? api.logoutAll() : api.logout());
   } catch {

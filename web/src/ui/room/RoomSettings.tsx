@@ -6,6 +6,7 @@ import { refreshMembers, refreshRooms } from '../../state/live';
 import { navigate } from '../../state/router';
 import { me } from '../../state/store';
 import { Dialog, ErrorText, PresenceDot, useAction, useLoad } from '../common';
+import { MuteToggle } from '../../notify/NotifyControls';
 
 export function RoomSettings({ room, members, onClose }: { room: Room; members: Member[]; onClose: () => void }) {
   const user = me.value!;
@@ -82,6 +83,7 @@ export function RoomSettings({ room, members, onClose }: { room: Room; members: 
           <button type="submit" disabled={busy}>Save</button>
         </form>
       )}
+      <MuteToggle room={room} />
       <ErrorText error={error || friends.error} />
       {group && (
         <div class="row end">
