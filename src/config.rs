@@ -30,6 +30,7 @@ pub struct Config {
     pub log: LogConfig,
     pub logpilot: LogpilotConfig,
     pub attachments: AttachmentsConfig,
+    pub push: PushConfig,
 }
 
 /// Files and images uploaded to rooms and tasks (`src/app/attachments.rs`).
@@ -50,6 +51,31 @@ pub struct AttachmentsConfig {
     pub max_image_pixels: u64,
     /// Longest side of a thumbnail, in pixels.
     pub thumbnail_px: u32,
+}
+
+/// Web Push (RFC 8030/8291/8292): notifications for people with no Flowly tab open.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushConfig {
+    /// Send pushes at all (false: browsers may still subscribe; nothing is sent).
+    pub enabled: bool,
+    /// The VAPID private key: a P-256 scalar, 32 bytes base64url. Empty: the first node to start
+    /// makes one and stores it in the database, and every node uses that. Set it from a secret,
+    /// e.g. `FLOWLY_PUSH__VAPID_PRIVATE_KEY`.
+    pub vapid_private_key: Secret,
+    /// Contact for push services in the VAPID token: a `mailto:` or `https:` URL.
+    pub subject: String,
+    /// Accept plain-http push endpoints on loopback addresses (tests only: real push services are
+    /// https).
+    pub allow_loopback_http: bool,
+    /// Seconds one request to a push service may take.
+    pub timeout_secs: u64,
+    /// Requests to push services in flight at once, per node.
+    pub concurrency: usize,
+    /// Seconds a push service keeps a push for a browser that is offline (`TTL`).
+    pub ttl_secs: u32,
+    /// Subscriptions one user may register (browsers and devices).
+    pub max_subscriptions_per_user: i64,
 }
 
 /// The log broker (`flowly logpilot`).
@@ -524,6 +550,16 @@ impl Default for Config {
                 max_image_pixels: 50_000_000,
                 thumbnail_px: 320,
             },
+            push: PushConfig {
+                enabled: true,
+                vapid_private_key: Secret(String::new()),
+                subject: "mailto:admin@localhost".into(),
+                allow_loopback_http: false,
+                timeout_secs: 10,
+                concurrency: 16,
+                ttl_secs: 24 * 3600,
+                max_subscriptions_per_user: 20,
+            },
         }
     }
 }
@@ -596,6 +632,8 @@ impl Config {
                 "assistant.summary_max_messages",
                 self.assistant.summary_max_messages.max(0) as u64,
             ),
+            ("push.timeout_secs", self.push.timeout_secs),
+            ("push.concurrency", self.push.concurrency as u64),
             (
                 "limits.max_page_size",
                 self.limits.max_page_size.max(0) as u64,
@@ -648,6 +686,7 @@ fn is_setting(key: &str) -> bool {
         "log",
         "logpilot",
         "attachments",
+        "push",
     ];
     let key = key.to_ascii_lowercase();
     SECTIONS.iter().any(|s| {
@@ -796,6 +835,20 @@ mod tests {
         assert!(!printed.contains("s3cret"));
         assert!(printed.contains("postgres://app:***@db/flowly"));
         assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn the_vapid_key_comes_from_the_environment_and_never_prints() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FLOWLY_PUSH__VAPID_PRIVATE_KEY", "vapid-s3cret");
+            let config = Config::load(Path::new("flowly.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(config.push.vapid_private_key.expose(), "vapid-s3cret");
+            assert!(!format!("{config:?}").contains("vapid-s3cret"));
+            let printed = config.to_redacted_toml();
+            assert!(!printed.contains("s3cret") && printed.contains("vapid_private_key = \"***\""));
+            Ok(())
+        });
     }
 
     #[test]

@@ -73,7 +73,11 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         config.server.max_requests_in_flight,
         config.realtime.max_connecting,
     ));
+    let push = crate::app::push::Pusher::start(&db, &config.push)
+        .await
+        .context("cannot load the VAPID key (push.vapid_private_key)")?;
     let state = AppState {
+        push: Arc::new(push),
         db,
         redis,
         config: Arc::new(config),

@@ -20,6 +20,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Who hears about changes: the hub, then the assistant's index hints.
     pub notify: Arc<dyn Notifier>,
+    /// Sends Web Push notifications (the VAPID key, the push services' client).
+    pub push: Arc<crate::app::push::Pusher>,
     /// Identifies this process among the nodes.
     pub node_id: uuid::Uuid,
     /// The node's load-shedding limits (requests in flight, sockets connecting).

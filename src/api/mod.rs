@@ -14,6 +14,7 @@ mod invites;
 mod me;
 pub mod messages;
 mod openapi;
+mod push;
 mod rooms;
 mod stream;
 pub mod tasks;
@@ -56,6 +57,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(assistant::router())
         .merge(attachments::router())
         .merge(invites::router())
+        .merge(push::router())
         .routes(utoipa_axum::routes!(stream::ws_handler));
     let (routes, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api)

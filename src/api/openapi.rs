@@ -36,6 +36,7 @@ use super::ErrorBody;
         (name = "assistant", description = "Questions, summaries and task proposals answered from the team's chats and tasks"),
         (name = "attachments", description = "Files and images in messages and tasks"),
         (name = "invites", description = "Invite links to group rooms"),
+        (name = "notifications", description = "Muting rooms; Web Push subscriptions"),
         (name = "realtime", description = "The WebSocket stream (frames in docs/protocol.md)"),
         (name = "health", description = "Liveness and readiness"),
     )

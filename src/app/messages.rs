@@ -242,13 +242,17 @@ pub async fn send_message(
         }
         other => other?,
     };
-    store::messages::set_mentions(&mut tx, id, room, &mentioned_usernames(body.as_str())).await?;
+    let mentioned =
+        store::messages::set_mentions(&mut tx, id, room, &mentioned_usernames(body.as_str()))
+            .await?;
     tx.commit().await?;
     state.notify.room_changed(room).await;
     if task.is_none() {
         super::assistant::ask_from_message(state, actor, room, body.as_str()).await;
     }
-    Ok((visible(state, actor, id).await?, true))
+    let message = visible(state, actor, id).await?;
+    super::push::message_sent(state, actor, message.clone(), membership.kind, mentioned);
+    Ok((message, true))
 }
 
 /// Whether the two people of a DM block each other.

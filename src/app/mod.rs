@@ -16,6 +16,7 @@ pub mod friends;
 pub mod invites;
 pub mod limits;
 pub mod messages;
+pub mod push;
 pub mod rooms;
 pub mod sessions;
 pub mod tasks;

@@ -147,6 +147,10 @@ error_codes! {
     InviteUsedUp = 410, "invite_used_up", "The invite link has been used as often as it allows.";
     InviteRevoked = 410, "invite_revoked", "The invite link was revoked.";
     InvalidInvite = 422, "invalid_invite", "An invite's `max_uses` below 1 or over 1000, or `expires_in_hours` outside 1-720.";
+    // ---- notifications
+    InvalidSubscription = 422, "invalid_subscription", "A push subscription whose endpoint is not an https URL of a public host, or whose keys are not a P-256 key and a 16-byte secret.";
+    SubscriptionNotFound = 404, "subscription_not_found", "No push subscription of yours has that endpoint.";
+    TooManySubscriptions = 409, "too_many_subscriptions", "You have `push.max_subscriptions_per_user` push subscriptions already.";
     // ---- generic fallbacks of the store
     NotFound = 404, "not_found", "Not found.";
     Conflict = 409, "conflict", "Conflicts with an existing record.";

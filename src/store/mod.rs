@@ -9,6 +9,7 @@ pub mod friends;
 pub mod invites;
 pub mod knowledge;
 pub mod messages;
+pub mod push;
 pub mod rooms;
 pub mod seed;
 pub mod sessions;

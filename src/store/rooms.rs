@@ -51,6 +51,8 @@ pub struct Room {
     pub unread_count: i64,
     /// Unread messages that mention the caller.
     pub unread_mentions: i64,
+    /// The caller muted the room: its messages do not notify them (see `PUT rooms/{id}/mute`).
+    pub muted: bool,
     #[schema(value_type = Option<Object>)]
     pub last_message: Option<sqlx::types::Json<serde_json::Value>>,
     pub created_at: DateTime<Utc>,
@@ -123,6 +125,7 @@ const ROOM_SELECT: &str = "
               and x.kind <> 'system' and x.deleted_at is null and x.author_id is distinct from me.user_id) as unread_count,
            (select count(*) from mentions mn join messages x on x.id = mn.message_id
               where mn.user_id = me.user_id and mn.room_id = r.id and x.seq > me.last_read_seq and x.deleted_at is null) as unread_mentions,
+           me.muted,
            (select json_build_object('id', x.id, 'seq', x.seq, 'kind', x.kind, 'body', x.body, 'author_id', x.author_id,
                    'author_display_name', au.display_name, 'created_at', x.created_at)
               from messages x left join users au on au.id = x.author_id

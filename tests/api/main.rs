@@ -16,6 +16,7 @@ mod messages;
 mod nginx;
 mod openapi;
 mod operations;
+mod push;
 mod realtime;
 mod rooms;
 mod tasks;

@@ -215,6 +215,9 @@ pub async fn insert_task(
     record(&mut tx, actor, &row, TaskEventKind::Created, changes).await?;
     tx.commit().await?;
     state.notify.room_changed(row.room_id).await;
+    if let Some(assignee) = row.assignee_id {
+        super::push::task_assigned(state, actor, assignee, row.room_id, row.id, &row.title);
+    }
     visible(state, actor, row.id).await
 }
 
@@ -353,6 +356,9 @@ async fn change_task(
     record(&mut tx, actor, &after, kind, changes).await?;
     tx.commit().await?;
     state.notify.room_changed(after.room_id).await;
+    if let Some(assignee) = after.assignee_id.filter(|a| before.assignee_id != Some(*a)) {
+        super::push::task_assigned(state, actor, assignee, after.room_id, id, &after.title);
+    }
     visible(state, actor, id).await
 }
 

@@ -4,7 +4,7 @@ import { applyToRooms, groupRooms, markRead, roomLabel } from './rooms';
 
 const room = (id: string, over: Partial<Room> = {}): Room => ({
   id, kind: 'group', name: id, topic: '', role: 'member', member_count: 2, last_seq: 10, last_read_seq: 10,
-  unread_count: 0, unread_mentions: 0, created_at: '', updated_at: '', ...over,
+  unread_count: 0, unread_mentions: 0, muted: false, created_at: '', updated_at: '', ...over,
 });
 const created = (roomId: string, seq: number, over: Partial<Message> = {}) => ({
   type: 'message.created', room: roomId, seq,

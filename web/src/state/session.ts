@@ -3,6 +3,7 @@ import { getCsrfToken, readCookie, setCsrfToken, setSessionEndedHandler } from '
 import { api } from '../api/endpoints';
 import { ApiError } from '../api/errors';
 import type { SessionResponse } from '../api/types';
+import { startNotifications, stopNotifications } from '../notify';
 import { onStreamSessionEnded, refreshRooms, startStream, stopStream } from './live';
 import { booting, clearAll, me } from './store';
 import { navigate } from './router';
@@ -26,6 +27,7 @@ export async function startSession(res: SessionResponse): Promise<void> {
   await refreshRooms();
   me.value = res.user;
   startStream();
+  startNotifications();
 }
 
 /** On page load: the cookie session, if there is one. */
@@ -49,6 +51,7 @@ export async function restoreSession(): Promise<void> {
     me.value = await api.me();
     await refreshRooms();
     startStream();
+    startNotifications();
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 401)) console.warn('session check failed', e);
     me.value = null;
@@ -66,6 +69,7 @@ export function forgetSession(): void {
 }
 
 export async function logout(everywhere = false): Promise<void> {
+  await stopNotifications();
   try {
     await sendPendingDeletes(); // a delete still in its undo window was meant to happen
     if (getCsrfToken()) await (everywhere ? api.logoutAll() : api.logout());

@@ -17,6 +17,7 @@ import { TaskDetail } from './tasks/TaskDetail';
 import { ConfirmHost } from './dialog';
 import { QuickSwitcher } from './QuickSwitcher';
 import { isNewcomer, Welcome } from './Welcome';
+import { UserCard } from './UserCard';
 
 function Toasts() {
   return (
@@ -74,6 +75,8 @@ function Main() {
       return <Friends />;
     case 'profile':
       return <Profile />;
+    case 'u':
+      return <UserCard key={id} username={id} />;
     case 'admin':
       return <Admin />;
     case 'invite':

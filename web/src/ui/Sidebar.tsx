@@ -8,6 +8,7 @@ import { reconnectNow } from '../state/live';
 import { Badge, PresenceDot } from './common';
 import { NewRoomDialog } from './NewRoom';
 import { SwitcherButton } from './QuickSwitcher';
+import { MutedMark, NotifyBell } from '../notify/NotifyControls';
 
 function RoomLink({ room, active }: { room: Room; active: boolean }) {
   const unread = room.unread_count > 0;
@@ -20,6 +21,7 @@ function RoomLink({ room, active }: { room: Room; active: boolean }) {
       >
         {room.kind === 'dm' ? <PresenceDot userId={room.dm_user_id} /> : <span class="hash" aria-hidden="true">{room.kind === 'self' ? '★' : '#'}</span>}
         <span class="room-name">{roomLabel(room)}</span>
+        <MutedMark room={room} />
         <Badge count={room.unread_mentions} mention />
         {room.unread_mentions === 0 && <Badge count={room.unread_count} />}
       </a>
@@ -88,6 +90,7 @@ export function Sidebar() {
         )}
       </ul>
       <footer class="side-foot">
+        <NotifyBell />
         <a href={href('/profile')} class="me-link">
           <span class={`dot dot-${conn.value.state === "live" ? "online" : "offline"}`} aria-hidden="true" /> {user.display_name} <span class="muted">@{user.username}</span>
         </a>

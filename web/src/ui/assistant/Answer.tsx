@@ -1,25 +1,30 @@
 // An answer with its numbered citations as links into the conversation, and the sources under it.
+import { useMemo } from 'preact/hooks';
 import type { Citation } from '../../api/types';
 import { answerParts, citationPath } from '../../assistant/requests';
 import { dateTimeOf } from '../../lib/format';
+import { linkifyText } from '../../lib/markdown';
 import { href } from '../../state/router';
+import { Markdown } from '../Markdown';
 
+/** An answer as Markdown (answers may hold lists and code), its [n] citations as links. */
 export function CitedText({ text, citations }: { text: string; citations: Citation[] }) {
-  return (
-    <>
-      {answerParts(text, citations).map((p, i) =>
+  const render = useMemo(
+    () => (leaf: string, key: string) =>
+      answerParts(leaf, citations).map((p, i) =>
         'text' in p ? (
-          p.text
+          linkifyText(p.text, `${key}.${i}`)
         ) : p.citation ? (
-          <a key={i} class="cite" href={href(citationPath(p.citation))} title={sourceLabel(p.citation)}>
+          <a key={`${key}.${i}`} class="cite" href={href(citationPath(p.citation))} title={sourceLabel(p.citation)}>
             [{p.cite}]
           </a>
         ) : (
-          <span key={i} class="cite muted">[{p.cite}]</span>
+          <span key={`${key}.${i}`} class="cite muted">[{p.cite}]</span>
         ),
-      )}
-    </>
+      ),
+    [citations],
   );
+  return <Markdown text={text} render={render} />;
 }
 
 export function sourceLabel(c: Citation): string {

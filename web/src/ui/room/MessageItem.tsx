@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api/endpoints';
 import { describeError } from '../../api/errors';
 import type { Citation, Message } from '../../api/types';
-import { bodyParts, timeOf, dateTimeOf } from '../../lib/format';
+import { timeOf, dateTimeOf } from '../../lib/format';
 import { href } from '../../state/router';
 import { toast } from '../../state/store';
 import { deleteWithUndo, deleting } from '../../state/undo';
@@ -13,6 +13,7 @@ import { EmojiButton } from '../EmojiPicker';
 import { CitedText } from '../assistant/Answer';
 import { Avatar } from '../common';
 import { AttachmentList } from './Attachments';
+import { Markdown } from '../Markdown';
 
 export interface MessageActions {
   onReply(m: Message): void;
@@ -39,12 +40,9 @@ interface Props {
   editNow?: boolean;
 }
 
+/** A message body as Markdown (mentions and #task references link; see lib/markdown.ts). */
 export function Body({ text }: { text: string }) {
-  return (
-    <>
-      {bodyParts(text).map((p, i) => (p.mention ? <span key={i} class="mention">{p.text}</span> : p.text))}
-    </>
-  );
+  return <Markdown text={text} />;
 }
 
 function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actions, highlight, selected, editNow }: Props) {
@@ -170,10 +168,10 @@ function MessageItemImpl({ message: m, parent, compact, meId, canModerate, actio
         ) : deleted ? (
           <p class="body tombstone">This message was deleted.</p>
         ) : (
-          <p class="body">
+          <div class="body md">
             {byAssistant ? <CitedText text={m.body} citations={(m.data?.citations as Citation[] | undefined) ?? []} /> : <Body text={m.body} />}
             {m.edited_at && <span class="muted edited" title={dateTimeOf(m.edited_at)}> (edited)</span>}
-          </p>
+          </div>
         )}
         {!deleted && m.attachments && <AttachmentList items={m.attachments} />}
         {(m.reactions.length > 0 || m.reply_count > 0) && (

@@ -8,6 +8,7 @@ import { navigate } from '../../state/router';
 import { me } from '../../state/store';
 import { Dialog, ErrorText, PresenceDot, useAction, useLoad } from '../common';
 import { InviteLinks } from '../Invite';
+import { MuteToggle } from '../../notify/NotifyControls';
 
 export function RoomSettings({ room, members, onClose }: { room: Room; members: Member[]; onClose: () => void }) {
   const user = me.value!;
@@ -85,6 +86,7 @@ export function RoomSettings({ room, members, onClose }: { room: Room; members: 
           <button type="submit" disabled={busy}>Save</button>
         </form>
       )}
+      <MuteToggle room={room} />
       <ErrorText error={error || friends.error} />
       {group && (
         <div class="row end">
