@@ -440,7 +440,7 @@ impl Default for Config {
                 max_question_chars: 2000,
                 top_k: 5,
                 max_answer_tokens: 256,
-                answer_min_score: 0.75,
+                answer_min_score: 0.8,
                 answer_keep_ratio: 0.85,
                 model_timeout_secs: models.model_timeout_secs,
                 max_attempts: 5,

@@ -13,8 +13,9 @@ use crate::store::{self, assistant::Citation, knowledge::Hit};
 
 /// Candidates each branch (vector, full text) contributes before fusion.
 const CANDIDATES: i64 = 60;
-/// Fused candidates reranked (with the replies and discussion messages around them).
-const RERANK_POOL: i64 = 20;
+/// Fused candidates reranked (with the replies and discussion messages around them). Chatter
+/// sharing the question's common words can crowd a named fact out of a shorter list.
+const RERANK_POOL: i64 = 50;
 /// Weight of the question's words found in a chunk (or its context) against its similarity.
 const LEXICAL_WEIGHT: f64 = 0.5;
 /// A chunk that mentions none of the names the question asks about (capitalised words,
@@ -303,8 +304,8 @@ fn words_of(text: &str, context: Option<&str>) -> HashSet<String> {
 
 /// Whether `b`, written after `a` in the same conversation (room, and task discussion or
 /// timeline), restates or corrects it: it replies to it, or says nearly the same as it or as
-/// the message it replies to, or answers the same question words with the same kind of thing
-/// — and names the same of the question's names as `a`, so a statement about another subject
+/// the message it replies to, or holds exactly the same of the question's words and the kind
+/// of thing asked for — and names the same of the question's names as `a`, so a statement about another subject
 /// never supersedes.
 fn restates(ranked: &[Ranked], about: &[About], a: usize, b: usize, parent: Option<usize>) -> bool {
     let (x, y) = (&ranked[a].hit, &ranked[b].hit);
@@ -320,7 +321,7 @@ fn restates(ranked: &[Ranked], about: &[About], a: usize, b: usize, parent: Opti
     parent == Some(a)
         || near(y)
         || parent.is_some_and(|p| near(&ranked[p].hit))
-        || (!ax.covered.is_empty() && ax.covered.is_subset(&bx.covered) && ax.typed && bx.typed)
+        || (!ax.covered.is_empty() && ax.covered == bx.covered && ax.typed && bx.typed)
 }
 
 /// Marks chunks a later message of the same conversation restates or corrects (see
