@@ -179,6 +179,11 @@ pub struct AssistantConfig {
     pub top_k: usize,
     /// Most tokens a generated answer may have.
     pub max_answer_tokens: usize,
+    /// Reranking score the best passage needs for an answer; below it the answer is "I couldn't
+    /// find that in your rooms." (calibrated on `flowly assistant eval`).
+    pub answer_min_score: f64,
+    /// Further passages join the answer when their score is at least this share of the best's.
+    pub answer_keep_ratio: f64,
     /// Seconds one model call may take before it fails (and the job is retried).
     pub model_timeout_secs: u64,
     /// Deliveries of a job before it goes to the dead-letter stream.
@@ -492,6 +497,8 @@ impl Default for Config {
                 max_question_chars: 2000,
                 top_k: 5,
                 max_answer_tokens: 256,
+                answer_min_score: 0.8,
+                answer_keep_ratio: 0.85,
                 model_timeout_secs: models.model_timeout_secs,
                 max_attempts: 5,
                 reclaim_idle_ms: 60_000,
@@ -653,6 +660,13 @@ impl Config {
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be greater than 0"));
+        }
+        let a = &self.assistant;
+        if !(a.answer_min_score >= 0.0 && a.answer_min_score.is_finite()) {
+            return Err("assistant.answer_min_score must be 0 or more".into());
+        }
+        if !(a.answer_keep_ratio > 0.0 && a.answer_keep_ratio <= 1.0) {
+            return Err("assistant.answer_keep_ratio must be above 0 and at most 1".into());
         }
         if !self.server.public_url.is_empty() {
             crate::domain::origin::Origin::parse_url(&self.server.public_url).map_err(|why| {

@@ -1,457 +1,362 @@
-//! `flowly assistant eval` and `flowly assistant bench`: a generated team corpus (deterministic
-//! for a seed), the retrieval quality on it (recall@5, MRR, citation precision), and speed
-//! (embedding throughput, retrieval latency).
+//! `flowly assistant eval`: how far the assistant's answers can be trusted, per kind of
+//! question. The corpus comes from [`flowly_dataset::assistant`] (which knows nothing of
+//! retrieval or answering); this module loads it into a scratch database, asks every question
+//! as its asker through the same path the worker answers with ([`super::answer`]), and scores:
 //!
-//! The corpus: rooms of eight people chatting (stand-ups, reviews, lunch, builds: filler drawn
-//! from templates with varying details) and, hidden among them, one fact per question — a
-//! launch date, a port, a budget owner, a vendor renewal — about a unique made-up name, some
-//! confirmed again later in the room. Each question paraphrases its fact (different words than
-//! the message, so the vector branch matters) and is asked across every room the asker is in,
-//! so the other rooms' messages compete. The known sources are the fact and its confirmation.
+//! - **recall@5**: the share of a question's sources among the first five retrieved chunks;
+//! - **citation recall**: the share of its sources the answer cites;
+//! - **citation precision**: of everything answers cite, the share that are sources;
+//! - **exact fact**: the answer contains every expected fact string;
+//! - **not found**: the answer is [`super::answer::NOT_FOUND`] (right for the unanswerable
+//!   categories, wrong for the others);
+//! - **leaks**: an answer citing or retrieving a room the asker is not in, or containing a hidden
+//!   room's fact. Must be 0.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::collections::{BTreeMap, HashSet};
 
-use chrono::{Duration, TimeZone, Utc};
-use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use flowly_dataset::assistant::{self as team, Category, SourceRef};
+use rand::{Rng, SeedableRng, rngs::StdRng};
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{
-    Embedder, GenerateKind, GenerateRequest, Generator,
-    index::{IndexError, Indexer},
-    retrieve,
+    Embedder, Generator,
+    answer::{self, Ask, NOT_FOUND},
+    index::IndexError,
 };
 use crate::store;
 
-/// The size of a generated corpus.
-#[derive(Debug, Clone, Copy)]
-pub struct CorpusSize {
-    pub rooms: usize,
-    pub messages: usize,
-    pub questions: usize,
-    pub seed: u64,
-}
-
-/// A question with the messages that answer it.
+/// The corpus's ids as loaded.
 #[derive(Debug, Clone)]
-pub struct Question {
-    pub asker: Uuid,
-    pub text: String,
-    pub sources: Vec<Uuid>,
-}
-
-/// What was generated and loaded.
-#[derive(Debug, Clone)]
-pub struct Corpus {
+pub struct Loaded {
     pub users: Vec<Uuid>,
     pub rooms: Vec<Uuid>,
-    pub messages: usize,
-    pub questions: Vec<Question>,
+    pub messages: Vec<Uuid>,
+    pub tasks: Vec<Uuid>,
 }
 
-const TEAMS: &[&str] = &[
-    "general",
-    "backend",
-    "frontend",
-    "design",
-    "ops",
-    "sales",
-    "support",
-    "marketing",
-    "data",
-    "mobile",
-    "security",
-    "finance",
-    "hiring",
-    "platform",
-    "growth",
-    "docs",
-    "qa",
-    "infra",
-    "partners",
-    "research",
-    "legal",
-    "events",
-    "billing",
-    "search",
-    "payments",
-];
-
-const SYLLABLES: &[&str] = &[
-    "zor", "vik", "tam", "blo", "quen", "dra", "mip", "sul", "fen", "rax", "lum", "pov", "kesh",
-    "tir", "gal", "nob", "wex", "yul", "cor", "zan", "bri", "hol", "jax", "mor",
-];
-
-const PEOPLE: &[&str] = &[
-    "Ann", "Bob", "Carla", "Dev", "Erin", "Femi", "Gus", "Hana", "Ivo", "Jun", "Kira", "Lars",
-    "Mona", "Nils", "Omar", "Pia", "Quinn", "Rosa", "Sven", "Tara",
-];
-
-const WEEKDAYS: &[&str] = &["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"];
-
-/// Everyday chatter with details filled in.
-fn filler(rng: &mut StdRng) -> String {
-    let p = PEOPLE[rng.gen_range(0..PEOPLE.len())];
-    let n = rng.gen_range(10..9999);
-    let d = WEEKDAYS[rng.gen_range(0..WEEKDAYS.len())];
-    let t = rng.gen_range(8..18);
-    match rng.gen_range(0..24) {
-        0 => "Morning all!".into(),
-        1 => format!("I'll be {} minutes late to standup", rng.gen_range(5..30)),
-        2 => format!("Can someone review PR #{n}? It's small."),
-        3 => "Lunch anyone? Thinking noodles.".into(),
-        4 => format!("Build {n} is green again, thanks {p}"),
-        5 => "thanks!".into(),
-        6 => format!("{p}, did you see the email about the all-hands on {d}?"),
-        7 => format!("Standup moved to {t}:30 today"),
-        8 => format!("I'm out on {d}, back the day after"),
-        9 => format!("Pushed a fix for ticket {n}, please retest"),
-        10 => "Who has the conference room booked this afternoon?".into(),
-        11 => format!("Nice work on the demo, {p}"),
-        12 => format!("Reminder: timesheets are due {d}"),
-        13 => "Coffee machine on the third floor is broken again".into(),
-        14 => format!("Flaky test in module {n} failed twice this morning"),
-        15 => format!("{p} is covering support this week"),
-        16 => format!(
-            "Retro notes are in the shared doc, section {}",
-            rng.gen_range(1..9)
-        ),
-        17 => "Does anyone know why the staging deploy is slow today?".into(),
-        18 => format!("Sprint {} planning starts at {t}:00", rng.gen_range(20..80)),
-        19 => "+1".into(),
-        20 => format!("Merged {n}, will watch the dashboards"),
-        21 => format!("Ping me if the alerts fire again, {p}"),
-        22 => "Can we keep the meeting to 30 minutes?".into(),
-        _ => format!(
-            "Updated the onboarding checklist with step {}",
-            rng.gen_range(1..20)
-        ),
-    }
-}
-
-/// A unique made-up name: the fact's subject.
-fn codename(rng: &mut StdRng, used: &mut std::collections::HashSet<String>) -> String {
-    loop {
-        let parts = rng.gen_range(2..4);
-        let mut name: String = (0..parts)
-            .map(|_| SYLLABLES[rng.gen_range(0..SYLLABLES.len())])
-            .collect();
-        if let Some(first) = name.get_mut(..1) {
-            first.make_ascii_uppercase();
-        }
-        if used.insert(name.to_lowercase()) {
-            return name;
+impl Loaded {
+    fn source(&self, s: SourceRef) -> Uuid {
+        match s {
+            SourceRef::Message(m) => self.messages[m],
+            SourceRef::Task(t) => self.tasks[t],
         }
     }
 }
 
-/// A fact message, an optional later confirmation, and the question that asks for it.
-fn fact(rng: &mut StdRng, name: &str) -> (String, Option<String>, String) {
-    let p = PEOPLE[rng.gen_range(0..PEOPLE.len())];
-    let d = WEEKDAYS[rng.gen_range(0..WEEKDAYS.len())];
-    let day = rng.gen_range(1..28);
-    let port = rng.gen_range(3000..9999);
-    let amount = rng.gen_range(2..90) * 1000;
-    match rng.gen_range(0..8) {
-        0 => (
-            format!(
-                "Heads up: the {name} launch slipped to {d} the {day}th because the vendor is late."
-            ),
-            Some(format!(
-                "Confirming the new {name} launch date is {d} the {day}th."
-            )),
-            format!("When is {name} going live now?"),
-        ),
-        1 => (
-            format!("After the migration the {name} service listens on port {port}."),
-            None,
-            format!("Which port should I use to reach {name}?"),
-        ),
-        2 => (
-            format!("{p} owns the {name} budget this quarter, ask {p} before ordering anything."),
-            Some(format!("Yes, {name} spending goes through {p}.")),
-            format!("Who approves purchases for {name}?"),
-        ),
-        3 => (
-            format!("We settled on Postgres for {name} instead of Mongo, less to operate."),
-            None,
-            format!("What database did we choose for {name}?"),
-        ),
-        4 => (
-            format!("The {name} contract renews on the {day}th and costs {amount} euros a year."),
-            None,
-            format!("How much do we pay for {name} and when is the renewal?"),
-        ),
-        5 => (
-            format!(
-                "Customer {name} says exports time out when the report has more than {port} rows."
-            ),
-            Some(format!(
-                "{name} again: the export timeout hit them twice today."
-            )),
-            format!("What issue did {name} complain about?"),
-        ),
-        6 => (
-            format!("The {name} offsite is booked at the lake hotel on {d} the {day}th."),
-            None,
-            format!("Where is the {name} offsite happening?"),
-        ),
-        _ => (
-            format!("The {name} dashboards moved to the grafana folder called ops-{port}."),
-            None,
-            format!("Where can I find the {name} graphs?"),
-        ),
-    }
-}
-
-/// Generates the corpus for `size` and loads it into `db` (which should be empty).
-pub async fn load(db: &PgPool, size: CorpusSize) -> Result<Corpus, IndexError> {
-    let mut rng = StdRng::seed_from_u64(size.seed);
-    let user_count = (size.rooms * 8 / 4).max(8);
-    let users: Vec<Uuid> = (0..user_count).map(|_| uuid_from(&mut rng)).collect();
-    let names: Vec<String> = (0..user_count).map(|i| format!("member{i:04}")).collect();
-    let mut tx = crate::store::begin(db).await?;
-    store::corpus::insert_users(&mut tx, &users, &names).await?;
-    let mut rooms = Vec::new();
-    let mut members: Vec<Vec<Uuid>> = Vec::new();
-    for r in 0..size.rooms {
-        let id = uuid_from(&mut rng);
-        let mut picked = users.clone();
-        picked.shuffle(&mut rng);
-        picked.truncate(8);
-        let name = match TEAMS.get(r) {
-            Some(t) => (*t).to_owned(),
-            None => format!("{}-{}", TEAMS[r % TEAMS.len()], r / TEAMS.len()),
-        };
-        store::corpus::insert_room(&mut tx, id, &name, &picked).await?;
-        rooms.push(id);
-        members.push(picked);
-    }
-    // Facts go to rooms in turn, at random places in each room's stream.
-    let per_room = size.messages / size.rooms.max(1);
-    let mut used = std::collections::HashSet::new();
-    let mut planted: HashMap<(usize, usize), String> = HashMap::new();
-    let mut questions_at: Vec<(usize, usize, Option<usize>, String)> = Vec::new();
-    for q in 0..size.questions {
-        let room = q % size.rooms.max(1);
-        let name = codename(&mut rng, &mut used);
-        let (message, confirm, question) = fact(&mut rng, &name);
-        let at = loop {
-            let at = rng.gen_range(0..per_room.saturating_sub(1).max(1));
-            if !planted.contains_key(&(room, at)) && !planted.contains_key(&(room, at + 1)) {
-                break at;
-            }
-        };
-        planted.insert((room, at), message);
-        let confirm_at = confirm.and_then(|c| {
-            (at + 2..per_room)
-                .find(|i| !planted.contains_key(&(room, *i)))
-                .inspect(|&i| {
-                    planted.insert((room, i), c);
-                })
-        });
-        questions_at.push((room, at, confirm_at, question));
-    }
+/// Loads `corpus` into `db` (which should be empty). Ids come from `seed`.
+pub async fn load(db: &PgPool, corpus: &team::Corpus, seed: u64) -> Result<Loaded, IndexError> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut ids = |n: usize| -> Vec<Uuid> {
+        (0..n)
+            .map(|_| uuid::Builder::from_random_bytes(rng.r#gen()).into_uuid())
+            .collect()
+    };
+    let loaded = Loaded {
+        users: ids(corpus.users.len()),
+        rooms: ids(corpus.rooms.len()),
+        messages: ids(corpus.messages.len()),
+        tasks: ids(corpus.tasks.len()),
+    };
     let start = Utc
         .with_ymd_and_hms(2026, 9, 1, 8, 0, 0)
         .single()
         .unwrap_or_else(Utc::now);
-    let mut ids_at: HashMap<(usize, usize), Uuid> = HashMap::new();
-    let mut total = 0;
-    for (r, room) in rooms.iter().enumerate() {
-        let count = if r + 1 == size.rooms {
-            size.messages - per_room * (size.rooms - 1)
-        } else {
-            per_room
+    // The corpus orders within a span of 1,000,000: six seconds each is about ten weeks.
+    let at = |order: u32| start + Duration::seconds(i64::from(order) * 6);
+    let mut tx = store::begin(db).await?;
+    store::corpus::insert_users(&mut tx, &loaded.users, &corpus.users).await?;
+    for (r, room) in corpus.rooms.iter().enumerate() {
+        let members: Vec<Uuid> = room.members.iter().map(|&u| loaded.users[u]).collect();
+        store::corpus::insert_room(&mut tx, loaded.rooms[r], &room.name, &members).await?;
+    }
+    for (t, task) in corpus.tasks.iter().enumerate() {
+        let due_on = task
+            .due_on
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        let new = store::corpus::NewTask {
+            id: loaded.tasks[t],
+            room: loaded.rooms[task.room],
+            creator: loaded.users[task.creator],
+            assignee: task.assignee.map(|a| loaded.users[a]),
+            title: &task.title,
+            description: &task.description,
+            due_on,
+            created_at: at(task.order),
         };
-        let mut ids = Vec::with_capacity(count);
-        let mut authors = Vec::with_capacity(count);
-        let mut bodies = Vec::with_capacity(count);
-        let mut times = Vec::with_capacity(count);
-        for i in 0..count {
-            let id = uuid_from(&mut rng);
-            let body = planted
-                .get(&(r, i))
-                .cloned()
-                .unwrap_or_else(|| filler(&mut rng));
-            ids_at.insert((r, i), id);
-            ids.push(id);
-            authors.push(members[r][rng.gen_range(0..members[r].len())]);
-            bodies.push(body);
-            times.push(start + Duration::minutes((i * 7) as i64));
+        store::corpus::insert_task(&mut tx, &new).await?;
+    }
+    let mut by_room: Vec<Vec<usize>> = vec![Vec::new(); corpus.rooms.len()];
+    for (i, m) in corpus.messages.iter().enumerate() {
+        by_room[m.room].push(i);
+    }
+    for (r, mut order) in by_room.into_iter().enumerate() {
+        order.sort_by_key(|&i| (corpus.messages[i].order, i));
+        let mut batch = store::corpus::Messages::default();
+        for i in order {
+            let m = &corpus.messages[i];
+            batch.ids.push(loaded.messages[i]);
+            batch.authors.push(loaded.users[m.author]);
+            batch.bodies.push(m.body.clone());
+            batch.times.push(at(m.order));
+            batch.reply_to.push(m.reply_to.map(|p| loaded.messages[p]));
+            batch.tasks.push(m.task.map(|t| loaded.tasks[t]));
         }
-        store::corpus::insert_messages(&mut tx, *room, &ids, &authors, &bodies, &times).await?;
-        total += count;
+        store::corpus::insert_messages(&mut tx, loaded.rooms[r], &batch).await?;
     }
     tx.commit().await?;
-    let questions = questions_at
-        .into_iter()
-        .map(|(room, at, confirm, text)| Question {
-            asker: members[room][rng.gen_range(0..members[room].len())],
-            text,
-            sources: [Some(at), confirm]
-                .into_iter()
-                .flatten()
-                .filter_map(|i| ids_at.get(&(room, i)).copied())
-                .collect(),
-        })
-        .collect();
-    Ok(Corpus {
-        users,
-        rooms,
-        messages: total,
-        questions,
-    })
+    Ok(loaded)
 }
 
-fn uuid_from(rng: &mut StdRng) -> Uuid {
-    uuid::Builder::from_random_bytes(rng.r#gen()).into_uuid()
+/// Sums over the questions of one category (or several).
+#[derive(Debug, Clone, Default)]
+pub struct Scores {
+    pub questions: usize,
+    recall_at_5: f64,
+    citation_recall: f64,
+    pub cited: usize,
+    cited_right: usize,
+    exact: usize,
+    pub not_found: usize,
+    pub leaks: usize,
 }
 
-/// Retrieval quality on a corpus.
+impl Scores {
+    fn add(&mut self, other: &Scores) {
+        self.questions += other.questions;
+        self.recall_at_5 += other.recall_at_5;
+        self.citation_recall += other.citation_recall;
+        self.cited += other.cited;
+        self.cited_right += other.cited_right;
+        self.exact += other.exact;
+        self.not_found += other.not_found;
+        self.leaks += other.leaks;
+    }
+
+    fn share(&self, sum: f64) -> f64 {
+        sum / self.questions.max(1) as f64
+    }
+
+    pub fn recall_at_5(&self) -> f64 {
+        self.share(self.recall_at_5)
+    }
+
+    pub fn citation_recall(&self) -> f64 {
+        self.share(self.citation_recall)
+    }
+
+    /// `None` when nothing was cited.
+    pub fn citation_precision(&self) -> Option<f64> {
+        (self.cited > 0).then(|| self.cited_right as f64 / self.cited as f64)
+    }
+
+    pub fn exact_fact(&self) -> f64 {
+        self.share(self.exact as f64)
+    }
+
+    pub fn not_found_rate(&self) -> f64 {
+        self.share(self.not_found as f64)
+    }
+}
+
+/// Scores per category.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
-    pub questions: usize,
-    pub recall_at_5: f64,
-    pub mrr: f64,
-    /// Cited passages that are known sources, over all cited passages (`None` without a
-    /// generator or when nothing was cited).
-    pub citation_precision: Option<f64>,
-    pub cited: usize,
+    pub categories: BTreeMap<Category, Scores>,
+    /// For each question: whether it is answerable, and the best supporting passage's score.
+    pub best_scores: Vec<(bool, Option<f64>)>,
+    /// Questions answered wrongly (no exact fact, or "not found" where an answer exists or the
+    /// other way round): category, question, expected facts, answer.
+    pub misses: Vec<String>,
 }
 
-/// Asks every question as its asker across all their rooms and scores the top 5 against the
-/// known sources; with a generator, also the passages its answers cite.
-pub async fn evaluate(
-    db: &PgPool,
-    embedder: &dyn Embedder,
-    generator: Option<Arc<dyn Generator>>,
-    questions: &[Question],
-    progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<Report, IndexError> {
-    let mut recall = 0.0;
-    let mut mrr = 0.0;
-    let (mut cited, mut cited_right) = (0usize, 0usize);
-    for q in questions {
-        let hits = retrieve::retrieve(db, embedder, q.asker, None, &q.text, 5).await?;
-        let found = q
-            .sources
-            .iter()
-            .filter(|s| hits.iter().any(|h| h.source_id == **s))
-            .count();
-        recall += found as f64 / q.sources.len().max(1) as f64;
-        if let Some(rank) = hits.iter().position(|h| q.sources.contains(&h.source_id)) {
-            mrr += 1.0 / (rank + 1) as f64;
-        }
-        if let Some(generator) = &generator {
-            let passages = hits
-                .iter()
-                .enumerate()
-                .map(|(i, h)| retrieve::passage(i + 1, h))
-                .collect();
-            // Nobody reads the pieces here: a closed receiver lets the generator run on.
-            let (tx, rx) = mpsc::channel(1);
-            drop(rx);
-            let answer = generator
-                .generate(
-                    &GenerateRequest {
-                        kind: GenerateKind::Answer,
-                        instruction: "Answer from the passages, citing them as [n].".into(),
-                        question: q.text.clone(),
-                        passages,
-                        max_tokens: 128,
-                    },
-                    tx,
-                )
-                .await?;
-            for n in retrieve::cited_numbers(&answer, hits.len()) {
-                cited += 1;
-                if q.sources.contains(&hits[n - 1].source_id) {
-                    cited_right += 1;
-                }
+impl Report {
+    /// All answerable (or all unanswerable) categories together.
+    pub fn total(&self, answerable: bool) -> Scores {
+        let mut total = Scores::default();
+        for (c, s) in &self.categories {
+            if c.answerable() == answerable {
+                total.add(s);
             }
         }
+        total
+    }
+
+    pub fn leaks(&self) -> usize {
+        self.categories.values().map(|s| s.leaks).sum()
+    }
+
+    /// How `answer_min_score` trades answers for "not found": for thresholds around the
+    /// configured one, the share of unanswerable questions that would get "not found" and the
+    /// share of answerable ones that would lose their answer.
+    pub fn calibration(&self) -> String {
+        let mut out = String::from(
+            "| answer_min_score | unanswerable: not found | answerable: not found |\n| --- | --- | --- |\n",
+        );
+        let share = |answerable: bool, t: f64| {
+            let of: Vec<_> = self
+                .best_scores
+                .iter()
+                .filter(|(a, _)| *a == answerable)
+                .collect();
+            let below = of.iter().filter(|(_, s)| s.is_none_or(|s| s < t)).count();
+            below as f64 / of.len().max(1) as f64
+        };
+        for step in 10..=24 {
+            let t = f64::from(step) * 0.05;
+            out.push_str(&format!(
+                "| {t:.2} | {:.3} | {:.3} |\n",
+                share(false, t),
+                share(true, t)
+            ));
+        }
+        out
+    }
+
+    /// The report as a Markdown table (the form `docs/assistant.md` shows).
+    pub fn table(&self) -> String {
+        let mut out = String::from(
+            "| category | questions | recall@5 | citation recall | citation precision | exact fact | not found | leaks |\n\
+             | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        );
+        let row = |name: &str, s: &Scores, answerable: bool| {
+            let dash = |v: f64| {
+                if answerable {
+                    format!("{v:.3}")
+                } else {
+                    "–".to_owned()
+                }
+            };
+            format!(
+                "| {name} | {} | {} | {} | {} | {} | {:.3} | {} |\n",
+                s.questions,
+                dash(s.recall_at_5()),
+                dash(s.citation_recall()),
+                match (answerable, s.citation_precision()) {
+                    (true, Some(p)) => format!("{p:.3} ({})", s.cited),
+                    (true, None) => "n/a".to_owned(),
+                    (false, _) => format!("({} cited)", s.cited),
+                },
+                dash(s.exact_fact()),
+                s.not_found_rate(),
+                s.leaks
+            )
+        };
+        for (c, s) in &self.categories {
+            out.push_str(&row(c.name(), s, c.answerable()));
+        }
+        out.push_str(&row("**all answerable**", &self.total(true), true));
+        out.push_str(&row("**all unanswerable**", &self.total(false), false));
+        out
+    }
+}
+
+/// How one question went.
+fn score(
+    question: &team::Question,
+    sources: &[Uuid],
+    mine: &HashSet<Uuid>,
+    got: &answer::Answer,
+) -> Scores {
+    let top5: Vec<Uuid> = got.hits.iter().take(5).map(|h| h.hit.source_id).collect();
+    let cited: Vec<Uuid> = got.citations.iter().map(|c| c.id).collect();
+    let share_of_sources = |found: &[Uuid]| {
+        sources.iter().filter(|s| found.contains(s)).count() as f64 / sources.len().max(1) as f64
+    };
+    let text = got.text.to_lowercase();
+    let leaked = got.hits.iter().any(|h| !mine.contains(&h.hit.room_id))
+        || got.citations.iter().any(|c| !mine.contains(&c.room))
+        || question
+            .secrets
+            .iter()
+            .any(|s| text.contains(&s.to_lowercase()));
+    Scores {
+        questions: 1,
+        recall_at_5: share_of_sources(&top5),
+        citation_recall: share_of_sources(&cited),
+        cited: cited.len(),
+        cited_right: cited.iter().filter(|c| sources.contains(c)).count(),
+        exact: usize::from(
+            !question.facts.is_empty()
+                && question
+                    .facts
+                    .iter()
+                    .all(|f| text.contains(&f.to_lowercase())),
+        ),
+        not_found: usize::from(got.text.starts_with(NOT_FOUND)),
+        leaks: usize::from(leaked),
+    }
+}
+
+/// What the evaluation answers with.
+pub struct Setup<'a> {
+    pub embedder: &'a dyn Embedder,
+    pub generator: &'a dyn Generator,
+    pub top_k: usize,
+    pub max_tokens: usize,
+    pub min_score: f64,
+    pub keep_ratio: f64,
+}
+
+/// Asks every question of `corpus` (loaded as `loaded`) as its asker across all their rooms.
+pub async fn evaluate(
+    db: &PgPool,
+    setup: &Setup<'_>,
+    corpus: &team::Corpus,
+    loaded: &Loaded,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Report, IndexError> {
+    let mut report = Report::default();
+    for question in &corpus.questions {
+        let mine: HashSet<Uuid> = corpus
+            .rooms
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.members.contains(&question.asker))
+            .map(|(i, _)| loaded.rooms[i])
+            .collect();
+        let sources: Vec<Uuid> = question.sources.iter().map(|&s| loaded.source(s)).collect();
+        let ask = Ask {
+            viewer: loaded.users[question.asker],
+            room: None,
+            question: &question.text,
+            top_k: setup.top_k.max(5),
+            max_tokens: setup.max_tokens,
+            min_score: setup.min_score,
+            keep_ratio: setup.keep_ratio,
+        };
+        // Nobody reads the pieces here: a closed receiver lets the generator run on.
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let got = answer::answer(db, setup.embedder, setup.generator, &ask, tx).await?;
+        let scores = score(question, &sources, &mine, &got);
+        report
+            .best_scores
+            .push((question.category.answerable(), got.best_score));
+        let wrong = if question.category.answerable() {
+            scores.exact == 0
+        } else {
+            scores.not_found == 0
+        };
+        if wrong {
+            report.misses.push(format!(
+                "[{}] {} | expected {:?} | got: {} (best score {:.3})",
+                question.category.name(),
+                question.text,
+                question.facts,
+                got.text,
+                got.best_score.unwrap_or(0.0)
+            ));
+        }
+        report
+            .categories
+            .entry(question.category)
+            .or_default()
+            .add(&scores);
         progress(1);
     }
-    let n = questions.len().max(1) as f64;
-    Ok(Report {
-        questions: questions.len(),
-        recall_at_5: recall / n,
-        mrr: mrr / n,
-        citation_precision: (cited > 0).then(|| cited_right as f64 / cited as f64),
-        cited,
-    })
-}
-
-/// Embedding and retrieval speed.
-#[derive(Debug, Clone)]
-pub struct BenchReport {
-    pub chunks: i64,
-    pub embed_secs: f64,
-    pub chunks_per_sec: f64,
-    pub queries: usize,
-    /// Retrieval alone (the SQL: HNSW + full text + fusion), microseconds.
-    pub search_p50_us: u64,
-    pub search_p99_us: u64,
-    /// Including embedding the question, microseconds.
-    pub total_p50_us: u64,
-    pub total_p99_us: u64,
-}
-
-/// Indexes everything in `db` (timing it) and runs `queries` retrievals as random members.
-pub async fn bench(
-    db: &PgPool,
-    embedder: Arc<dyn Embedder>,
-    corpus: &Corpus,
-    queries: usize,
-    progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<BenchReport, IndexError> {
-    let indexer = Indexer::new(db.clone(), Arc::clone(&embedder));
-    let started = Instant::now();
-    indexer.reindex_all(progress).await?;
-    let embed_secs = started.elapsed().as_secs_f64();
-    let chunks = store::knowledge::count(db).await?;
-    let mut search = hdrhistogram::Histogram::<u64>::new(3)
-        .map_err(|e| super::ModelError::Inference(e.to_string()))?;
-    let mut total = search.clone();
-    let mut rng = StdRng::seed_from_u64(7);
-    for i in 0..queries {
-        let q = &corpus.questions[i % corpus.questions.len().max(1)];
-        let asker = if i % 2 == 0 {
-            q.asker
-        } else {
-            corpus.users[rng.gen_range(0..corpus.users.len())]
-        };
-        let t0 = Instant::now();
-        let mut v = embedder.embed(std::slice::from_ref(&q.text)).await?;
-        let vector = v.pop().unwrap_or_default();
-        let t1 = Instant::now();
-        let mut tx = crate::store::begin(db).await?;
-        store::knowledge::search(
-            &mut tx,
-            asker,
-            None,
-            vector,
-            &q.text,
-            embedder.model(),
-            60,
-            5,
-        )
-        .await?;
-        tx.commit().await?;
-        let done = Instant::now();
-        let _ = search.record((done - t1).as_micros() as u64);
-        let _ = total.record((done - t0).as_micros() as u64);
-    }
-    Ok(BenchReport {
-        chunks,
-        embed_secs,
-        chunks_per_sec: chunks as f64 / embed_secs.max(1e-9),
-        queries,
-        search_p50_us: search.value_at_quantile(0.5),
-        search_p99_us: search.value_at_quantile(0.99),
-        total_p50_us: total.value_at_quantile(0.5),
-        total_p99_us: total.value_at_quantile(0.99),
-    })
+    Ok(report)
 }

@@ -9,6 +9,8 @@ pub use flowly_models::{
     models,
 };
 
+pub mod answer;
+pub mod bench;
 pub mod eval;
 pub mod extract;
 pub mod index;

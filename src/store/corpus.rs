@@ -49,33 +49,79 @@ pub async fn insert_room(
     Ok(())
 }
 
+/// A batch of user messages for one room, in timeline order (parallel columns).
+#[derive(Debug, Default)]
+pub struct Messages {
+    pub ids: Vec<Uuid>,
+    pub authors: Vec<Uuid>,
+    pub bodies: Vec<String>,
+    pub times: Vec<DateTime<Utc>>,
+    /// The message each replies to (in the same room), if any.
+    pub reply_to: Vec<Option<Uuid>>,
+    /// The task whose discussion each belongs to, if any.
+    pub tasks: Vec<Option<Uuid>>,
+}
+
 /// Appends user messages to a room's timeline in order, numbering them after its last event.
 pub async fn insert_messages(
     tx: &mut PgConnection,
     room: Uuid,
-    ids: &[Uuid],
-    authors: &[Uuid],
-    bodies: &[String],
-    times: &[DateTime<Utc>],
+    batch: &Messages,
 ) -> StoreResult<()> {
     let last: i64 = sqlx::query_scalar(
         "update rooms set last_seq = last_seq + $2, updated_at = now() where id = $1 returning last_seq - $2",
     )
     .bind(room)
-    .bind(ids.len() as i64)
+    .bind(batch.ids.len() as i64)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(
-        "insert into messages (id, room_id, seq, author_id, kind, body, created_at)
-         select id, $1, $2 + o, author, 'user', body, at
-         from unnest($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[]) with ordinality as m(id, author, body, at, o)",
+        "insert into messages (id, room_id, seq, author_id, kind, body, created_at, reply_to, task_id)
+         select id, $1, $2 + o, author, 'user', body, at, reply, task
+         from unnest($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[], $7::uuid[], $8::uuid[])
+              with ordinality as m(id, author, body, at, reply, task, o)",
     )
     .bind(room)
     .bind(last)
-    .bind(ids)
-    .bind(authors)
-    .bind(bodies)
-    .bind(times)
+    .bind(&batch.ids)
+    .bind(&batch.authors)
+    .bind(&batch.bodies)
+    .bind(&batch.times)
+    .bind(&batch.reply_to)
+    .bind(&batch.tasks)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A task as the evaluation corpus plants it.
+#[derive(Debug)]
+pub struct NewTask<'a> {
+    pub id: Uuid,
+    pub room: Uuid,
+    pub creator: Uuid,
+    pub assignee: Option<Uuid>,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub due_on: Option<chrono::NaiveDate>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Inserts a task (position by creation time).
+pub async fn insert_task(tx: &mut PgConnection, task: &NewTask<'_>) -> StoreResult<()> {
+    sqlx::query(
+        "insert into tasks (id, room_id, creator_id, assignee_id, title, description, due_on,
+                            position, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, extract(epoch from $8::timestamptz), $8, $8)",
+    )
+    .bind(task.id)
+    .bind(task.room)
+    .bind(task.creator)
+    .bind(task.assignee)
+    .bind(task.title)
+    .bind(task.description)
+    .bind(task.due_on)
+    .bind(task.created_at)
     .execute(&mut *tx)
     .await?;
     Ok(())

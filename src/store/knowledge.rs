@@ -252,7 +252,7 @@ pub async fn count(db: impl PgExecutor<'_>) -> StoreResult<i64> {
         .await?)
 }
 
-/// A retrieved chunk with what a citation shows.
+/// A retrieved chunk with what a citation shows, and what reranking needs.
 #[derive(Debug, Clone, FromRow)]
 pub struct Hit {
     pub source_kind: String,
@@ -263,14 +263,30 @@ pub struct Hit {
     pub seq: Option<i64>,
     pub author: Option<String>,
     pub created_at: DateTime<Utc>,
-    /// Reciprocal-rank-fusion score (higher is better).
+    /// Reciprocal-rank-fusion score (higher is better); 0 for a chunk brought in as context of
+    /// a fused one (a reply to it, a message of its task's discussion).
     pub score: f64,
+    /// Cosine similarity of the chunk to the question.
+    pub similarity: f64,
+    /// The message this one replies to (a message).
+    pub reply_to: Option<Uuid>,
+    /// The task whose discussion this message belongs to.
+    pub discussion_of: Option<Uuid>,
+    /// What the chunk is said in the context of: the text it replies to, or the title of the
+    /// task whose discussion it belongs to.
+    pub context: Option<String>,
+    /// Cosine similarity of the context's chunk to the question.
+    pub context_similarity: Option<f64>,
+    /// The chunk's vector (reranking compares chunks with each other).
+    pub embedding: Vector,
 }
 
 /// Hybrid retrieval for `viewer`: the nearest chunks by cosine distance (HNSW) and the best
 /// full-text matches (`websearch_to_tsquery`, its terms OR-ed so a question need not contain
-/// every word), fused by reciprocal rank (k = 60). Only chunks of rooms the viewer belongs to
-/// (and of `room` when given) are considered, in both branches; deleted sources never come back.
+/// every word), fused by reciprocal rank (k = 60), the best `limit` of them with the replies to
+/// them and the discussion messages of their tasks (a correction in a reply rarely repeats its
+/// subject). Only chunks of rooms the viewer belongs to (and of `room` when given) are
+/// considered, in every branch; deleted sources never come back.
 #[allow(clippy::too_many_arguments)]
 pub async fn search(
     tx: &mut PgConnection,
@@ -311,12 +327,34 @@ pub async fn search(
          fused as (
            select id, sum(1.0 / (60 + rank))::float8 as score
            from (select id, rank from vec union all select id, rank from fts) r
+           group by id order by score desc, id limit $7
+         ),
+         around as (
+           select c2.id, 0::float8 as score from fused f
+           join knowledge_chunks c on c.id = f.id and c.source_kind = 'message'
+           join messages m2 on m2.reply_to = c.source_id
+           join knowledge_chunks c2 on c2.source_kind = 'message' and c2.source_id = m2.id
+           where c2.model = $5 and c2.room_id in (select room_id from mine)
+           union all
+           select c2.id, 0::float8 from fused f
+           join knowledge_chunks c on c.id = f.id and c.source_kind = 'task'
+           join messages m2 on m2.task_id = c.source_id
+           join knowledge_chunks c2 on c2.source_kind = 'message' and c2.source_id = m2.id
+           where c2.model = $5 and c2.room_id in (select room_id from mine)
+         ),
+         picked as (
+           select id, max(score) as score from (select * from fused union all select * from around) a
            group by id
          )
          select c.source_kind, c.source_id, c.room_id, r.name as room_name, c.text,
                 m.seq, coalesce(mu.username, tu.username) as author,
-                coalesce(m.created_at, t.created_at, c.updated_at) as created_at, f.score
-         from fused f
+                coalesce(m.created_at, t.created_at, c.updated_at) as created_at, f.score,
+                (1 - (c.embedding <=> $3))::float8 as similarity,
+                m.reply_to, m.task_id as discussion_of,
+                coalesce(pm.body, dt.title) as context,
+                (1 - (cc.embedding <=> $3))::float8 as context_similarity,
+                c.embedding
+         from picked f
          join knowledge_chunks c on c.id = f.id
          join room_members rm on rm.room_id = c.room_id and rm.user_id = $1
          join rooms r on r.id = c.room_id
@@ -324,9 +362,13 @@ pub async fn search(
          left join users mu on mu.id = m.author_id
          left join tasks t on c.source_kind = 'task' and t.id = c.source_id
          left join users tu on tu.id = t.creator_id
+         left join messages pm on pm.id = m.reply_to and pm.deleted_at is null and pm.room_id = c.room_id
+         left join tasks dt on dt.id = m.task_id and dt.deleted_at is null and dt.room_id = c.room_id
+         left join knowledge_chunks cc on cc.model = $5
+              and ((pm.id is not null and cc.source_kind = 'message' and cc.source_id = pm.id)
+                or (pm.id is null and dt.id is not null and cc.source_kind = 'task' and cc.source_id = dt.id))
          where (m.id is not null and m.deleted_at is null) or (t.id is not null and t.deleted_at is null)
-         order by f.score desc, c.source_id
-         limit $7",
+         order by f.score desc, c.source_id",
     )
     .bind(viewer)
     .bind(room)

@@ -3,6 +3,8 @@
 //! `flowly-traffic` (which reads the manifest and simulates the users over the public API). No IO
 //! beyond reading a manifest, no SQL, no HTTP: a file format and a vocabulary.
 
+pub mod assistant;
+
 use std::{collections::BTreeMap, path::Path};
 
 use rand::Rng;

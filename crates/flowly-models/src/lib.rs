@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 pub mod embed;
 pub mod generate;
 pub mod models;
+pub mod text;
 
 pub use models::ModelSettings;
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{Outcome, Worker, jobs::JobError, message_citation};
 use crate::{
     assistant::{
-        Embedder, GenerateKind, GenerateRequest, Generator, ModelError, Passage, retrieve,
+        Embedder, GenerateKind, GenerateRequest, Generator, ModelError, Passage, answer, retrieve,
     },
     domain::{MessageKind, assistant::RequestStatus},
     store::{
@@ -20,10 +20,6 @@ use crate::{
         messages::NewMessage,
     },
 };
-
-const ASK_INSTRUCTION: &str = "Answer the question using only the numbered passages from the \
-team's chats and tasks. Cite every claim with the passage number in brackets, like [1]. If the \
-passages do not contain the answer, say so.";
 
 const SUMMARY_INSTRUCTION: &str = "Summarise these chat messages for someone catching up: the \
 decisions, open questions and who does what. Cite each point with the message number in \
@@ -44,15 +40,17 @@ impl Worker {
             .map_err(|e| ModelError::NotAvailable(e.clone()).into())
     }
 
-    /// Generates text, streaming it to the asker as `assistant.delta` frames, within the
-    /// configured timeout.
-    async fn generate(
+    /// Runs `work` (which writes text to the sender it is given), streaming that text to the
+    /// asker as `assistant.delta` frames, within the configured timeout.
+    async fn streamed<T, Fut>(
         &self,
         user: Uuid,
         request_id: Uuid,
-        request: GenerateRequest,
-    ) -> Result<String, JobError> {
-        let generator = Arc::clone(self.generator()?);
+        work: impl FnOnce(mpsc::Sender<String>) -> Fut,
+    ) -> Result<T, JobError>
+    where
+        Fut: std::future::Future<Output = Result<T, JobError>>,
+    {
         let (tx, mut rx) = mpsc::channel::<String>(64);
         let forward = {
             let worker = self.clone();
@@ -69,43 +67,32 @@ impl Worker {
             })
         };
         let timeout = Duration::from_secs(self.state.config.assistant.model_timeout_secs.max(1));
-        let answer = tokio::time::timeout(timeout, generator.generate(&request, tx)).await;
+        let result = tokio::time::timeout(timeout, work(tx)).await;
         let _ = forward.await;
-        Ok(answer.map_err(|_| ModelError::Timeout)??)
+        result.map_err(|_| ModelError::Timeout)?
     }
 
     pub(super) async fn ask(&self, row: &RequestRow) -> Result<Outcome, JobError> {
         let embedder = Arc::clone(self.embedder()?);
-        let generator_name = self.generator()?.name().to_owned();
+        let generator = Arc::clone(self.generator()?);
         let cfg = &self.state.config.assistant;
-        let hits = retrieve::retrieve(
-            &self.state.db,
-            embedder.as_ref(),
-            row.user_id,
-            row.room_id,
-            &row.question,
-            cfg.top_k,
-        )
-        .await?;
-        if hits.is_empty() {
-            let answer = "I found nothing about this in the rooms you are in.".to_owned();
-            self.send(
-                row.user_id,
-                "assistant.delta",
-                json!({ "request": row.id, "text": answer }),
-            )
-            .await;
-            return Ok(Outcome::answer(answer, vec![], generator_name));
-        }
-        let passages: Vec<Passage> = hits
-            .iter()
-            .enumerate()
-            .map(|(i, h)| retrieve::passage(i + 1, h))
-            .collect();
-        self.write(row, GenerateKind::Answer, ASK_INSTRUCTION, passages, |n| {
-            retrieve::citation(n, &hits[n - 1])
-        })
-        .await
+        let ask = answer::Ask {
+            viewer: row.user_id,
+            room: row.room_id,
+            question: &row.question,
+            top_k: cfg.top_k,
+            max_tokens: cfg.max_answer_tokens,
+            min_score: cfg.answer_min_score,
+            keep_ratio: cfg.answer_keep_ratio,
+        };
+        let db = &self.state.db;
+        let model = generator.name().to_owned();
+        let done = self
+            .streamed(row.user_id, row.id, |tx| async move {
+                Ok(answer::answer(db, embedder.as_ref(), generator.as_ref(), &ask, tx).await?)
+            })
+            .await?;
+        Ok(Outcome::answer(done.text, done.citations, model))
     }
 
     pub(super) async fn summarise(&self, row: &RequestRow) -> Result<Outcome, JobError> {
@@ -172,7 +159,12 @@ impl Worker {
             passages,
             max_tokens: self.state.config.assistant.max_answer_tokens,
         };
-        let answer = self.generate(row.user_id, row.id, request).await?;
+        let generator = Arc::clone(self.generator()?);
+        let answer = self
+            .streamed(row.user_id, row.id, |tx| async move {
+                Ok(generator.generate(&request, tx).await?)
+            })
+            .await?;
         let mut cited = retrieve::cited_numbers(&answer, count);
         cited.sort_unstable();
         let citations = cited.into_iter().map(citation).collect();

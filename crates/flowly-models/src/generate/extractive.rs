@@ -1,11 +1,13 @@
-//! Answers without a language model (`generator = "none"`): the sentences of the passages that
-//! best match the question, each followed by the `[n]` of the passage it comes from.
+//! Answers without a language model (`generator = "none"`): the sentence of each passage that
+//! best matches the question, followed by the `[n]` of the passage it comes from, and nothing
+//! else. The caller chooses which passages support the answer (the server hands over only
+//! those); this quotes them.
 //!
 //! Sentences are scored with BM25 over all the passages' sentences (so a word that appears
-//! everywhere counts little), with a small bonus for sentences from better-ranked passages; the
-//! best few are given in order of score, near-duplicates skipped. When no sentence shares a
-//! word with the question (a summary request, say), the opening sentences of the first passages
-//! are given instead. A summary ([`GenerateKind::Summary`]) is built differently: the messages
+//! everywhere counts little), with a small bonus for sentences from better-ranked passages; each
+//! passage gives at most its best sentence, best first, and a passage sharing no word with the
+//! question gives none. When no sentence shares a word with the question (the passages were
+//! chosen by meaning), the opening sentence of the first passage is given. A summary ([`GenerateKind::Summary`]) is built differently: the messages
 //! that say the most (rare words, shared with the rest of the conversation) are kept, one line
 //! each, in the order they were written. Deterministic: the same request gives the same answer.
 
@@ -15,6 +17,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::stream_answer;
+use crate::text::{sentences, terms};
 use crate::{GenerateKind, GenerateRequest, Generator, ModelError, Passage};
 
 /// Most sentences in one answer.
@@ -24,17 +27,6 @@ const MAX_SENTENCE_WORDS: usize = 60;
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
 
-/// Words too common to say anything about a match.
-const STOP_WORDS: &[&str] = &[
-    "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
-    "been", "before", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had",
-    "has", "have", "he", "her", "here", "him", "his", "how", "i", "if", "in", "into", "is", "it",
-    "its", "just", "me", "my", "no", "not", "of", "on", "or", "our", "she", "so", "some", "than",
-    "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "us", "was",
-    "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with", "would",
-    "you", "your", "tell", "know", "please", "anyone", "someone",
-];
-
 /// The extractive "generator". Holds no model.
 #[derive(Debug, Default)]
 pub struct ExtractiveGenerator;
@@ -43,51 +35,6 @@ impl ExtractiveGenerator {
     pub fn new() -> ExtractiveGenerator {
         ExtractiveGenerator
     }
-}
-
-/// A word reduced to a comparable form: lowercase, a plural or verb ending taken off.
-fn stem(word: &str) -> String {
-    let w = word.to_lowercase();
-    for suffix in ["ing", "ed", "es", "s"] {
-        if w.len() > suffix.len() + 2 && w.ends_with(suffix) {
-            return w[..w.len() - suffix.len()].to_string();
-        }
-    }
-    w
-}
-
-/// The meaningful terms of `text`.
-fn terms(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .filter(|w| !STOP_WORDS.contains(&w.to_lowercase().as_str()))
-        .map(stem)
-        .collect()
-}
-
-/// Splits `text` into sentences at `.`, `!`, `?` followed by a space, and at line breaks.
-fn sentences(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let mut start = 0;
-        let chars: Vec<(usize, char)> = line.char_indices().collect();
-        for (i, &(at, c)) in chars.iter().enumerate() {
-            let end_of_sentence = matches!(c, '.' | '!' | '?')
-                && chars
-                    .get(i + 1)
-                    .is_none_or(|&(_, next)| next.is_whitespace());
-            if end_of_sentence {
-                let end = at + c.len_utf8();
-                out.push(line[start..end].to_string());
-                start = end;
-            }
-        }
-        out.push(line[start..].to_string());
-    }
-    out.into_iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| s.chars().any(char::is_alphanumeric))
-        .collect()
 }
 
 /// `sentence` cut to [`MAX_SENTENCE_WORDS`] words.
@@ -260,28 +207,22 @@ pub(crate) fn compose(request: &GenerateRequest) -> Vec<String> {
     let budget_words = (request.max_tokens * 3 / 4).max(MAX_SENTENCE_WORDS / 2);
     let mut picked: Vec<&Candidate> = Vec::new();
     let mut words = 0;
-    let matched = scored.first().is_some_and(|(s, _)| *s > 0.0);
-    let order: Vec<usize> = if matched {
-        scored
-            .iter()
-            .take_while(|(s, _)| *s > 0.0)
-            .map(|&(_, i)| i)
-            .collect()
-    } else {
-        // Nothing matches word for word: the opening sentence of each passage, in rank order.
-        let mut firsts = Vec::new();
-        let mut seen = HashSet::new();
-        for (i, c) in candidates.iter().enumerate() {
-            if seen.insert(c.rank) {
-                firsts.push(i);
-            }
-        }
-        firsts
-    };
+    let matched: Vec<usize> = scored
+        .iter()
+        .take_while(|(s, _)| *s > 0.0)
+        .map(|&(_, i)| i)
+        .collect();
+    // Nothing matches word for word (the passages were chosen by meaning): the opening
+    // sentence of the first passage.
+    let order = if matched.is_empty() { vec![0] } else { matched };
     for i in order {
-        let c = &candidates[i];
+        let Some(c) = candidates.get(i) else { break };
         let len = c.text.split_whitespace().count();
-        if picked.iter().any(|p| p.text == c.text) {
+        // One sentence per passage: its best; a passage's other sentences only pad the answer.
+        if picked
+            .iter()
+            .any(|p| p.text == c.text || p.passage.n == c.passage.n)
+        {
             continue;
         }
         if !picked.is_empty() && words + len > budget_words {
@@ -293,13 +234,7 @@ pub(crate) fn compose(request: &GenerateRequest) -> Vec<String> {
             break;
         }
     }
-    let mut pieces = Vec::with_capacity(picked.len() + 1);
-    if !matched {
-        pieces.push(
-            "Nothing matches the question word for word; the most relevant passages say:"
-                .to_string(),
-        );
-    }
+    let mut pieces: Vec<String> = Vec::with_capacity(picked.len());
     for c in picked {
         let (body, end) = match c.text.chars().last() {
             Some(e @ ('.' | '!' | '?')) => (&c.text[..c.text.len() - 1], e),
@@ -347,14 +282,6 @@ impl Generator for ExtractiveGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sentences_split_at_ends_and_lines_but_not_inside_numbers() {
-        assert_eq!(
-            sentences("Version 2.1 ships Friday. Who tests it?\nBob does"),
-            vec!["Version 2.1 ships Friday.", "Who tests it?", "Bob does"]
-        );
-    }
 
     fn summary_of(texts: &[(&str, &str)]) -> String {
         let passages = texts
@@ -414,13 +341,5 @@ mod tests {
             .collect();
         assert!(cites.windows(2).all(|w| w[0] < w[1]), "{summary}");
         assert!(lines[0].starts_with("- "), "{summary}");
-    }
-
-    #[test]
-    fn terms_drop_stop_words_and_endings() {
-        assert_eq!(
-            terms("Who is testing the releases?"),
-            vec!["test", "releas"]
-        );
     }
 }
