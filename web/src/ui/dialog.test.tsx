@@ -51,6 +51,21 @@ describe('confirm dialog', () => {
     expect(document.activeElement).toBe(opener);
   });
 
+  it('still closes on Escape, and takes Tab back, when focus has fallen out to the page', async () => {
+    const opener = setup();
+    let answer: Promise<boolean> = Promise.resolve(true);
+    await act(() => void (answer = confirmDialog({ title: 'Mute?', confirmLabel: 'Mute' })));
+    (document.activeElement as HTMLElement).blur(); // as when the focused control is disabled
+    expect(document.activeElement).toBe(document.body);
+    await key(document.body, 'Tab');
+    expect(document.activeElement?.textContent).toBe('Mute');
+    (document.activeElement as HTMLElement).blur();
+    await key(document.body, 'Escape');
+    expect(await answer).toBe(false);
+    expect(document.querySelector('[role=alertdialog]')).toBeNull();
+    expect(document.activeElement).toBe(opener);
+  });
+
   it('answers an earlier question with false when a new one is asked', async () => {
     setup();
     let first: Promise<boolean> = Promise.resolve(true);

@@ -5,9 +5,14 @@ import type { ComponentChildren, RefObject } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import { trapTab } from '../lib/focus';
 
+/** The open dialogs, innermost last: only the innermost one answers the keyboard. */
+const openDialogs: HTMLElement[] = [];
+
 /**
  * While mounted: focuses the first field (or `initial`) inside `ref`, keeps Tab inside it, closes
- * on Escape, and gives focus back to whatever had it before when it goes.
+ * on Escape, and gives focus back to whatever had it before when it goes. The keys are read on the
+ * document, not the dialog: focus can fall out to the page (a control inside is disabled while its
+ * request runs), and the dialog must still close on Escape and take Tab back.
  */
 export function useDialogFocus(ref: RefObject<HTMLElement>, onClose: () => void, initial?: string): void {
   const close = useRef(onClose);
@@ -15,22 +20,31 @@ export function useDialogFocus(ref: RefObject<HTMLElement>, onClose: () => void,
   useEffect(() => {
     const opener = document.activeElement as HTMLElement | null;
     const root = ref.current;
+    if (!root) return;
     const first =
-      (initial ? root?.querySelector<HTMLElement>(initial) : null) ??
-      root?.querySelector<HTMLElement>('input, textarea, select, button:not(.close)') ??
+      (initial ? root.querySelector<HTMLElement>(initial) : null) ??
+      root.querySelector<HTMLElement>('input, textarea, select, button:not(.close)') ??
       root;
-    first?.focus();
+    first.focus();
+    openDialogs.push(root);
     const onKey = (e: KeyboardEvent) => {
-      if (!root) return;
+      if (openDialogs[openDialogs.length - 1] !== root) return;
+      const inside = root.contains(e.target as Node);
+      if (!inside && e.target !== document.body) return;
       if (e.key === 'Escape') {
         e.preventDefault();
         e.stopPropagation();
         close.current();
-      } else trapTab(root, e);
+      } else if (inside) trapTab(root, e);
+      else if (e.key === 'Tab') {
+        e.preventDefault();
+        first.focus();
+      }
     };
-    root?.addEventListener('keydown', onKey);
+    document.addEventListener('keydown', onKey);
     return () => {
-      root?.removeEventListener('keydown', onKey);
+      document.removeEventListener('keydown', onKey);
+      openDialogs.splice(openDialogs.indexOf(root), 1);
       if (opener?.isConnected) opener.focus();
     };
   }, []);
