@@ -34,7 +34,10 @@ struct Node {
 
 impl Node {
     async fn spawn() -> Node {
-        let app = TestApp::spawn().await;
+        // No load shedding here: the test counts every storm socket's first reconnect, and a node
+        // that sheds a burst (`realtime.max_connecting`, tests/api/load_shedding.rs) makes some of
+        // them retry.
+        let app = TestApp::spawn_with(|c| c.realtime.max_connecting = 0).await;
         Node {
             base: app.base.clone(),
             db_url: app.database_url(),
