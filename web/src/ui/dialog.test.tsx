@@ -2,7 +2,8 @@
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { confirmDialog, ConfirmHost } from './dialog';
+import { useRef } from 'preact/hooks';
+import { confirmDialog, ConfirmHost, useDialogFocus } from './dialog';
 
 const key = (el: Element, k: string, shiftKey = false) =>
   act(() => void el.dispatchEvent(new KeyboardEvent('keydown', { key: k, shiftKey, bubbles: true, cancelable: true })));
@@ -64,6 +65,26 @@ describe('confirm dialog', () => {
     expect(await answer).toBe(false);
     expect(document.querySelector('[role=alertdialog]')).toBeNull();
     expect(document.activeElement).toBe(opener);
+  });
+
+  it('answers Escape pressed in the same task that shows the dialog', () => {
+    document.body.innerHTML = '<div id="root"></div>';
+    let closed = 0;
+    function Dialog() {
+      const ref = useRef<HTMLDivElement>(null);
+      useDialogFocus(ref, () => closed++);
+      return (
+        <div role="dialog" ref={ref}>
+          <input aria-label="Find" />
+        </div>
+      );
+    }
+    // No act(): nothing deferred to after the paint has run yet, as when a user (or a test
+    // driver) presses the key the moment the dialog appears.
+    render(<Dialog />, document.getElementById('root')!);
+    expect(document.activeElement?.getAttribute('aria-label')).toBe('Find');
+    document.activeElement!.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, cancelable: true }));
+    expect(closed).toBe(1);
   });
 
   it('answers an earlier question with false when a new one is asked', async () => {

@@ -2,7 +2,7 @@
 // the opener) and its confirm dialog, which replaces window.confirm().
 import { signal } from '@preact/signals';
 import type { ComponentChildren, RefObject } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { trapTab } from '../lib/focus';
 
 /** The open dialogs, innermost last: only the innermost one answers the keyboard. */
@@ -12,12 +12,14 @@ const openDialogs: HTMLElement[] = [];
  * While mounted: focuses the first field (or `initial`) inside `ref`, keeps Tab inside it, closes
  * on Escape, and gives focus back to whatever had it before when it goes. The keys are read on the
  * document, not the dialog: focus can fall out to the page (a control inside is disabled while its
- * request runs), and the dialog must still close on Escape and take Tab back.
+ * request runs), and the dialog must still close on Escape and take Tab back. A layout effect, so
+ * the listener is there in the same commit that shows the dialog: an Escape pressed the moment
+ * it appears is not lost.
  */
 export function useDialogFocus(ref: RefObject<HTMLElement>, onClose: () => void, initial?: string): void {
   const close = useRef(onClose);
   close.current = onClose;
-  useEffect(() => {
+  useLayoutEffect(() => {
     const opener = document.activeElement as HTMLElement | null;
     const root = ref.current;
     if (!root) return;
