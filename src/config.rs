@@ -51,6 +51,9 @@ pub struct AttachmentsConfig {
     pub max_image_pixels: u64,
     /// Longest side of a thumbnail, in pixels.
     pub thumbnail_px: u32,
+    /// Characters of a text file's or a PDF's text kept for the assistant's index (the rest is
+    /// not searchable; the file itself is whole). 0: files are not indexed.
+    pub max_text_chars: u64,
 }
 
 /// Web Push (RFC 8030/8291/8292): notifications for people with no Flowly tab open.
@@ -556,6 +559,7 @@ impl Default for Config {
                 .to_vec(),
                 max_image_pixels: 50_000_000,
                 thumbnail_px: 320,
+                max_text_chars: 200_000,
             },
             push: PushConfig {
                 enabled: true,

@@ -371,6 +371,12 @@ pub fn passage(n: usize, hit: &Hit) -> Passage {
     };
     let label = match hit.source_kind.as_str() {
         "task" => format!("task in #{room}"),
+        "attachment" => format!(
+            "file {} in #{room} · {} · {}",
+            hit.filename.as_deref().unwrap_or("?"),
+            hit.author.as_deref().unwrap_or("someone"),
+            hit.created_at.format("%Y-%m-%d")
+        ),
         _ => format!(
             "#{room} · {} · {}",
             hit.author.as_deref().unwrap_or("someone"),
@@ -385,9 +391,17 @@ pub fn passage(n: usize, hit: &Hit) -> Passage {
             .filter(|l| !l.is_empty())
             .collect::<Vec<_>>()
             .join("; "),
-        _ => hit.text.clone(),
+        _ => body(hit).to_owned(),
     };
     Passage { n, label, text }
+}
+
+/// What a chunk says, without the file name that heads a file's part (the label names it).
+fn body(hit: &Hit) -> &str {
+    match (hit.source_kind.as_str(), hit.text.split_once('\n')) {
+        ("attachment", Some((head, rest))) if head.starts_with("File: ") => rest,
+        _ => &hit.text,
+    }
 }
 
 /// A retrieved chunk as citation number `n`.
@@ -399,9 +413,11 @@ pub fn citation(n: usize, hit: &Hit) -> Citation {
         room: hit.room_id,
         room_name: hit.room_name.clone(),
         seq: hit.seq,
-        excerpt: excerpt(&hit.text),
+        excerpt: excerpt(body(hit)),
         author: hit.author.clone(),
         created_at: hit.created_at,
+        filename: hit.filename.clone(),
+        task: hit.file_task,
     }
 }
 
@@ -455,6 +471,8 @@ pub(crate) mod tests {
             discussion_of: None,
             context: None,
             context_similarity: None,
+            filename: None,
+            file_task: None,
             embedding: v.into(),
         }
     }

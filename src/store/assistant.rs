@@ -15,17 +15,25 @@ use crate::domain::assistant::{RequestKind, RequestStatus};
 pub struct Citation {
     /// The number the answer cites it by (`[n]`).
     pub n: usize,
-    /// `message` or `task`.
+    /// `message`, `task` or `attachment` (a part of a file's text).
     pub kind: String,
+    /// The message's, task's or attachment's id.
     pub id: Uuid,
     pub room: Uuid,
     pub room_name: String,
-    /// The message's sequence number in its room (null for a task).
+    /// The message's sequence number in its room (for a file: of the message that carries it;
+    /// null for a task and a file on a task).
     pub seq: Option<i64>,
     pub excerpt: String,
-    /// The message's author or the task's creator (username).
+    /// The message's author, the task's creator or the file's uploader (username).
     pub author: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The file's name (`attachment` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// The task the file is attached to (`attachment` only, when on a task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Uuid>,
 }
 
 /// A field of a proposed task and the message it came from.

@@ -47,6 +47,8 @@ pub struct NewAttachment<'a> {
     pub sha256: &'a str,
     pub dimensions: Option<(u32, u32)>,
     pub has_thumbnail: bool,
+    /// The file's text, for the assistant's index (text files and PDFs).
+    pub text: Option<&'a str>,
 }
 
 /// Serialises uploads that check the quota, until the transaction ends.
@@ -72,8 +74,8 @@ pub async fn insert(tx: &mut PgConnection, new: &NewAttachment<'_>) -> StoreResu
         .map(|(w, h)| (i32::try_from(w).ok(), i32::try_from(h).ok()))
         .unwrap_or((None, None));
     let sql = format!(
-        "insert into attachments as a (id, room_id, uploader_id, task_id, filename, content_type, size_bytes, sha256, width, height, has_thumbnail)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning {COLUMNS}"
+        "insert into attachments as a (id, room_id, uploader_id, task_id, filename, content_type, size_bytes, sha256, width, height, has_thumbnail, text)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning {COLUMNS}"
     );
     Ok(sqlx::query_as(&sql)
         .bind(new.id)
@@ -87,6 +89,7 @@ pub async fn insert(tx: &mut PgConnection, new: &NewAttachment<'_>) -> StoreResu
         .bind(width)
         .bind(height)
         .bind(new.has_thumbnail)
+        .bind(new.text)
         .fetch_one(&mut *tx)
         .await?)
 }

@@ -129,6 +129,84 @@ pub async fn stale_tasks(
         .await?)
 }
 
+/// Whether an attachment `a` is in the index: it has text, and its message or task is live.
+const FILE_LIVE: &str = "a.text is not null and (
+    exists (select 1 from messages m where m.id = a.message_id and m.deleted_at is null)
+    or exists (select 1 from tasks t where t.id = a.task_id and t.deleted_at is null))";
+
+/// A file whose chunks are missing or were made by another model. Its text never changes.
+#[derive(Debug, Clone, FromRow)]
+pub struct StaleFile {
+    pub id: Uuid,
+    pub filename: String,
+    pub text: String,
+}
+
+/// Files of a room (sent in a live message or on a live task) with text whose chunks are missing
+/// or made by another model.
+pub async fn stale_files(
+    db: impl PgExecutor<'_>,
+    room: Uuid,
+    model: &str,
+    limit: i64,
+) -> StoreResult<Vec<StaleFile>> {
+    let sql = format!(
+        "select a.id, a.filename, a.text from attachments a
+         where a.room_id = $1 and {FILE_LIVE}
+           and not exists (select 1 from knowledge_chunks c where c.source_kind = 'attachment'
+                           and c.source_id = a.id and c.part = 0 and c.model = $2)
+         order by a.created_at, a.id limit $3"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(room)
+        .bind(model)
+        .bind(limit)
+        .fetch_all(db)
+        .await?)
+}
+
+/// Replaces the chunks of a file with `parts` (its text in order, each with its vector).
+pub async fn replace_file(
+    tx: &mut PgConnection,
+    file: Uuid,
+    room: Uuid,
+    model: &str,
+    parts: Vec<(String, Vec<f32>)>,
+) -> StoreResult<()> {
+    sqlx::query("delete from knowledge_chunks where source_kind = 'attachment' and source_id = $1")
+        .bind(file)
+        .execute(&mut *tx)
+        .await?;
+    for (part, (text, embedding)) in parts.into_iter().enumerate() {
+        sqlx::query(
+            "insert into knowledge_chunks (id, source_kind, source_id, part, room_id, text, model, dims, embedding)
+             values ($1, 'attachment', $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new_id())
+        .bind(file)
+        .bind(part as i32)
+        .bind(room)
+        .bind(text)
+        .bind(model)
+        .bind(embedding.len() as i32)
+        .bind(Vector::from(embedding))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Removes the chunks of a room's files that left the index: their message was deleted (and the
+/// attachment with it) or their task was. Returns how many went.
+pub async fn remove_gone_files(tx: &mut PgConnection, room: Uuid) -> StoreResult<u64> {
+    let sql = format!(
+        "delete from knowledge_chunks c where c.room_id = $1 and c.source_kind = 'attachment'
+           and not exists (select 1 from attachments a where a.id = c.source_id and {FILE_LIVE})"
+    );
+    let done = sqlx::query(&sql).bind(room).execute(&mut *tx).await?;
+    Ok(done.rows_affected())
+}
+
 /// How many sources of every room need (re-)embedding.
 pub async fn count_stale(db: impl PgExecutor<'_>, model: &str) -> StoreResult<i64> {
     let sql = format!(
@@ -140,7 +218,10 @@ pub async fn count_stale(db: impl PgExecutor<'_>, model: &str) -> StoreResult<i6
          + (select count(*) from (select t.id, {TASK_TEXT} as text from tasks t
               left join users au on au.id = t.assignee_id where t.deleted_at is null) s
               left join knowledge_chunks c on c.source_kind = 'task' and c.source_id = s.id
-              where c.id is null or c.text <> s.text or c.model <> $1)"
+              where c.id is null or c.text <> s.text or c.model <> $1)
+         + (select count(*) from attachments a where {FILE_LIVE}
+              and not exists (select 1 from knowledge_chunks c where c.source_kind = 'attachment'
+                              and c.source_id = a.id and c.part = 0 and c.model = $1))"
     );
     Ok(sqlx::query_scalar(&sql).bind(model).fetch_one(db).await?)
 }
@@ -160,7 +241,7 @@ pub async fn upsert(
     sqlx::query(
         "insert into knowledge_chunks (id, source_kind, source_id, room_id, text, model, dims, embedding)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (source_kind, source_id) do update
+         on conflict (source_kind, source_id, part) do update
            set room_id = excluded.room_id, text = excluded.text, model = excluded.model,
                dims = excluded.dims, embedding = excluded.embedding, updated_at = now()",
     )
@@ -277,6 +358,10 @@ pub struct Hit {
     pub context: Option<String>,
     /// Cosine similarity of the context's chunk to the question.
     pub context_similarity: Option<f64>,
+    /// The file's name (an attachment's chunk).
+    pub filename: Option<String>,
+    /// The task the file is attached to (an attachment's chunk; none for a file in a message).
+    pub file_task: Option<Uuid>,
     /// The chunk's vector (reranking compares chunks with each other).
     pub embedding: Vector,
 }
@@ -347,13 +432,13 @@ pub async fn search(
            group by id
          )
          select c.source_kind, c.source_id, c.room_id, r.name as room_name, c.text,
-                m.seq, coalesce(mu.username, tu.username) as author,
-                coalesce(m.created_at, t.created_at, c.updated_at) as created_at, f.score,
+                coalesce(m.seq, fm.seq) as seq, coalesce(mu.username, tu.username, fu.username) as author,
+                coalesce(m.created_at, t.created_at, a.created_at, c.updated_at) as created_at, f.score,
                 (1 - (c.embedding <=> $3))::float8 as similarity,
                 m.reply_to, m.task_id as discussion_of,
                 coalesce(pm.body, dt.title) as context,
                 (1 - (cc.embedding <=> $3))::float8 as context_similarity,
-                c.embedding
+                a.filename, ft.id as file_task, c.embedding
          from picked f
          join knowledge_chunks c on c.id = f.id
          join room_members rm on rm.room_id = c.room_id and rm.user_id = $1
@@ -367,8 +452,13 @@ pub async fn search(
          left join knowledge_chunks cc on cc.model = $5
               and ((pm.id is not null and cc.source_kind = 'message' and cc.source_id = pm.id)
                 or (pm.id is null and dt.id is not null and cc.source_kind = 'task' and cc.source_id = dt.id))
+         left join attachments a on c.source_kind = 'attachment' and a.id = c.source_id
+         left join messages fm on fm.id = a.message_id and fm.deleted_at is null
+         left join tasks ft on ft.id = a.task_id and ft.deleted_at is null
+         left join users fu on fu.id = a.uploader_id
          where (m.id is not null and m.deleted_at is null) or (t.id is not null and t.deleted_at is null)
-         order by f.score desc, c.source_id",
+            or fm.id is not null or ft.id is not null
+         order by f.score desc, c.source_id, c.part",
     )
     .bind(viewer)
     .bind(room)

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use flowly::assistant::queue::{self, Consumer, Job, Stream};
-use flowly_testkit::{TestApp, TestUser, assistant_test_config, code, eventually, id_of, say, ws};
+use flowly_testkit::{
+    TestApp, TestUser, assistant_test_config, code, eventually, id_of, new_task, pdf, say, ws,
+};
 
 async fn app() -> TestApp {
     TestApp::spawn_with(assistant_test_config).await
@@ -307,6 +309,117 @@ async fn an_answer_quotes_only_its_source_prefers_the_latest_and_says_when_nothi
         done["answer"], "I couldn't find that in your rooms.",
         "{done}"
     );
+    assert_eq!(done["citations"], json!([]), "{done}");
+    worker.stop().await;
+}
+
+/// How many chunks a file's text is indexed in.
+async fn file_parts(app: &TestApp, file: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from knowledge_chunks where source_kind = 'attachment' and source_id = $1",
+    )
+    .bind(file)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_text_of_files_in_messages_and_on_tasks_is_searched_and_cited() {
+    let app = app().await;
+    let worker = app.start_worker().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let carl = app.register("carl").await;
+    let room = app.group(&ann, "infra", &[&bob]).await;
+    say(&ann, room, "Lunch anyone? Thinking noodles.").await;
+
+    // A PDF sent with a message: its line breaks inside a sentence are undone.
+    let runbook = pdf(&[
+        "Billing runbook",
+        "The billing service listens on port 8443",
+        "behind nginx, and restarts with systemctl.",
+    ]);
+    let uploads = format!("/api/v1/rooms/{room}/attachments");
+    let (status, file) = ann
+        .upload(&uploads, "billing-runbook.pdf", "application/pdf", runbook)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{file}");
+    let runbook = id_of(&file);
+    let (status, sent) = ann
+        .post(
+            &format!("/api/v1/rooms/{room}/messages"),
+            json!({ "body": "Runbook attached", "attachments": [runbook] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    // A text file on a task: the upload appends nothing to the room's log, yet is indexed.
+    let task = new_task(&ann, room, "Set up the nightly backups").await;
+    let (status, file) = bob
+        .upload(
+            &format!("/api/v1/tasks/{task}/attachments"),
+            "backups.md",
+            "text/markdown; charset=utf-8",
+            b"# Backups\n\nThe nightly backups go to the bucket named flowly-nightly-archive.\n"
+                .to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{file}");
+    let notes = id_of(&file);
+    for file in [runbook, notes] {
+        eventually("the file to be indexed", || async {
+            (file_parts(&app, file).await > 0).then_some(())
+        })
+        .await;
+    }
+
+    let done = answer_of(&bob, "Which port does the billing service listen on?").await;
+    assert_eq!(
+        done["answer"],
+        "The billing service listens on port 8443 behind nginx, and restarts with systemctl [1].",
+        "{done}"
+    );
+    let cited = &done["citations"][0];
+    assert_eq!(done["citations"].as_array().unwrap().len(), 1, "{done}");
+    assert_eq!(cited["kind"], "attachment", "{done}");
+    assert_eq!(cited["id"], runbook.to_string());
+    assert_eq!(cited["filename"], "billing-runbook.pdf");
+    assert_eq!(cited["seq"], sent["seq"], "the message that carries it");
+    assert_eq!(cited["author"], "ann");
+    assert!(cited.get("task").is_none(), "{cited}");
+
+    let done = answer_of(&ann, "Which bucket do the nightly backups go to?").await;
+    assert!(
+        done["answer"]
+            .as_str()
+            .unwrap()
+            .contains("flowly-nightly-archive"),
+        "{done}"
+    );
+    let cited = &done["citations"][0];
+    assert_eq!(cited["kind"], "attachment", "{done}");
+    assert_eq!(cited["id"], notes.to_string());
+    assert_eq!(cited["task"], task.to_string());
+    assert_eq!(cited["filename"], "backups.md");
+
+    // Nobody outside the room learns what its files say.
+    let done = answer_of(&carl, "Which port does the billing service listen on?").await;
+    assert_eq!(done["citations"], json!([]), "{done}");
+
+    // A deleted message takes its file out of the index; so does a deleted task.
+    let (status, body) = ann
+        .delete(&format!("/api/v1/messages/{}", id_of(&sent)))
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) = ann.delete(&format!("/api/v1/tasks/{task}")).await;
+    assert!(status.is_success(), "{body}");
+    for file in [runbook, notes] {
+        eventually("the file to leave the index", || async {
+            (file_parts(&app, file).await == 0).then_some(())
+        })
+        .await;
+    }
+    let done = answer_of(&bob, "Which port does the billing service listen on?").await;
     assert_eq!(done["citations"], json!([]), "{done}");
     worker.stop().await;
 }

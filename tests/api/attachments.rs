@@ -19,28 +19,6 @@ fn png(width: u32, height: u32) -> Vec<u8> {
     bytes.into_inner()
 }
 
-/// Uploads `bytes` as `content_type` to `path` (a room's or a task's attachments).
-async fn upload(
-    client: &Client,
-    path: &str,
-    filename: &str,
-    content_type: &str,
-    bytes: Vec<u8>,
-) -> (StatusCode, Value) {
-    let response = client
-        .http
-        .post(format!("{}{path}", client.base))
-        .query(&[("filename", filename)])
-        .bearer_auth(client.token.as_deref().unwrap())
-        .header(header::CONTENT_TYPE, content_type)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Downloads `path`: status, headers and bytes.
 async fn fetch(client: &Client, path: &str) -> (StatusCode, header::HeaderMap, Vec<u8>) {
     let response = client
@@ -90,7 +68,9 @@ async fn an_image_sent_in_a_message_reaches_members_with_a_thumbnail_and_no_one_
 
     let picture = png(900, 600);
     let path = format!("/api/v1/rooms/{room}/attachments");
-    let (status, uploaded) = upload(&ann, &path, "mockup.png", "image/png", picture.clone()).await;
+    let (status, uploaded) = ann
+        .upload(&path, "mockup.png", "image/png", picture.clone())
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
     assert_eq!(uploaded["width"], 900);
     assert_eq!(uploaded["has_thumbnail"], true);
@@ -157,14 +137,14 @@ async fn other_files_are_served_as_downloads_under_their_own_name() {
         room,
     } = app.team("Ops", ["ann", "bob"]).await;
     let path = format!("/api/v1/rooms/{room}/attachments");
-    let (status, uploaded) = upload(
-        &ann,
-        &path,
-        "Q3 plan é.txt",
-        "text/plain; charset=utf-8",
-        b"ship it".to_vec(),
-    )
-    .await;
+    let (status, uploaded) = ann
+        .upload(
+            &path,
+            "Q3 plan é.txt",
+            "text/plain; charset=utf-8",
+            b"ship it".to_vec(),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
     assert_eq!(uploaded["content_type"], "text/plain");
     assert_eq!(uploaded["has_thumbnail"], false);
@@ -195,14 +175,9 @@ async fn an_upload_not_sent_yet_is_its_uploaders_alone_and_goes_out_once() {
         room,
     } = app.team("Ops", ["ann", "bob"]).await;
     let path = format!("/api/v1/rooms/{room}/attachments");
-    let (_, mine) = upload(
-        &ann,
-        &path,
-        "notes.md",
-        "text/markdown",
-        b"# notes".to_vec(),
-    )
-    .await;
+    let (_, mine) = ann
+        .upload(&path, "notes.md", "text/markdown", b"# notes".to_vec())
+        .await;
     let id = id_of(&mine);
     assert_eq!(
         fetch(&ann, &format!("/api/v1/attachments/{id}")).await.0,
@@ -327,12 +302,14 @@ async fn too_large_unsupported_or_false_files_are_refused_and_leave_nothing_on_d
         ),
     ];
     for (name, content_type, bytes, status, expected) in cases {
-        let (got, body) = upload(&ann, &path, name, content_type, bytes).await;
+        let (got, body) = ann.upload(&path, name, content_type, bytes).await;
         assert_eq!((got, code(&body)), (status, expected), "{name}: {body}");
     }
     let dir = Path::new(&app.state.config.attachments.dir);
     assert_eq!(stored_files(dir), Vec::<String>::new());
-    let (status, ok) = upload(&ann, &path, "small.png", "image/png", png(50, 50)).await;
+    let (status, ok) = ann
+        .upload(&path, "small.png", "image/png", png(50, 50))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{ok}");
     assert_eq!(stored_files(dir).len(), 2, "the file and its thumbnail");
 }
@@ -345,9 +322,13 @@ async fn the_quota_stops_uploads_and_administrators_see_its_use() {
         room,
     } = app.team("Ops", ["ann", "bob"]).await;
     let path = format!("/api/v1/rooms/{room}/attachments");
-    let (status, _) = upload(&bob, &path, "a.txt", "text/plain", vec![b'a'; 1000]).await;
+    let (status, _) = bob
+        .upload(&path, "a.txt", "text/plain", vec![b'a'; 1000])
+        .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = upload(&bob, &path, "b.txt", "text/plain", vec![b'b'; 1000]).await;
+    let (status, body) = bob
+        .upload(&path, "b.txt", "text/plain", vec![b'b'; 1000])
+        .await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded")
@@ -384,7 +365,9 @@ async fn a_task_keeps_its_attachments_for_the_members_of_its_room() {
     assert_eq!(status, StatusCode::CREATED, "{task}");
     let task = id_of(&task);
     let path = format!("/api/v1/tasks/{task}/attachments");
-    let (status, uploaded) = upload(&ann, &path, "screenshot.png", "image/png", png(40, 30)).await;
+    let (status, uploaded) = ann
+        .upload(&path, "screenshot.png", "image/png", png(40, 30))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
     assert_eq!(uploaded["task_id"], task.to_string());
     let id = id_of(&uploaded);
@@ -405,7 +388,9 @@ async fn a_task_keeps_its_attachments_for_the_members_of_its_room() {
         (status, code(&body)),
         (StatusCode::NOT_FOUND, "task_not_found")
     );
-    let (status, body) = upload(&carl, &path, "x.txt", "text/plain", b"x".to_vec()).await;
+    let (status, body) = carl
+        .upload(&path, "x.txt", "text/plain", b"x".to_vec())
+        .await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::NOT_FOUND, "task_not_found")

@@ -204,6 +204,32 @@ impl Client {
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.send(Method::DELETE, path, None).await
     }
+
+    /// Uploads `bytes` as `content_type` to `path` (a room's or a task's attachments) under
+    /// `filename`; the status and the body as JSON (`null` when it is not JSON).
+    pub async fn upload(
+        &self,
+        path: &str,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .query(&[("filename", filename)])
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(csrf) = &self.csrf {
+            req = req.header("x-csrf-token", csrf);
+        }
+        let response = req.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
 }
 
 /// A registered user with a logged-in client.

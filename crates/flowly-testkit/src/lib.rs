@@ -10,6 +10,7 @@
 
 mod client;
 mod database;
+mod files;
 mod node;
 mod team;
 mod worker;
@@ -19,6 +20,7 @@ use std::{future::Future, time::Duration};
 
 pub use client::{Api, Client, TestUser, code, id_of, new_task, password_of, say};
 pub use database::{TestDatabase, database_url, fresh_database, redis_url};
+pub use files::pdf;
 pub use node::{TestApp, test_config};
 pub use team::Team;
 pub use worker::{WorkerGuard, assistant_test_config, models_dir};

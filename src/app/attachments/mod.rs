@@ -4,11 +4,13 @@
 //! `attachments.allowed_types`, the size against `attachments.max_file_bytes` while it streams,
 //! an image by decoding it within limits (and a thumbnail made), and the installation's total
 //! against `attachments.quota_bytes` under a lock. Only then is the file renamed into place and
-//! its row written. A download is allowed to members of the attachment's room; anyone else is
-//! told it does not exist.
+//! its row written. The text of text files and PDFs is kept with the row for the assistant's
+//! index. A download is allowed to members of the attachment's room; anyone else is told it does
+//! not exist.
 
 mod images;
 mod storage;
+mod text;
 
 use std::path::PathBuf;
 
@@ -159,6 +161,10 @@ where
         Some(format) => Some(check_image(state, &received.temp, format).await?),
         None => None,
     };
+    let text = match text::has_text(&content_type) {
+        true => extract_text(state, &received.temp, &content_type).await?,
+        false => None,
+    };
     let thumbnail = match &image {
         Some(checked) => {
             let temp = storage.temp(id, ".thumb").await?;
@@ -178,6 +184,7 @@ where
         sha256: &received.sha256,
         dimensions: image.as_ref().map(|c| (c.width, c.height)),
         has_thumbnail: thumbnail.is_some(),
+        text: text.as_deref(),
     };
     let mut tx = store::begin(&state.db).await?;
     store::attachments::lock_quota(&mut tx).await?;
@@ -198,7 +205,27 @@ where
         return Err(e.into());
     }
     tracing::info!(attachment_id = %id, size = received.size, "attachment stored");
+    if task.is_some() && text.is_some() {
+        // A file on a task appends nothing to the room's log; its text still goes to the index.
+        let prefix = &state.config.redis.key_prefix;
+        crate::assistant::queue::hint_room(&mut state.redis.clone(), prefix, room).await;
+    }
     Ok(attachment)
+}
+
+/// The text of an uploaded file, read off the async threads (see [`text::extract`]).
+async fn extract_text(
+    state: &AppState,
+    file: &storage::TempFile,
+    content_type: &str,
+) -> Result<Option<String>, AttachmentError> {
+    let path: PathBuf = file.path().to_owned();
+    let content_type = content_type.to_owned();
+    let max = usize::try_from(state.config.attachments.max_text_chars).unwrap_or(usize::MAX);
+    let text = tokio::task::spawn_blocking(move || text::extract(&path, &content_type, max))
+        .await
+        .map_err(Infra::internal)??;
+    Ok(text)
 }
 
 /// Whether files of `content_type` are images that browsers show inline (and get thumbnails).

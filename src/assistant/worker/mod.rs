@@ -184,6 +184,8 @@ fn message_citation(n: usize, m: &SourceMessage) -> Citation {
         excerpt: retrieve::excerpt(&m.body),
         author: m.author.clone(),
         created_at: m.created_at,
+        filename: None,
+        task: None,
     }
 }
 

@@ -1268,14 +1268,19 @@ export interface components {
         };
         /** @description A numbered source of an answer, linking into the conversation. */
         Citation: {
-            /** @description The message's author or the task's creator (username). */
+            /** @description The message's author, the task's creator or the file's uploader (username). */
             author?: string | null;
             /** Format: date-time */
             created_at: string;
             excerpt: string;
-            /** Format: uuid */
+            /** @description The file's name (`attachment` only). */
+            filename?: string | null;
+            /**
+             * Format: uuid
+             * @description The message's, task's or attachment's id.
+             */
             id: string;
-            /** @description `message` or `task`. */
+            /** @description `message`, `task` or `attachment` (a part of a file's text). */
             kind: string;
             /** @description The number the answer cites it by (`[n]`). */
             n: number;
@@ -1284,9 +1289,15 @@ export interface components {
             room_name: string;
             /**
              * Format: int64
-             * @description The message's sequence number in its room (null for a task).
+             * @description The message's sequence number in its room (for a file: of the message that carries it;
+             *     null for a task and a file on a task).
              */
             seq?: number | null;
+            /**
+             * Format: uuid
+             * @description The task the file is attached to (`attachment` only, when on a task).
+             */
+            task?: string | null;
         };
         /** @description A new link: its token is shown only here. The web client opens `/#/invite/{token}`. */
         CreatedInvite: {

@@ -101,7 +101,7 @@ export type AssistantStatus = 'queued' | 'running' | 'done' | 'failed';
 
 /** A passage an answer used; `n` is the number cited in the text as `[n]`. */
 export interface Citation extends Omit<Schemas['Citation'], 'kind'> {
-  kind: 'message' | 'task';
+  kind: 'message' | 'task' | 'attachment';
 }
 
 /** One field of a proposed task and the message it came from. */

@@ -67,4 +67,9 @@ describe('assistant requests', () => {
     expect(citationPath(cite(1, { kind: 'task', id: 't9' }))).toBe('/t/t9');
     expect(citationPath(cite(1, { seq: null }))).toBe('/r/room1');
   });
+
+  it('links a file to the message that carries it or to its task', () => {
+    expect(citationPath(cite(1, { kind: 'attachment', id: 'f1', filename: 'a.pdf' }))).toBe('/r/room1?m=11');
+    expect(citationPath(cite(1, { kind: 'attachment', id: 'f1', seq: null, task: 't9' }))).toBe('/t/t9');
+  });
 });

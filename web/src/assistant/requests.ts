@@ -78,8 +78,10 @@ export function answerParts(text: string, citations: Citation[]): AnswerPart[] {
 }
 
 /** Where a citation opens: the message in its room, or the task. */
-export function citationPath(c: Pick<Citation, 'kind' | 'id' | 'room' | 'seq'>): string {
+export function citationPath(c: Pick<Citation, 'kind' | 'id' | 'room' | 'seq' | 'task'>): string {
   if (c.kind === 'task') return `/t/${c.id}`;
+  // A file: the task it is attached to, or the message that carries it.
+  if (c.kind === 'attachment' && c.task) return `/t/${c.task}`;
   return c.seq != null ? `/r/${c.room}?m=${c.seq}` : `/r/${c.room}`;
 }
 

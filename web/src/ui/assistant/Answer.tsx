@@ -29,7 +29,8 @@ export function CitedText({ text, citations }: { text: string; citations: Citati
 
 export function sourceLabel(c: Citation): string {
   const who = c.kind === 'task' ? 'task' : c.author ?? 'someone';
-  return `${c.room_name} · ${who} · ${dateTimeOf(c.created_at)}`;
+  const file = c.kind === 'attachment' && c.filename ? ` · ${c.filename}` : '';
+  return `${c.room_name} · ${who}${file} · ${dateTimeOf(c.created_at)}`;
 }
 
 export function Sources({ citations }: { citations: Citation[] }) {
