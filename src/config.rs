@@ -54,6 +54,9 @@ pub struct AttachmentsConfig {
     /// Characters of a text file's or a PDF's text kept for the assistant's index (the rest is
     /// not searchable; the file itself is whole). 0: files are not indexed.
     pub max_text_chars: u64,
+    /// Seconds an upload to a room may wait to be sent with a message; older ones are deleted
+    /// with their files (each node looks every `min(this, 3600)` seconds). 0: kept forever.
+    pub unsent_ttl_secs: u64,
 }
 
 /// Web Push (RFC 8030/8291/8292): notifications for people with no Flowly tab open.
@@ -560,6 +563,7 @@ impl Default for Config {
                 max_image_pixels: 50_000_000,
                 thumbnail_px: 320,
                 max_text_chars: 200_000,
+                unsent_ttl_secs: 24 * 3600,
             },
             push: PushConfig {
                 enabled: true,

@@ -88,8 +88,29 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         admission,
         shutdown: Arc::new(shutdown),
     };
-    tokio::spawn(sweep_presence(state.clone(), stopping));
+    tokio::spawn(sweep_presence(state.clone(), stopping.clone()));
+    tokio::spawn(sweep_unsent_uploads(state.clone(), stopping));
     Ok(state)
+}
+
+/// Deletes uploads never sent with a message, `attachments.unsent_ttl_secs` after the upload.
+async fn sweep_unsent_uploads(state: AppState, mut stopping: tokio::sync::watch::Receiver<bool>) {
+    let ttl = state.config.attachments.unsent_ttl_secs;
+    if ttl == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(ttl.min(3600)));
+    loop {
+        tokio::select! {
+            _ = crate::realtime::stopped(&mut stopping) => return,
+            _ = tick.tick() => {
+                let older_than = Duration::from_secs(ttl);
+                if let Err(e) = crate::app::attachments::sweep_unsent(&state, older_than).await {
+                    tracing::warn!(error = %e, "sweep of unsent uploads failed");
+                }
+            }
+        }
+    }
 }
 
 /// Announces users offline whose sockets died with another node.

@@ -131,6 +131,18 @@ pub async fn delete_for_message(tx: &mut PgConnection, message: Uuid) -> StoreRe
     )
 }
 
+/// Deletes uploads to a room that no message took within `secs` seconds (task attachments are
+/// never unsent); returns their ids, so that their files can go too.
+pub async fn delete_unsent(db: impl PgExecutor<'_>, secs: f64) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "delete from attachments where message_id is null and task_id is null
+           and created_at < now() - make_interval(secs => $1) returning id",
+    )
+    .bind(secs)
+    .fetch_all(db)
+    .await?)
+}
+
 /// An attachment the viewer may download: a member of its room, and the file is on a live
 /// message, on a live task, or the viewer's own upload not sent yet.
 pub async fn visible(

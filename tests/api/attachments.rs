@@ -1,13 +1,14 @@
 //! Attachments: uploading files and images to a room and a task, sending them with a message,
 //! downloading them as a member (and not as anyone else), and the size, type and quota limits.
 
-use std::path::Path;
+use std::{path::Path, time::Duration};
 
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use flowly_testkit::{Client, Team, TestApp, code, id_of, ws::connect};
+use flowly::app::attachments::sweep_unsent;
+use flowly_testkit::{Client, Team, TestApp, code, id_of, new_task, ws::connect};
 
 /// A PNG of `width`×`height` pixels.
 fn png(width: u32, height: u32) -> Vec<u8> {
@@ -394,5 +395,68 @@ async fn a_task_keeps_its_attachments_for_the_members_of_its_room() {
     assert_eq!(
         (status, code(&body)),
         (StatusCode::NOT_FOUND, "task_not_found")
+    );
+}
+
+#[tokio::test]
+async fn uploads_never_sent_are_swept_with_their_files_and_nothing_else_is() {
+    let app = TestApp::spawn().await;
+    let Team {
+        users: [ann, bob],
+        room,
+    } = app.team("Ops", ["ann", "bob"]).await;
+    let path = format!("/api/v1/rooms/{room}/attachments");
+    let messages = format!("/api/v1/rooms/{room}/messages");
+    let (_, waiting) = ann
+        .upload(&path, "draft.txt", "text/plain", b"draft".to_vec())
+        .await;
+    let (_, sent) = ann
+        .upload(&path, "sent.txt", "text/plain", b"sent".to_vec())
+        .await;
+    let (status, body) = ann
+        .post(
+            &messages,
+            json!({ "body": "here", "attachments": [id_of(&sent)] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let task = new_task(&ann, room, "Fix the login page").await;
+    let (_, on_task) = ann
+        .upload(
+            &format!("/api/v1/tasks/{task}/attachments"),
+            "task.txt",
+            "text/plain",
+            b"task".to_vec(),
+        )
+        .await;
+    let dir = Path::new(&app.state.config.attachments.dir);
+    let files = stored_files(dir).len();
+
+    // Younger than the limit: kept.
+    assert_eq!(
+        sweep_unsent(&app.state, Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(sweep_unsent(&app.state, Duration::ZERO).await.unwrap(), 1);
+    let file = |a: &Value| format!("/api/v1/attachments/{}", id_of(a));
+    assert_eq!(fetch(&ann, &file(&waiting)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(fetch(&bob, &file(&sent)).await.0, StatusCode::OK);
+    assert_eq!(fetch(&bob, &file(&on_task)).await.0, StatusCode::OK);
+    assert_eq!(
+        stored_files(dir).len(),
+        files - 1,
+        "the swept upload's file went too"
+    );
+    let (status, body) = ann
+        .post(
+            &messages,
+            json!({ "body": "late", "attachments": [id_of(&waiting)] }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_attachments")
     );
 }

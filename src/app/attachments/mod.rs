@@ -333,6 +333,20 @@ pub async fn remove_files(state: &AppState, ids: &[Uuid]) {
     }
 }
 
+/// Deletes the uploads that waited longer than `older_than` for a message to carry them, and
+/// their files; returns how many went. Every node may run it: each deletes distinct rows.
+pub async fn sweep_unsent(
+    state: &AppState,
+    older_than: std::time::Duration,
+) -> Result<usize, AttachmentError> {
+    let ids = store::attachments::delete_unsent(&state.db, older_than.as_secs_f64()).await?;
+    remove_files(state, &ids).await;
+    if !ids.is_empty() {
+        tracing::info!(count = ids.len(), "unsent uploads deleted");
+    }
+    Ok(ids.len())
+}
+
 /// A task's attachments.
 #[tracing::instrument(skip_all, fields(user_id = %actor.id, task_id = %task))]
 pub async fn task_attachments(
