@@ -72,7 +72,7 @@ export function Sidebar() {
       </ul>
       <div class="side-section">
         <h2>Rooms</h2>
-        <button class="icon small" onClick={() => setCreating(true)} aria-label="New room" title="New room">＋</button>
+        <button class="icon small" onClick={() => setCreating(true)} aria-label="New room" title="New room">+</button>
       </div>
       <ul class="room-list">
         {groups.map((r) => <RoomLink key={r.id} room={r} active={r.id === current} />)}

@@ -102,7 +102,7 @@ export function Board({ room, members }: { room: Room; members: Member[] }) {
           >
             <header class="column-head">
               <h2>{LABEL[s]} <span class="muted">{cols[s].length}</span></h2>
-              <button class="icon small" onClick={() => setCreating(s)} aria-label={`New task in ${LABEL[s]}`}>＋</button>
+              <button class="icon small" onClick={() => setCreating(s)} aria-label={`New task in ${LABEL[s]}`}>+</button>
             </header>
             <ol class="cards">
               {cols[s].map((t, i) => (
