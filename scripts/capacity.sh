@@ -29,7 +29,8 @@ cd "$ROOT_DIR"
 
 if [ -z "${FLOWLY_BENCH_LOCKED:-}" ]; then
   echo "[capacity] waiting for /tmp/flowly-bench.lock" >&2
-  exec env FLOWLY_BENCH_LOCKED=1 flock /tmp/flowly-bench.lock "$0" "$@"
+  # -o: the lock is not handed down to what the run starts (the services outlive it).
+  exec env FLOWLY_BENCH_LOCKED=1 flock -o /tmp/flowly-bench.lock "$0" "$@"
 fi
 
 SCALE=1 DURATION=600 NODES=4 WORKERS=1 GENERATORS=4 PROFILE=dau-150k USERS="" MESSAGES="" RESEED=0

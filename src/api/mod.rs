@@ -26,13 +26,14 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Json, Router,
     extract::DefaultBodyLimit,
-    http::{HeaderName, Request},
+    http::{HeaderName, Request, StatusCode},
     middleware,
     response::{IntoResponse, Response},
     routing::get,
 };
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    classify::ServerErrorsFailureClass,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -82,13 +83,30 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(time_limit))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                .on_failure(log_failure),
+        )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(middleware::from_fn(headers::security_headers))
         .with_state(state)
+}
+
+/// Logs a failed response, except a 503: that is load shed (counted in `flowly_load_shed_total`;
+/// an overloaded node logging every refusal as an error would spend on its log what it saves by
+/// refusing) or a dependency away (logged with its cause where it happened).
+fn log_failure(class: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
+    if matches!(
+        class,
+        ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE)
+    ) {
+        return;
+    }
+    tracing::error!(classification = %class, latency_ms = latency.as_millis() as u64, "response failed");
 }
 
 /// Requests get 30 seconds; past that the client gets a JSON 503 instead of waiting on. An upload
