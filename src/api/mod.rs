@@ -98,7 +98,8 @@ pub fn app(state: AppState) -> Router {
 
 /// Logs a failed response, except a 503: that is load shed (counted in `flowly_load_shed_total`;
 /// an overloaded node logging every refusal as an error would spend on its log what it saves by
-/// refusing) or a dependency away (logged with its cause where it happened).
+/// refusing), a dependency away (logged with its cause where it happened) or a request over its
+/// time limit (logged by `time_limit`).
 fn log_failure(class: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
     if matches!(
         class,
@@ -117,8 +118,12 @@ async fn time_limit(req: axum::extract::Request, next: middleware::Next) -> Resp
     let limit = Duration::from_secs(if upload { 600 } else { 30 });
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(ErrorCode::Timeout, "the request took too long; try again")
-            .into_response(),
+        Err(_) => {
+            // The trace layer does not log 503s (see `log_failure`): say it here.
+            tracing::warn!(limit_secs = limit.as_secs(), "request over its time limit");
+            ApiError::new(ErrorCode::Timeout, "the request took too long; try again")
+                .into_response()
+        }
     }
 }
 
