@@ -163,7 +163,8 @@ const TEAMS: &[&str] = &[
     "infra",
 ];
 
-const PEOPLE: &[&str] = &[
+/// First names the corpus's people (and the assistant benchmark's) go by.
+pub const PEOPLE: &[&str] = &[
     "Ann", "Bob", "Carla", "Dev", "Erin", "Femi", "Gus", "Hana", "Ivo", "Jun", "Kira", "Lars",
     "Mona", "Nils", "Omar", "Pia", "Quinn", "Rosa", "Sven", "Tara",
 ];
@@ -188,7 +189,8 @@ const MONTHS: &[&str] = &[
     "December",
 ];
 
-const WEEKDAYS: &[&str] = &["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"];
+/// Working days, for dates in chatter.
+pub const WEEKDAYS: &[&str] = &["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"];
 
 /// Subjects of the paraphrase questions: how the fact names it, how the question does, with no
 /// word in common.
@@ -844,11 +846,24 @@ impl Builder {
 }
 
 fn filler(rng: &mut StdRng) -> String {
+    chatter(rng, 30)
+}
+
+/// Everyday chatter with details filled in, one of the first `cases` (1–30) kinds; the last
+/// kind drawn is always the onboarding checklist, so a smaller `cases` (the assistant benchmark
+/// keeps its 24) draws exactly what it drew before the list grew.
+pub fn chatter(rng: &mut StdRng, cases: i32) -> String {
+    let cases = cases.clamp(1, 30);
     let p = PEOPLE[rng.gen_range(0..PEOPLE.len())];
     let n = rng.gen_range(10..9999);
     let d = WEEKDAYS[rng.gen_range(0..WEEKDAYS.len())];
     let t = rng.gen_range(8..18);
-    match rng.gen_range(0..30) {
+    let kind: i32 = rng.gen_range(0..cases);
+    match kind {
+        k if k == cases - 1 => format!(
+            "Updated the onboarding checklist with step {}",
+            rng.gen_range(1..20)
+        ),
         0 => "Morning all!".into(),
         1 => format!("I'll be {} minutes late to standup", rng.gen_range(5..30)),
         2 => format!("Can someone review PR #{n}? It's small."),
