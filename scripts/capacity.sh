@@ -95,8 +95,21 @@ cargo build --release --quiet -p flowly -p flowly-traffic --bins
 BIN="$CARGO_TARGET_DIR/release"
 
 mkdir -p "$ROOT_DIR/target/capacity"
-MANIFEST="$ROOT_DIR/target/capacity/$DB-$PROFILE${USERS:+-u$USERS}.manifest.json"
+# One manifest per PostgreSQL: the development and production pairs each hold a database of this
+# name, seeded apart, with tokens of their own.
+MANIFEST="$ROOT_DIR/target/capacity/$DB-$DURABILITY-$PROFILE${USERS:+-u$USERS}.manifest.json"
 exists="$(scripts/dev-services.sh psql -d postgres -X -At -c "select 1 from pg_database where datname = '$DB'")"
+if [ "$exists" = 1 ] && [ -f "$MANIFEST" ] && [ "$RESEED" != 1 ]; then
+  # A manifest whose first user has no live session here was written for another seeding of the
+  # database: every socket would be refused as "session expired", so seed again.
+  token="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"][0]["token"])' "$MANIFEST")"
+  live="$(scripts/dev-services.sh psql -d "$DB" -X -At -c \
+    "select count(*) from sessions where token_hash = sha256(convert_to('$token', 'UTF8')) and expires_at > now()")"
+  if [ "$live" != 1 ]; then
+    log "the manifest's sessions are not in $DB (seeded again since?): seeding afresh"
+    RESEED=1
+  fi
+fi
 if [ "$RESEED" = 1 ] || [ "$exists" != 1 ] || [ ! -f "$MANIFEST" ]; then
   log "fresh database $DB and seed"
   scripts/dev-services.sh psql -d postgres -X -q -v ON_ERROR_STOP=1 \

@@ -68,7 +68,7 @@ for step in steps:
     lost = 0
     for gen in glob.glob(f"{d}/gen-*.json"):
         v = json.load(open(gen)).get("verification") or {}
-        lost += sum(v.get(k, 0) for k in ("missing", "duplicates", "acknowledged_not_seen", "client_id_duplicates"))
+        lost += sum(v.get(k, 0) for k in ("missing", "duplicates", "acknowledged_not_seen", "client_id_duplicates", "client_id_reused"))
     errors = report["verdict"]["error_rate"]
     met = report["delivery"]["p99_ms"] < 200 and errors == 0 and lost == 0 and delivered > 0
     if met:

@@ -155,6 +155,9 @@ struct Ctx {
     storm_started: Mutex<Option<Instant>>,
     storm_done: Mutex<Option<Duration>>,
     msg_counter: AtomicU64,
+    /// Makes this run's `client_id`s its own: the database outlives runs, and the server answers a
+    /// `client_id` it has seen with the message it made then (a retry), not a new one.
+    run_tag: String,
     checker: verify::Checker,
 }
 
@@ -275,6 +278,7 @@ pub async fn run(manifest: &Manifest, opts: RunOptions) -> anyhow::Result<RunOut
         storm_started: Mutex::new(None),
         storm_done: Mutex::new(None),
         msg_counter: AtomicU64::new(0),
+        run_tag: run_tag(),
         checker: verify::Checker::default(),
         opts,
     });
@@ -489,6 +493,16 @@ async fn schedule_loop(ctx: &Arc<Ctx>, start: Instant, end: Instant) {
     while in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Eight random letters and digits, fresh for every run (independent of `--seed`, which makes runs
+/// repeat the same users, rooms and counters on purpose).
+fn run_tag() -> String {
+    rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(8)
+        .map(char::from)
+        .collect()
 }
 
 #[cfg(test)]

@@ -40,6 +40,9 @@ pub struct Verification {
     pub acknowledged_not_seen: u64,
     /// Two different messages with one `client_id` (a retry that made a duplicate).
     pub client_id_duplicates: u64,
+    /// First attempts answered with an existing message (200): a `client_id` of an earlier send.
+    #[serde(default)]
+    pub client_id_reused: u64,
     /// Assistant requests accepted by the API.
     pub assistant_requests: Vec<Uuid>,
     /// `assistant.done` frames received by devices, and those that repeated a request.
@@ -68,6 +71,10 @@ impl Verification {
         say(
             self.client_id_duplicates,
             "duplicate messages for one client_id",
+        );
+        say(
+            self.client_id_reused,
+            "first sends answered with an earlier message (a client_id reused)",
         );
         say(
             self.assistant_done_duplicates,
@@ -156,6 +163,14 @@ impl Checker {
                     }
                 }
             }
+        });
+    }
+
+    pub(super) fn client_id_reused(&self, id: Uuid) {
+        self.with(|i| {
+            i.v.client_id_reused += 1;
+            let text = format!("the first send of a client_id was answered with message {id}");
+            Self::example(i, text);
         });
     }
 

@@ -362,5 +362,24 @@ async fn a_short_run_in_two_processes_does_every_operation_and_reports_clean() {
     let md = report.markdown("chart.svg");
     assert!(md.contains("| send_message |"));
     assert!(report.svg().contains("<polyline"));
+
+    // The same run again on the same database (the same seed: the same users, rooms and send
+    // counters): its sends are new messages, not the first run's answered again as retries.
+    let again = run::run(&manifest, options(0))
+        .await
+        .expect("shard 0 again");
+    let v = again.verification.as_ref().expect("verified");
+    assert!(
+        v.violations().is_empty(),
+        "{:?}: {:?}",
+        v.violations(),
+        v.examples
+    );
+    assert!(v.sends_acknowledged > 0, "{v:?}");
+    let after: i64 = sqlx::query_scalar("select count(*) from messages where body like '⏱%'")
+        .fetch_one(&mut db)
+        .await
+        .expect("query");
+    assert_eq!((after - sent) as u64, v.sends_acknowledged);
     node.stop().await;
 }
