@@ -235,10 +235,13 @@ pub struct RealtimeConfig {
     pub session_check_secs: u64,
     /// Seconds the server waits for the client's `resume` frame.
     pub resume_wait_secs: u64,
-    /// Sockets one node lets authenticate and catch up at once; an upgrade beyond it is refused
-    /// with 503 `overloaded` and a `Retry-After`, so a reconnect storm is admitted at the pace
-    /// the node can serve (0: no limit).
+    /// Sockets one node lets authenticate and catch up at once; an upgrade beyond it waits in
+    /// line for `connect_queue_ms`, then is closed with `1013 overloaded: retry later`, so a
+    /// reconnect storm is admitted at the pace the node can serve (0: no limit).
     pub max_connecting: u32,
+    /// Milliseconds a socket over `max_connecting` waits in line before it is refused; 0 refuses
+    /// at once. At most 30,000.
+    pub connect_queue_ms: u64,
     /// Sockets one user may hold across all nodes.
     pub max_sockets_per_user: u32,
     /// Sustained client frames per second per socket, and the burst above it.
@@ -281,6 +284,9 @@ pub struct ServerConfig {
     /// a `Retry-After` rather than queued behind the database pool (0: no limit). The WebSocket
     /// upgrade and the health checks are outside it.
     pub max_requests_in_flight: u32,
+    /// Milliseconds a request over `max_requests_in_flight` waits in line for a place (first come,
+    /// first served) before it is refused; 0 refuses at once. At most 30,000.
+    pub request_queue_ms: u64,
     /// Seconds given to in-flight requests after SIGTERM.
     pub shutdown_grace_secs: u64,
     /// The built web client (`web/dist`), served at `/` when the directory exists.
@@ -445,6 +451,7 @@ impl Default for Config {
                     Network::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
                 ],
                 max_requests_in_flight: 256,
+                request_queue_ms: 1000,
                 shutdown_grace_secs: 10,
                 web_dir: "web/dist".into(),
             },
@@ -486,6 +493,7 @@ impl Default for Config {
                 session_check_secs: 300,
                 resume_wait_secs: 10,
                 max_connecting: 32,
+                connect_queue_ms: 5000,
                 max_sockets_per_user: 20,
                 frames_per_second: 10,
                 frame_burst: 40,
@@ -668,6 +676,16 @@ impl Config {
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be greater than 0"));
+        }
+        let queues = [
+            ("server.request_queue_ms", self.server.request_queue_ms),
+            ("realtime.connect_queue_ms", rt.connect_queue_ms),
+        ];
+        if let Some((name, _)) = queues.iter().find(|(_, ms)| *ms > 30_000) {
+            return Err(format!(
+                "{name} must be at most 30000: work waiting longer for a place has timed out \
+                 for its client already"
+            ));
         }
         let a = &self.assistant;
         if !(a.answer_min_score >= 0.0 && a.answer_min_score.is_finite()) {

@@ -70,8 +70,14 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         }),
     ]));
     let admission = Arc::new(admission::Admission::new(
-        config.server.max_requests_in_flight,
-        config.realtime.max_connecting,
+        (
+            config.server.max_requests_in_flight,
+            Duration::from_millis(config.server.request_queue_ms),
+        ),
+        (
+            config.realtime.max_connecting,
+            Duration::from_millis(config.realtime.connect_queue_ms),
+        ),
     ));
     let push = crate::app::push::Pusher::start(&db, &config.push)
         .await

@@ -25,7 +25,8 @@ impl From<Overloaded> for ApiError {
 /// a load balancer even when the node is full.
 pub(super) const OUTSIDE_THE_LIMIT: &[&str] = &["/api/v1/ws", "/healthz", "/readyz"];
 
-/// Middleware: admits a request within `server.max_requests_in_flight`, or refuses it at once.
+/// Middleware: admits a request within `server.max_requests_in_flight` (after a wait in line of at
+/// most `server.request_queue_ms`), or refuses it.
 pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
@@ -34,7 +35,7 @@ pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> R
     if route.is_some_and(|route| OUTSIDE_THE_LIMIT.contains(&route)) {
         return next.run(req).await;
     }
-    match state.admission.request() {
+    match state.admission.request().await {
         Ok(_place) => next.run(req).await,
         Err(refused) => {
             state.metrics.shed("request");

@@ -48,9 +48,10 @@ pub async fn ws_handler(
         .max_write_buffer_size(rt.max_write_buffer_bytes)
         .max_message_size(rt.max_frame_bytes)
         .max_frame_size(rt.max_frame_bytes);
-    // Over `realtime.max_connecting` the socket is refused before any work, after the upgrade
-    // like every refusal: a browser sees only a close frame's code and reason.
-    let (auth, admitted) = match state.admission.connect() {
+    // Over `realtime.max_connecting` the socket waits in line (`realtime.connect_queue_ms`), then
+    // is refused before any work, after the upgrade like every refusal: a browser sees only a
+    // close frame's code and reason.
+    let (auth, admitted) = match state.admission.connect().await {
         Ok(place) => (authenticate(&state, &headers, q.token).await, place),
         Err(_) => {
             state.metrics.shed("socket");

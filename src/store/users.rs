@@ -153,25 +153,32 @@ pub async fn search(
     prefix: &str,
     limit: i64,
 ) -> StoreResult<Vec<User>> {
-    let pattern = format!(
-        "{}%",
-        prefix
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    // A prefix is a range in byte order, which the `text_pattern_ops` indexes serve: from the
+    // prefix up to the prefix followed by the highest character (no longer string starting with
+    // the prefix sorts past it, but for one continuing with that non-character). Each index is
+    // read as a range, its first matches only; a `like` with the pattern as a parameter is
+    // planned without its prefix, as a walk of every username in order (44–60 ms at 150,000
+    // users: docs/capacity.md).
+    let low = prefix.to_lowercase();
+    let high = format!("{low}\u{10FFFF}");
+    let eligible = "u.disabled_at is null and u.id <> $1
+        and not exists (select 1 from blocks b where (b.blocker_id = u.id and b.blocked_id = $1)
+                                                or (b.blocker_id = $1 and b.blocked_id = u.id))";
     let sql = format!(
-        "select {USER_COLUMNS} from users u
-         where u.disabled_at is null and u.id <> $1
-           and (u.username like $2 or lower(u.display_name) like $2)
-           and not exists (select 1 from blocks b where (b.blocker_id = u.id and b.blocked_id = $1)
-                                                   or (b.blocker_id = $1 and b.blocked_id = u.id))
-         order by u.username limit $3"
+        "select {USER_COLUMNS} from users where id in (
+           (select u.id from users u
+            where u.username ~>=~ $2 and u.username ~<~ $3 and {eligible}
+            order by u.username using ~<~ limit $4)
+           union
+           (select u.id from users u
+            where lower(u.display_name) ~>=~ $2 and lower(u.display_name) ~<~ $3 and {eligible}
+            order by lower(u.display_name) using ~<~ limit $4))
+         order by username limit $4"
     );
     Ok(sqlx::query_as(&sql)
         .bind(viewer)
-        .bind(pattern)
+        .bind(low)
+        .bind(high)
         .bind(limit)
         .fetch_all(db)
         .await?)

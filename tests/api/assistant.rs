@@ -1079,11 +1079,12 @@ async fn the_worker_reports_how_far_the_index_is_behind_until_it_catches_up() {
     let first = say(&ann, room, "The backup window moves to 02:00").await;
     let second = say(&ann, room, "Restore drills happen on Fridays").await;
     // Nothing is indexed yet: at least the two messages are behind, and they have an age.
-    let (events, oldest) = flowly::store::knowledge::index_lag(&app.state.db)
+    let behind = flowly::store::knowledge::behind(&app.state.db, 1000)
         .await
         .unwrap();
-    assert!(events >= 2, "{events} events behind");
-    assert!(oldest >= 0.0, "{oldest}");
+    assert!(behind.events >= 2, "{behind:?}");
+    assert!(behind.oldest_secs >= 0.0, "{behind:?}");
+    assert!(behind.rooms.contains(&room), "{behind:?}");
 
     let worker = app.start_worker().await;
     indexed(&app, &[id_of(&first), id_of(&second)]).await;
@@ -1103,11 +1104,10 @@ async fn the_worker_reports_how_far_the_index_is_behind_until_it_catches_up() {
         text.contains(r#"flowly_assistant_dead_letters{stream="requests"} 0"#),
         "{text}"
     );
-    assert_eq!(
-        flowly::store::knowledge::index_lag(&app.state.db)
-            .await
-            .unwrap(),
-        (0, 0.0)
-    );
+    let behind = flowly::store::knowledge::behind(&app.state.db, 1000)
+        .await
+        .unwrap();
+    assert_eq!((behind.events, behind.oldest_secs), (0, 0.0), "{behind:?}");
+    assert!(behind.rooms.is_empty(), "{behind:?}");
     worker.stop().await;
 }

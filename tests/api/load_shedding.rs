@@ -1,5 +1,7 @@
-//! Load shedding: a node at its limits refuses new requests at once (503 `overloaded` with a
-//! `Retry-After`) and new sockets (close 1013), and finishes the work it already took.
+//! Load shedding: a node at its limits refuses new requests (503 `overloaded` with a
+//! `Retry-After`) and new sockets (close 1013) that waited their time in line for a place, and
+//! finishes the work it already took. (Waiting in line and being admitted when a place comes
+//! free: `server::admission`'s unit tests, on a paused clock.)
 
 use std::time::Duration;
 
@@ -33,8 +35,12 @@ fn retry_after(response: &reqwest::Response) -> u64 {
 }
 
 #[tokio::test]
-async fn a_full_node_refuses_new_requests_at_once_and_finishes_those_it_took() {
-    let app = TestApp::spawn_with(|c| c.server.max_requests_in_flight = 1).await;
+async fn a_full_node_refuses_new_requests_past_their_wait_and_finishes_those_it_took() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.max_requests_in_flight = 1;
+        c.server.request_queue_ms = 300;
+    })
+    .await;
     let ann = app.register("ann").await;
     let room = app.group(&ann, "Ops", &[]).await;
     let id = new_task(&ann, room, "Write the runbook").await;
@@ -92,7 +98,11 @@ async fn a_full_node_refuses_new_requests_at_once_and_finishes_those_it_took() {
 
 #[tokio::test]
 async fn sockets_beyond_those_connecting_are_refused_before_the_upgrade() {
-    let app = TestApp::spawn_with(|c| c.realtime.max_connecting = 1).await;
+    let app = TestApp::spawn_with(|c| {
+        c.realtime.max_connecting = 1;
+        c.realtime.connect_queue_ms = 300;
+    })
+    .await;
     let ann = app.register("ann").await;
     let token = ann.client.token.clone().unwrap();
 
@@ -108,7 +118,7 @@ async fn sockets_beyond_those_connecting_are_refused_before_the_upgrade() {
     });
     a_request_waits_on_the_lock(&app).await;
 
-    // Refused before any work, with the close code a browser can read.
+    // Refused before any work once its wait is over, with the close code a browser can read.
     match ws::open(&app.base, Some(&token)).await {
         Err(Some((code, reason))) => {
             assert_eq!((code, reason.as_str()), (1013, "overloaded: retry later"))

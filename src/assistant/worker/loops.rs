@@ -77,7 +77,8 @@ impl Worker {
         }
     }
 
-    /// Queues rooms whose events the indexer has not read (hints lost or never sent).
+    /// Queues rooms whose events the indexer has not read (hints lost or never sent), and sets the
+    /// index-lag gauges from the same scan.
     pub(super) async fn sweep_loop(self, mut stopping: watch::Receiver<bool>) {
         let every = Duration::from_secs(self.state.config.assistant.index_sweep_secs);
         let mut tick = tokio::time::interval(every);
@@ -86,12 +87,15 @@ impl Worker {
                 _ = crate::realtime::stopped(&mut stopping) => return,
                 _ = tick.tick() => {}
             }
-            match store::knowledge::rooms_behind(&self.state.db, 1000).await {
-                Ok(rooms) => {
+            match store::knowledge::behind(&self.state.db, 1000).await {
+                Ok(behind) => {
+                    let metrics = &self.state.metrics;
+                    metrics.assistant_index_lag_events.set(behind.events);
+                    metrics.assistant_index_lag_seconds.set(behind.oldest_secs);
                     // Straight onto the stream: the room's hint marker may belong to a hint
                     // that was lost, and duplicates are cheap (the cursor makes them no-ops).
                     let mut redis = self.redis.clone();
-                    for room in rooms {
+                    for room in behind.rooms {
                         let job = Job::Index { room, full: false };
                         if let Err(e) = queue::enqueue(&mut redis, &self.prefix, &job).await {
                             tracing::warn!(error = %e, "index sweep cannot queue a room");
@@ -104,8 +108,8 @@ impl Worker {
         }
     }
 
-    /// Refreshes the gauges every few seconds: queue depths and dead letters (from Redis), how
-    /// far the indexer is behind (from PostgreSQL). Every worker reports the same values.
+    /// Refreshes the queue gauges every few seconds: depths and dead letters, from Redis (the
+    /// index lag comes with each sweep). Every worker reports the same values.
     pub(super) async fn gauge_loop(self, mut stopping: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(GAUGE_EVERY);
         let metrics = &self.state.metrics;
@@ -135,13 +139,6 @@ impl Worker {
                         tracing::warn!(error = %e, "cannot read the assistant's queue depth")
                     }
                 }
-            }
-            match store::knowledge::index_lag(&self.state.db).await {
-                Ok((events, secs)) => {
-                    metrics.assistant_index_lag_events.set(events);
-                    metrics.assistant_index_lag_seconds.set(secs);
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot measure the index lag"),
             }
         }
     }
