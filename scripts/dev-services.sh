@@ -19,8 +19,9 @@
 # data and Redis's state there instead of .cache (the binaries stay shared), with ports of its own
 # and its own lock; FLOWLY_REDIS_APPENDONLY=yes keeps Redis's data across a restart, as the
 # appliance's Redis does.
-# FLOWLY_PG_DURABLE=1 starts PostgreSQL with the appliance's durability (fsync, synchronous_commit
-# and full_page_writes on) instead of the dev/test tuning below (scripts/capacity.sh uses it).
+# FLOWLY_PG_DURABLE=1 starts PostgreSQL with the appliance's settings (fsync, synchronous_commit
+# and full_page_writes on, shared_buffers 256MB) instead of the dev/test tuning below
+# (scripts/capacity.sh uses it).
 # pgvector is created in the `postgres` database (template1 only with FLOWLY_PG_VECTOR_IN_TEMPLATE=1).
 # Dev/test tuning only: fsync=off etc. — never use this for data you care about.
 set -euo pipefail
@@ -45,7 +46,7 @@ PG_LOG="$PG_LOGDIR/postgres.log"
 PG_USER_OS=flowlypg                                        # OS user running postgres when we are root
 PG_OPTS="-p $PG_PORT -k /tmp -c listen_addresses=$HOST -c max_connections=300"
 if [ "${FLOWLY_PG_DURABLE:-0}" = 1 ]; then
-  PG_OPTS+=" -c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  PG_OPTS+=" -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=256MB"
 else
   PG_OPTS+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi

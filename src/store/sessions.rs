@@ -44,15 +44,28 @@ pub async fn insert(
     Ok(id)
 }
 
-/// The live session of a token hash: not expired, its user not disabled. Touches `last_seen_at`.
+/// The live session of a token hash: not expired, its user not disabled. Touches `last_seen_at`
+/// when it is more than [`TOUCH_AFTER_SECS`] old.
+///
+/// Most lookups write nothing (the session was seen a moment ago), and a touch is committed
+/// without waiting for the WAL flush (`synchronous_commit = off` for this one statement's
+/// transaction): "last seen" is a hint shown in the session list, and waiting for the disk on
+/// every session-cache miss was a durable commit per request under load (docs/capacity.md).
 pub async fn find_live(db: impl PgExecutor<'_>, token_hash: &[u8]) -> StoreResult<Option<Actor>> {
     let row: Option<(Uuid, Uuid, String, bool)> = sqlx::query_as(
-        "update sessions s set last_seen_at = now()
-         from users u
-         where s.token_hash = $1 and s.expires_at > now() and u.id = s.user_id and u.disabled_at is null
-         returning s.id, u.id, u.username, u.is_admin",
+        "with live as (
+           select s.id, u.id as user_id, u.username, u.is_admin, s.last_seen_at
+           from sessions s join users u on u.id = s.user_id
+           where s.token_hash = $1 and s.expires_at > now() and u.disabled_at is null
+         ), touched as (
+           update sessions s set last_seen_at = now() from live
+           where s.id = live.id and live.last_seen_at < now() - make_interval(secs => $2)
+             and set_config('synchronous_commit', 'off', true) is not null
+         )
+         select id, user_id, username, is_admin from live",
     )
     .bind(token_hash)
+    .bind(TOUCH_AFTER_SECS)
     .fetch_optional(db)
     .await?;
     Ok(row.map(|(session_id, id, username, is_admin)| Actor {
@@ -62,6 +75,9 @@ pub async fn find_live(db: impl PgExecutor<'_>, token_hash: &[u8]) -> StoreResul
         is_admin,
     }))
 }
+
+/// How stale `last_seen_at` may get before a lookup refreshes it.
+pub const TOUCH_AFTER_SECS: f64 = 600.0;
 
 pub async fn list_for_user(db: impl PgExecutor<'_>, user_id: Uuid) -> StoreResult<Vec<Session>> {
     Ok(sqlx::query_as(

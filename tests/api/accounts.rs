@@ -545,3 +545,49 @@ async fn api_responses_carry_browser_security_headers_and_tokens_are_never_cache
         );
     }
 }
+
+#[tokio::test]
+async fn a_session_lookup_refreshes_last_seen_only_once_it_is_stale() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let hash = flowly::domain::auth::token_hash(ann.client.token.as_deref().unwrap());
+    let set_age = |secs: f64| {
+        sqlx::query(
+            "update sessions set last_seen_at = now() - make_interval(secs => $2)
+             where token_hash = $1 returning last_seen_at",
+        )
+        .bind(hash.clone())
+        .bind(secs)
+    };
+    let seen = || {
+        sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+            "select last_seen_at from sessions where token_hash = $1",
+        )
+        .bind(hash.clone())
+        .fetch_one(&app.state.db)
+    };
+    let lookup = || flowly::store::sessions::find_live(&app.state.db, &hash);
+    let fresh = flowly::store::sessions::TOUCH_AFTER_SECS / 2.0;
+
+    set_age(fresh).execute(&app.state.db).await.unwrap();
+    let before = seen().await.unwrap();
+    let actor = lookup().await.unwrap().expect("a live session");
+    assert_eq!(actor.username, "ann");
+    assert_eq!(
+        seen().await.unwrap(),
+        before,
+        "seen a moment ago: not written"
+    );
+
+    set_age(flowly::store::sessions::TOUCH_AFTER_SECS * 2.0)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let stale = seen().await.unwrap();
+    lookup().await.unwrap().expect("a live session");
+    let touched = seen().await.unwrap();
+    assert!(
+        touched - stale > chrono::Duration::seconds(1000),
+        "{stale} → {touched}"
+    );
+}
