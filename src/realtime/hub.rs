@@ -11,7 +11,7 @@
 //! anyway.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU8, AtomicU64, Ordering},
@@ -137,6 +137,54 @@ struct RoomSubs {
 struct Inner {
     rooms: HashMap<Uuid, RoomSubs>,
     users: HashMap<Uuid, HashMap<u64, Conn>>,
+    /// The rooms each socket is subscribed to, so that forgetting a socket touches its rooms
+    /// only (not every room of the node, under the lock, once per socket of a storm).
+    conn_rooms: HashMap<u64, HashSet<Uuid>>,
+}
+
+impl Inner {
+    /// Sends `room`'s events to `conn` from now on; a room new to the node starts at `cursor`.
+    fn subscribe(&mut self, conn: &Conn, room: Uuid, cursor: i64) {
+        self.conn_rooms.entry(conn.id).or_default().insert(room);
+        self.rooms
+            .entry(room)
+            .or_insert_with(|| RoomSubs {
+                cursor,
+                conns: HashMap::new(),
+            })
+            .conns
+            .insert(conn.id, conn.clone());
+    }
+
+    fn unsubscribe(&mut self, conn: u64, room: Uuid) {
+        if let Some(rooms) = self.conn_rooms.get_mut(&conn) {
+            rooms.remove(&room);
+        }
+        self.drop_sub(conn, room);
+    }
+
+    /// Removes the socket from its user and from its rooms; a room left without sockets is
+    /// forgotten by the node.
+    fn forget(&mut self, conn: &Conn) {
+        if let Some(conns) = self.users.get_mut(&conn.user) {
+            conns.remove(&conn.id);
+            if conns.is_empty() {
+                self.users.remove(&conn.user);
+            }
+        }
+        for room in self.conn_rooms.remove(&conn.id).unwrap_or_default() {
+            self.drop_sub(conn.id, room);
+        }
+    }
+
+    fn drop_sub(&mut self, conn: u64, room: Uuid) {
+        if let Some(subs) = self.rooms.get_mut(&room) {
+            subs.conns.remove(&conn);
+            if subs.conns.is_empty() {
+                self.rooms.remove(&room);
+            }
+        }
+    }
 }
 
 /// Messages between nodes on the Redis channel.
@@ -307,39 +355,19 @@ impl Hub {
             .entry(conn.user)
             .or_default()
             .insert(conn.id, conn.clone());
-        for (room, last_seq) in rooms {
-            let subs = inner.rooms.entry(*room).or_insert_with(|| RoomSubs {
-                cursor: *last_seq,
-                conns: HashMap::new(),
-            });
-            subs.conns.insert(conn.id, conn.clone());
+        for &(room, last_seq) in rooms {
+            inner.subscribe(conn, room, last_seq);
         }
     }
 
     /// Stops sending a room's events to a socket.
     pub fn leave_room(&self, conn: u64, room: Uuid) {
-        let mut inner = self.lock();
-        if let Some(subs) = inner.rooms.get_mut(&room) {
-            subs.conns.remove(&conn);
-            if subs.conns.is_empty() {
-                inner.rooms.remove(&room);
-            }
-        }
+        self.lock().unsubscribe(conn, room);
     }
 
     /// Forgets a socket entirely.
     pub fn unregister(&self, conn: &Conn) {
-        let mut inner = self.lock();
-        if let Some(conns) = inner.users.get_mut(&conn.user) {
-            conns.remove(&conn.id);
-            if conns.is_empty() {
-                inner.users.remove(&conn.user);
-            }
-        }
-        inner.rooms.retain(|_, subs| {
-            subs.conns.remove(&conn.id);
-            !subs.conns.is_empty()
-        });
+        self.lock().forget(conn);
     }
 
     /// Local sockets of the node.
@@ -479,12 +507,8 @@ impl Hub {
                 else {
                     return;
                 };
-                let subs = inner.rooms.entry(r).or_insert_with(|| RoomSubs {
-                    cursor: s - 1,
-                    conns: HashMap::new(),
-                });
                 for conn in conns {
-                    subs.conns.insert(conn.id, conn.clone());
+                    inner.subscribe(&conn, r, s - 1);
                     conn.offer(Outbound::Joined(Box::new((r, s))));
                 }
             }
@@ -599,5 +623,44 @@ impl crate::app::Notifier for Hub {
 
     async fn sessions_ended(&self, user: Uuid, sessions: Vec<Uuid>) {
         Hub::sessions_ended(self, user, sessions).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(id: u64, user: Uuid) -> Conn {
+        Conn::new(id, user, Uuid::now_v7(), mpsc::channel(1).0)
+    }
+
+    #[test]
+    fn a_forgotten_socket_leaves_exactly_its_rooms_and_an_empty_room_is_dropped() {
+        let (ann, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let [r1, r2, r3] = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        let (a, b) = (conn(1, ann), conn(2, bob));
+        let mut inner = Inner::default();
+        inner.users.entry(ann).or_default().insert(1, a.clone());
+        inner.users.entry(bob).or_default().insert(2, b.clone());
+        inner.subscribe(&a, r1, 10);
+        inner.subscribe(&a, r2, 20);
+        inner.subscribe(&b, r2, 99);
+        inner.subscribe(&a, r3, 30);
+        inner.unsubscribe(1, r3);
+        assert_eq!(
+            inner.rooms[&r2].cursor, 20,
+            "the first subscriber set the cursor"
+        );
+        assert!(
+            !inner.rooms.contains_key(&r3),
+            "left, and nobody else was in it"
+        );
+
+        inner.forget(&a);
+        assert_eq!(inner.rooms.keys().collect::<Vec<_>>(), [&r2]);
+        assert_eq!(inner.rooms[&r2].conns.keys().collect::<Vec<_>>(), [&2]);
+        assert!(!inner.users.contains_key(&ann) && !inner.conn_rooms.contains_key(&1));
+        inner.forget(&b);
+        assert!(inner.rooms.is_empty() && inner.users.is_empty() && inner.conn_rooms.is_empty());
     }
 }
