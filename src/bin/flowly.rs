@@ -1,6 +1,11 @@
 //! The Flowly server binary: `serve`, `worker`, `logpilot`, `migrate`, `config`, `users`, `assistant`,
 //! `openapi`, and `dev` (developer and benchmark tools such as `dev seed`).
 
+/// mimalloc rather than glibc's malloc: malloc's own code was about 15% of all the CPU of a
+/// scale-1 load run (`perf`, docs/capacity.md, "Where the time goes").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use anyhow::Context;

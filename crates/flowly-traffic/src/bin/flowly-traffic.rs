@@ -10,6 +10,11 @@
 //!
 //! Loopback only, and every run stops by itself.
 
+/// mimalloc rather than glibc's malloc: malloc's own code was about 15% of all the CPU of a
+/// scale-1 load run (`perf`, docs/capacity.md, "Where the time goes").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::{
     collections::BTreeMap,
     path::PathBuf,
