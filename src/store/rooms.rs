@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgConnection, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -320,14 +320,10 @@ pub async fn members(
 /// transaction, set in the statement itself so it stays a single round trip): a read marker is
 /// where someone's eyes were, rewritten every few seconds by every reader, and a crash may cost
 /// the last fraction of a second of them (never a message or a task, and never an inconsistent
-/// database). Waiting for the disk made read markers most of what PostgreSQL waited on under load
-/// (docs/capacity.md, "Where the time goes").
-pub async fn mark_read(
-    db: impl PgExecutor<'_>,
-    room: Uuid,
-    user: Uuid,
-    seq: i64,
-) -> StoreResult<Option<i64>> {
+/// database). Waiting for the disk made read markers a large share of what PostgreSQL waited on
+/// under load (docs/capacity.md, "Where the time goes"). Hence a pool, not any executor: inside
+/// a transaction it would make the whole transaction's commit asynchronous.
+pub async fn mark_read(db: &PgPool, room: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<i64>> {
     Ok(sqlx::query_scalar(
         "update room_members m set last_read_seq = greatest(m.last_read_seq, least($3, r.last_seq))
          from rooms r where r.id = m.room_id and m.room_id = $1 and m.user_id = $2

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgExecutor, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -51,7 +51,8 @@ pub async fn insert(
 /// without waiting for the WAL flush (`synchronous_commit = off` for this one statement's
 /// transaction): "last seen" is a hint shown in the session list, and waiting for the disk on
 /// every session-cache miss was a durable commit per request under load (docs/capacity.md).
-pub async fn find_live(db: impl PgExecutor<'_>, token_hash: &[u8]) -> StoreResult<Option<Actor>> {
+/// Hence a pool, not any executor: inside a transaction it would make that commit asynchronous.
+pub async fn find_live(db: &PgPool, token_hash: &[u8]) -> StoreResult<Option<Actor>> {
     let row: Option<(Uuid, Uuid, String, bool)> = sqlx::query_as(
         "with live as (
            select s.id, u.id as user_id, u.username, u.is_admin, s.last_seen_at
