@@ -100,9 +100,9 @@ mkdir -p "$ROOT_DIR/target/capacity"
 MANIFEST="$ROOT_DIR/target/capacity/$DB-$DURABILITY-$PROFILE${USERS:+-u$USERS}.manifest.json"
 exists="$(scripts/dev-services.sh psql -d postgres -X -At -c "select 1 from pg_database where datname = '$DB'")"
 if [ "$exists" = 1 ] && [ -f "$MANIFEST" ] && [ "$RESEED" != 1 ]; then
-  # A manifest whose first user has no live session here was written for another seeding of the
-  # database: every socket would be refused as "session expired", so seed again.
-  token="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"][0]["token"])' "$MANIFEST")"
+  # A manifest whose first seeded session is not live here was written for another seeding of
+  # the database: every socket would be refused as "session expired", so seed again.
+  token="$(python3 -c 'import json, sys; print(next(u["token"] for u in json.load(open(sys.argv[1]))["users"] if u.get("token")))' "$MANIFEST")"
   live="$(scripts/dev-services.sh psql -d "$DB" -X -At -c \
     "select count(*) from sessions where token_hash = sha256(convert_to('$token', 'UTF8')) and expires_at > now()")"
   if [ "$live" != 1 ]; then
