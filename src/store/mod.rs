@@ -52,6 +52,20 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A condition that makes its statement's own transaction commit without waiting for the WAL flush
+/// (`synchronous_commit = off`, local to the transaction), kept in the statement so that it stays
+/// one round trip; it holds no column, so PostgreSQL evaluates it once, as a one-time filter. For
+/// writes a crash may lose the last fraction of a second of (read markers, "last seen"), never
+/// content; and only in statements run on the pool: inside a caller's transaction it would make
+/// that whole commit asynchronous (docs/capacity.md, "Where the time goes").
+/// A macro, not a `const`, so that `concat!` puts it into the statement at compile time.
+macro_rules! commit_without_flush {
+    () => {
+        "set_config('synchronous_commit', 'off', true) is not null"
+    };
+}
+pub(crate) use commit_without_flush;
+
 /// Starts a transaction that a cancelled caller cannot leave half-open.
 ///
 /// In sqlx 0.8 a `Pool::begin` dropped while its `BEGIN` is in flight (a client that gave up, a

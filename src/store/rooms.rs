@@ -316,25 +316,24 @@ pub async fn members(
 /// Moves the caller's read marker forward to `seq` (never back, never past the room's end).
 /// Returns the marker after the move.
 ///
-/// Committed without waiting for the WAL flush (`synchronous_commit = off` for this one
-/// transaction, set in the statement itself so it stays a single round trip): a read marker is
-/// where someone's eyes were, rewritten every few seconds by every reader, and a crash may cost
-/// the last fraction of a second of them (never a message or a task, and never an inconsistent
-/// database). Waiting for the disk made read markers a large share of what PostgreSQL waited on
-/// under load (docs/capacity.md, "Where the time goes"). Hence a pool, not any executor: inside
-/// a transaction it would make the whole transaction's commit asynchronous.
+/// Committed without waiting for the WAL flush ([`super::commit_without_flush`], hence a pool):
+/// a read marker is where someone's eyes were, rewritten every few seconds by every reader, and
+/// waiting for the disk made read markers a large share of what PostgreSQL waited on under load.
 pub async fn mark_read(db: &PgPool, room: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar(
+    const SQL: &str = concat!(
         "update room_members m set last_read_seq = greatest(m.last_read_seq, least($3, r.last_seq))
          from rooms r where r.id = m.room_id and m.room_id = $1 and m.user_id = $2
-           and set_config('synchronous_commit', 'off', true) is not null
+           and ",
+        super::commit_without_flush!(),
+        "
          returning m.last_read_seq",
-    )
-    .bind(room)
-    .bind(user)
-    .bind(seq)
-    .fetch_optional(db)
-    .await?)
+    );
+    Ok(sqlx::query_scalar(SQL)
+        .bind(room)
+        .bind(user)
+        .bind(seq)
+        .fetch_optional(db)
+        .await?)
 }
 
 /// Whether `user` is a member of `room` (e.g. before making them a task assignee).

@@ -48,12 +48,11 @@ pub async fn insert(
 /// when it is more than [`TOUCH_AFTER_SECS`] old.
 ///
 /// Most lookups write nothing (the session was seen a moment ago), and a touch is committed
-/// without waiting for the WAL flush (`synchronous_commit = off` for this one statement's
-/// transaction): "last seen" is a hint shown in the session list, and waiting for the disk on
-/// every session-cache miss was a durable commit per request under load (docs/capacity.md).
-/// Hence a pool, not any executor: inside a transaction it would make that commit asynchronous.
+/// without waiting for the WAL flush ([`super::commit_without_flush`], hence a pool): "last seen"
+/// is a hint shown in the session list, and waiting for the disk on every session-cache miss was
+/// a durable commit per request under load.
 pub async fn find_live(db: &PgPool, token_hash: &[u8]) -> StoreResult<Option<Actor>> {
-    let row: Option<(Uuid, Uuid, String, bool)> = sqlx::query_as(
+    const SQL: &str = concat!(
         "with live as (
            select s.id, u.id as user_id, u.username, u.is_admin, s.last_seen_at
            from sessions s join users u on u.id = s.user_id
@@ -61,14 +60,17 @@ pub async fn find_live(db: &PgPool, token_hash: &[u8]) -> StoreResult<Option<Act
          ), touched as (
            update sessions s set last_seen_at = now() from live
            where s.id = live.id and live.last_seen_at < now() - make_interval(secs => $2)
-             and set_config('synchronous_commit', 'off', true) is not null
+             and ",
+        super::commit_without_flush!(),
+        "
          )
          select id, user_id, username, is_admin from live",
-    )
-    .bind(token_hash)
-    .bind(TOUCH_AFTER_SECS)
-    .fetch_optional(db)
-    .await?;
+    );
+    let row: Option<(Uuid, Uuid, String, bool)> = sqlx::query_as(SQL)
+        .bind(token_hash)
+        .bind(TOUCH_AFTER_SECS)
+        .fetch_optional(db)
+        .await?;
     Ok(row.map(|(session_id, id, username, is_admin)| Actor {
         session_id,
         id,
