@@ -28,6 +28,9 @@ cd "$ROOT_DIR"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowly/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+# A clean clone sits at a new path each time, so incremental state kept in the shared target
+# dir is never reused and only grows (tens of GB); dependencies are cached either way.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 

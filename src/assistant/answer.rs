@@ -33,6 +33,9 @@ passages do not contain the answer, say so.";
 
 /// Most passages one answer is built from.
 const MAX_SUPPORT: usize = 3;
+/// For a two-part question, the share of `answer_keep_ratio` a passage about the same
+/// subject (naming all of the question's names) needs to be kept as the other half.
+const TWO_PART_KEEP: f64 = 0.7;
 /// Share of a generated sentence's words a cited passage must hold for it to count as supported.
 const SUPPORT_SHARE: f64 = 0.5;
 
@@ -72,8 +75,19 @@ pub fn select(ranked: &[Ranked], min_score: f64, keep_ratio: f64) -> Vec<&Ranked
     }
     let mut kept = vec![best];
     for r in eligible {
-        if kept.len() == MAX_SUPPORT || r.score < best.score * keep_ratio {
+        if kept.len() == MAX_SUPPORT {
             break;
+        }
+        // The other half of a two-part question is said apart ("The flights are booked for
+        // May 3." — "We stay at the Old Mill."), often in fewer of the question's words: of
+        // the same subject, it counts from a lower share.
+        let ratio = if r.two_part && r.names_all && best.names_all {
+            keep_ratio * TWO_PART_KEEP
+        } else {
+            keep_ratio
+        };
+        if r.score < best.score * ratio {
+            continue;
         }
         // Near-duplicates of one room say the same thing; another room's may well be the other
         // reading of an ambiguous question.
@@ -248,6 +262,7 @@ pub async fn answer(
 mod tests {
     use super::*;
     use crate::assistant::retrieve::{rerank, tests::hit};
+    use std::collections::HashSet;
 
     #[test]
     fn only_the_best_supporting_passages_are_selected_above_the_threshold() {
@@ -265,6 +280,7 @@ mod tests {
                 hit("Budget for the launch party is 500 euros.", 1, 3, 0.5, 2),
                 hit("Lunch anyone?", 1, 4, 0.1, 3),
             ],
+            &HashSet::new(),
         );
         let texts = |kept: Vec<&Ranked>| -> Vec<String> {
             kept.iter().map(|r| r.hit.text.clone()).collect()

@@ -37,6 +37,10 @@ pub struct Ranked {
     pub score: f64,
     /// A later message of the same room restates or corrects this one.
     pub superseded: bool,
+    /// The chunk (or its context) mentions every name the question asks about.
+    pub names_all: bool,
+    /// The question asks for two things ("When is the demo and who presents it?").
+    pub two_part: bool,
 }
 
 impl Ranked {
@@ -73,8 +77,14 @@ pub async fn retrieve(
         RERANK_POOL.max(limit as i64),
     )
     .await?;
+    let people = store::knowledge::people(&mut *tx, viewer, room).await?;
     tx.commit().await?;
-    let mut ranked = rerank(question, hits);
+    let people: HashSet<String> = people
+        .into_iter()
+        .flat_map(|(username, display)| [username, display])
+        .flat_map(|name| name_words(&name))
+        .collect();
+    let mut ranked = rerank(question, hits, &people);
     ranked.truncate(limit);
     Ok(ranked)
 }
@@ -103,21 +113,29 @@ fn names(question: &str) -> Vec<String> {
 enum Expects {
     Date,
     Number,
+    /// "Who…": a person — someone named, an `@mention`, or the author speaking for themselves.
+    Person,
 }
 
-fn expects(question: &str) -> Option<Expects> {
-    let q = question.trim().to_lowercase();
-    let has = |p: &str| q.contains(p);
-    // "When is the demo and who presents it?" asks for two kinds of thing.
-    let parts = [
+/// Whether a question asks for two kinds of thing: "When is the demo and who presents it?".
+fn two_part(question: &str) -> bool {
+    let q = question.to_lowercase();
+    [
         " and who",
         " and which",
         " and where",
         " and how",
         " and when",
         " and what",
-    ];
-    if parts.iter().any(|p| has(p)) {
+    ]
+    .iter()
+    .any(|p| q.contains(p))
+}
+
+fn expects(question: &str) -> Option<Expects> {
+    let q = question.trim().to_lowercase();
+    let has = |p: &str| q.contains(p);
+    if two_part(&q) {
         return None;
     }
     if q.starts_with("when")
@@ -133,6 +151,8 @@ fn expects(question: &str) -> Option<Expects> {
             .any(|p| has(p))
     {
         Some(Expects::Number)
+    } else if q.starts_with("who ") || q.starts_with("who's ") || q.starts_with("whom ") {
+        Some(Expects::Person)
     } else {
         None
     }
@@ -167,9 +187,17 @@ const DATE_WORDS: &[&str] = &[
     "weekend",
 ];
 
+/// First-person words: a message saying "I'll do it" names its author.
+const FIRST_PERSON: &[&str] = &["i", "i'll", "i'm", "i've", "me", "my", "mine"];
+
 /// Whether `text` holds what `expected` asks for: a date-like word or a day, an ISO date or a
-/// time for a date; any digit for a number.
-fn holds(text: &str, expected: Expects) -> bool {
+/// time for a date; any digit for a number; for a person, an `@mention`, a first-person word, one
+/// of `people` (lowercase), or a capitalised word inside a sentence that is neither a date word
+/// nor one of the question's `names`.
+fn holds(text: &str, expected: Expects, people: &HashSet<String>, names: &[String]) -> bool {
+    if expected == Expects::Person {
+        return names_person(text, people, names);
+    }
     let words = text
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')'))
         .map(|w| {
@@ -179,6 +207,7 @@ fn holds(text: &str, expected: Expects) -> bool {
     let mut words = words.filter(|w| !w.is_empty());
     match expected {
         Expects::Number => text.chars().any(|c| c.is_ascii_digit()),
+        Expects::Person => unreachable!("handled above"),
         Expects::Date => words.any(|w| {
             let digits = w.chars().filter(char::is_ascii_digit).count();
             DATE_WORDS.contains(&w.as_str())
@@ -189,6 +218,54 @@ fn holds(text: &str, expected: Expects) -> bool {
                 || (digits >= 3 && w.contains(':'))
         }),
     }
+}
+
+/// A username or display name as the lowercase words a message may call the person by:
+/// "ann.smith" and "Ann Smith" give "ann.smith", "ann", "smith" and "ann smith".
+pub fn name_words(name: &str) -> Vec<String> {
+    let name = name.trim().to_lowercase();
+    let mut words: Vec<String> = name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() > 1)
+        .map(str::to_owned)
+        .collect();
+    if !name.is_empty() && !words.contains(&name) {
+        words.push(name);
+    }
+    words
+}
+
+/// See [`holds`] for [`Expects::Person`].
+fn names_person(text: &str, people: &HashSet<String>, names: &[String]) -> bool {
+    if text.contains('@') {
+        return true;
+    }
+    text.lines()
+        .any(|line| line_names_person(line, people, names))
+}
+
+fn line_names_person(line: &str, people: &HashSet<String>, names: &[String]) -> bool {
+    // A field label ("Task:", "Status:") heads a line of a task: the word after it is first.
+    let line = match line.split_once(": ") {
+        Some((label, rest)) if !label.contains(' ') => rest,
+        _ => line,
+    };
+    let mut first = true;
+    for raw in line.split_whitespace() {
+        let word = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
+        let lower = word.to_lowercase().replace('’', "'");
+        if FIRST_PERSON.contains(&lower.as_str())
+            || people.contains(&lower)
+            || (!first
+                && word.starts_with(|c: char| c.is_uppercase())
+                && !DATE_WORDS.contains(&lower.as_str())
+                && !names.contains(&lower))
+        {
+            return true;
+        }
+        first = raw.ends_with(['.', '!', '?']);
+    }
+    false
 }
 
 /// Orders candidates by how well they answer `question`, in context:
@@ -204,10 +281,13 @@ fn holds(text: &str, expected: Expects) -> bool {
 /// - the latest statement of a fact: a later message of the same room that replies to a chunk,
 ///   or says nearly the same ([`DUPLICATE`]) as it or as the message it replies to, supersedes
 ///   it and takes its score if higher. Superseded chunks go last.
-pub fn rerank(question: &str, hits: Vec<Hit>) -> Vec<Ranked> {
+///
+/// `people` are the lowercase names of the people in the rooms searched ([`name_words`]).
+pub fn rerank(question: &str, hits: Vec<Hit>, people: &HashSet<String>) -> Vec<Ranked> {
     let asked: HashSet<String> = terms(question).into_iter().collect();
     let names = names(question);
     let expected = expects(question);
+    let two_part = two_part(question);
     let bags: Vec<HashSet<String>> = hits
         .iter()
         .map(|h| {
@@ -249,8 +329,8 @@ pub fn rerank(question: &str, hits: Vec<Hit>) -> Vec<Ranked> {
             if missing > 0 {
                 score *= 1.0 - (1.0 - MISSING_NAME) * missing as f64 / names.len() as f64;
             }
-            let typed = expected.is_none_or(|e| holds(&hit.text, e));
-            if !typed {
+            let typed = expected.map(|e| holds(&hit.text, e, people, &names));
+            if typed == Some(false) {
                 score *= WRONG_TYPE;
             }
             about.push(About {
@@ -262,6 +342,8 @@ pub fn rerank(question: &str, hits: Vec<Hit>) -> Vec<Ranked> {
                 hit,
                 score,
                 superseded: false,
+                names_all: missing == 0,
+                two_part,
             };
             if ranked.is_question() {
                 ranked.score *= QUESTION;
@@ -286,11 +368,11 @@ fn states(later: &Ranked) -> bool {
 
 /// What a candidate says about the question: the question's words it (or its context)
 /// holds, which of the question's names it mentions, and whether it holds the kind of thing
-/// asked for.
+/// asked for (`None`: the question asks for no one kind).
 struct About {
     covered: HashSet<String>,
     named: Vec<bool>,
-    typed: bool,
+    typed: Option<bool>,
 }
 
 /// The lowercase words of a text and its context.
@@ -305,8 +387,9 @@ fn words_of(text: &str, context: Option<&str>) -> HashSet<String> {
 /// Whether `b`, written after `a` in the same conversation (room, and task discussion or
 /// timeline), restates or corrects it: it replies to it, or says nearly the same as it or as
 /// the message it replies to, or holds exactly the same of the question's words and the kind
-/// of thing asked for — and names the same of the question's names as `a`, so a statement about another subject
-/// never supersedes.
+/// of thing asked for (only when the question asks for one kind: the two halves of "When do we
+/// fly and which hotel is it?" share their words but answer different things) — and names the
+/// same of the question's names as `a`, so a statement about another subject never supersedes.
 fn restates(ranked: &[Ranked], about: &[About], a: usize, b: usize, parent: Option<usize>) -> bool {
     let (x, y) = (&ranked[a].hit, &ranked[b].hit);
     if x.room_id != y.room_id || x.discussion_of != y.discussion_of || x.created_at >= y.created_at
@@ -321,7 +404,10 @@ fn restates(ranked: &[Ranked], about: &[About], a: usize, b: usize, parent: Opti
     parent == Some(a)
         || near(y)
         || parent.is_some_and(|p| near(&ranked[p].hit))
-        || (!ax.covered.is_empty() && ax.covered == bx.covered && ax.typed && bx.typed)
+        || (!ax.covered.is_empty()
+            && ax.covered == bx.covered
+            && ax.typed == Some(true)
+            && bx.typed == Some(true))
 }
 
 /// Marks chunks a later message of the same conversation restates or corrects (see
@@ -493,6 +579,7 @@ pub(crate) mod tests {
                 hit("The Zorvik launch date is March 21.", 1, 3, 0.7, 2),
                 hit("Can you review the Zorvik launch date plan?", 1, 4, 0.7, 3),
             ],
+            &HashSet::new(),
         );
         let order: Vec<&str> = ranked.iter().map(|r| r.hit.text.as_str()).collect();
         assert_eq!(order[0], "The Zorvik launch date is March 21.", "{order:?}");
@@ -517,6 +604,7 @@ pub(crate) mod tests {
         let ranked = rerank(
             "How much is the Yulzan quote?",
             vec![fact, other, discussed, revised],
+            &HashSet::new(),
         );
         assert_eq!(
             ranked[0].hit.text,
@@ -541,13 +629,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn who_questions_expect_a_person() {
+        assert_eq!(expects("Who owns the budget?"), Some(Expects::Person));
+        assert_eq!(expects("Whoever said that?"), None);
+        let people: HashSet<String> = name_words("mona.lisa").into_iter().collect();
+        assert_eq!(name_words("Ann Smith"), ["ann", "smith", "ann smith"]);
+        let names = vec!["jaxzor".to_owned()];
+        for named in [
+            "The speaker will be Rosa, confirmed this morning.",
+            "Mona is handling the cafeteria vendor from now on.",
+            "Change of plan: mona runs it now.",
+            "Change of plan: Omar runs it now.",
+            "Task: Fix it\nAssignee: @ann",
+            "I’ll take the rollout.",
+        ] {
+            assert!(holds(named, Expects::Person, &people, &names), "{named}");
+        }
+        for unnamed in [
+            "Task: Plan the Jaxzor customer webinar\nStatus: todo",
+            "The review moved to Friday.",
+            "Thanks, that helps.",
+        ] {
+            assert!(
+                !holds(unnamed, Expects::Person, &people, &names),
+                "{unnamed}"
+            );
+        }
+    }
+
+    #[test]
     fn questions_expect_dates_or_numbers_and_chunks_are_checked_for_them() {
         assert_eq!(expects("When is the launch?"), Some(Expects::Date));
         assert_eq!(expects("By what day must it be done?"), Some(Expects::Date));
         assert_eq!(expects("How much is the quote?"), Some(Expects::Number));
         assert_eq!(expects("Which port does it use?"), Some(Expects::Number));
-        assert_eq!(expects("Who owns the budget?"), None);
         assert_eq!(expects("When is the demo and who presents it?"), None);
+        let none = HashSet::new();
         for dated in [
             "on March 14",
             "before the 5th",
@@ -555,7 +672,7 @@ pub(crate) mod tests {
             "at 10:00",
             "next Friday",
         ] {
-            assert!(holds(dated, Expects::Date), "{dated}");
+            assert!(holds(dated, Expects::Date, &none, &[]), "{dated}");
         }
         for undated in [
             "costs 500 euros",
@@ -563,10 +680,10 @@ pub(crate) mod tests {
             "the draft is ready",
             "version 2.4",
         ] {
-            assert!(!holds(undated, Expects::Date), "{undated}");
+            assert!(!holds(undated, Expects::Date, &none, &[]), "{undated}");
         }
-        assert!(holds("port 8080", Expects::Number));
-        assert!(!holds("ask Ann", Expects::Number));
+        assert!(holds("port 8080", Expects::Number, &none, &[]));
+        assert!(!holds("ask Ann", Expects::Number, &none, &[]));
     }
 
     #[test]
@@ -588,6 +705,7 @@ pub(crate) mod tests {
         let ranked = rerank(
             "When is the Zorvik review?",
             vec![original, restated, reply, thanks, elsewhere],
+            &HashSet::new(),
         );
         let superseded: Vec<&str> = ranked
             .iter()

@@ -375,9 +375,40 @@ pub struct Hit {
     pub embedding: Vector,
 }
 
+/// The best this many of each branch (nearest vectors, best full-text matches) are always
+/// among the fused candidates: reciprocal-rank fusion alone favours chunks both branches find,
+/// so a named fact only full text finds ("the Galpovmip quote") could lose its place to a
+/// hundred "the printer quote was…" messages both branches find.
+const BRANCH_TOP: i64 = 8;
+
+/// Most people [`people`] returns: the members of a few team rooms, not a directory.
+const PEOPLE_LIMIT: i64 = 2_000;
+
+/// The usernames and display names of the people in the rooms a search by `viewer` covers (only
+/// `room` when given), the viewer too: who a "Who…" question can be answered with.
+pub async fn people(
+    db: impl PgExecutor<'_>,
+    viewer: Uuid,
+    room: Option<Uuid>,
+) -> StoreResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "select u.username, u.display_name from users u
+         where u.id in (select m.user_id from room_members m
+                        where m.room_id in (select room_id from room_members
+                                            where user_id = $1 and ($2::uuid is null or room_id = $2)))
+         order by u.username limit $3",
+    )
+    .bind(viewer)
+    .bind(room)
+    .bind(PEOPLE_LIMIT)
+    .fetch_all(db)
+    .await?)
+}
+
 /// Hybrid retrieval for `viewer`: the nearest chunks by cosine distance (HNSW) and the best
 /// full-text matches (`websearch_to_tsquery`, its terms OR-ed so a question need not contain
-/// every word), fused by reciprocal rank (k = 60), the best `limit` of them with the replies to
+/// every word), fused by reciprocal rank (k = 60) with each branch's best [`BRANCH_TOP`] kept
+/// first, the best `limit` of them with the replies to
 /// them and the discussion messages of their tasks (a correction in a reply rarely repeats its
 /// subject). Only chunks of rooms the viewer belongs to (and of `room` when given) are
 /// considered, in every branch; deleted sources never come back.
@@ -421,7 +452,7 @@ pub async fn search(
          fused as (
            select id, sum(1.0 / (60 + rank))::float8 as score
            from (select id, rank from vec union all select id, rank from fts) r
-           group by id order by score desc, id limit $7
+           group by id order by min(rank) <= $8 desc, score desc, id limit $7
          ),
          around as (
            select c2.id, 0::float8 as score from fused f
@@ -476,6 +507,7 @@ pub async fn search(
     .bind(model)
     .bind(candidates)
     .bind(limit)
+    .bind(BRANCH_TOP)
     .fetch_all(&mut *tx)
     .await?)
 }

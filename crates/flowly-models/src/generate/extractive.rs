@@ -4,10 +4,9 @@
 //! those); this quotes them.
 //!
 //! Sentences are scored with BM25 over all the passages' sentences (so a word that appears
-//! everywhere counts little), with a small bonus for sentences from better-ranked passages; each
-//! passage gives at most its best sentence, best first, and a passage sharing no word with the
-//! question gives none. When no sentence shares a word with the question (the passages were
-//! chosen by meaning), the opening sentence of the first passage is given. A summary ([`GenerateKind::Summary`]) is built differently: the messages
+//! everywhere counts little); each passage gives one sentence, in the passages' order: its best,
+//! or its opening one when none of its sentences shares a word with the question (it was chosen
+//! by meaning, or by the message it replies to). A summary ([`GenerateKind::Summary`]) is built differently: the messages
 //! that say the most (rare words, shared with the rest of the conversation) are kept, one line
 //! each, in the order they were written. Deterministic: the same request gives the same answer.
 
@@ -49,7 +48,6 @@ fn shortened(sentence: &str) -> String {
 
 struct Candidate<'a> {
     passage: &'a Passage,
-    rank: usize,
     text: String,
     terms: Vec<String>,
 }
@@ -147,13 +145,11 @@ pub(crate) fn compose(request: &GenerateRequest) -> Vec<String> {
     let candidates: Vec<Candidate> = request
         .passages
         .iter()
-        .enumerate()
-        .flat_map(|(rank, passage)| {
+        .flat_map(|passage| {
             sentences(&passage.text)
                 .into_iter()
                 .map(move |s| Candidate {
                     passage,
-                    rank,
                     terms: terms(&s),
                     text: shortened(&s),
                 })
@@ -193,38 +189,29 @@ pub(crate) fn compose(request: &GenerateRequest) -> Vec<String> {
                     idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / avg_len))
                 })
                 .sum();
-            // Retrieval already ranked the passages: a slight edge to the better ones.
-            let score = if bm25 > 0.0 {
-                bm25 * (1.0 + 0.1 / (1.0 + c.rank as f64))
-            } else {
-                0.0
-            };
-            (score, i)
+            (bm25, i)
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
 
     let budget_words = (request.max_tokens * 3 / 4).max(MAX_SENTENCE_WORDS / 2);
+    // One sentence per passage, in the passages' order (the caller ranked them): its best, or,
+    // when none of its sentences shares a word with the question (it was chosen by meaning or
+    // by what it replies to), its opening one. A passage's other sentences only pad the answer.
     let mut picked: Vec<&Candidate> = Vec::new();
     let mut words = 0;
-    let matched: Vec<usize> = scored
-        .iter()
-        .take_while(|(s, _)| *s > 0.0)
-        .map(|&(_, i)| i)
-        .collect();
-    // Nothing matches word for word (the passages were chosen by meaning): the opening
-    // sentence of the first passage.
-    let order = if matched.is_empty() { vec![0] } else { matched };
-    for i in order {
-        let Some(c) = candidates.get(i) else { break };
-        let len = c.text.split_whitespace().count();
-        // One sentence per passage: its best; a passage's other sentences only pad the answer.
-        if picked
+    for passage in &request.passages {
+        let best = scored
             .iter()
-            .any(|p| p.text == c.text || p.passage.n == c.passage.n)
-        {
+            .filter(|&&(s, i)| s > 0.0 && candidates[i].passage.n == passage.n)
+            .map(|&(_, i)| &candidates[i])
+            .next()
+            .or_else(|| candidates.iter().find(|c| c.passage.n == passage.n));
+        let Some(c) = best else { continue };
+        if picked.iter().any(|p| p.text == c.text) {
             continue;
         }
+        let len = c.text.split_whitespace().count();
         if !picked.is_empty() && words + len > budget_words {
             break;
         }
