@@ -9,7 +9,7 @@
 #   scripts/capacity.sh [--scale 1] [--duration 600] [--nodes 4] [--workers 1] [--generators 4]
 #                       [--profile dau-150k] [--users N] [--messages N] [--reseed]
 #                       [--no-storm] [--no-pgbench] [--ramp 240] [--out DIR]
-#                       [--durability production|development] [--verify]
+#                       [--durability production|development] [--verify] [--cold]
 #
 # --durability production (the default) runs on a PostgreSQL and Redis pair of its own, started by
 # scripts/dev-services.sh with the appliance's durability (PostgreSQL fsync, synchronous_commit and
@@ -34,7 +34,7 @@ if [ -z "${FLOWLY_BENCH_LOCKED:-}" ]; then
 fi
 
 SCALE=1 DURATION=600 NODES=4 WORKERS=1 GENERATORS=4 PROFILE=dau-150k USERS="" MESSAGES="" RESEED=0
-STORM=1 PGBENCH=1 OUT="" RAMP=240 DURABILITY=production VERIFY=0
+STORM=1 PGBENCH=1 OUT="" RAMP=240 DURABILITY=production VERIFY=0 COLD=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
@@ -51,7 +51,8 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift 2 ;;
     --ramp) RAMP="$2"; shift 2 ;;   # seconds allowed to open every socket
     --durability) DURABILITY="$2"; shift 2 ;;
-    --verify) VERIFY=1; shift ;;    # the generators check every event each client saw
+    --verify) VERIFY=1; shift ;;
+    --cold) COLD=1; shift ;;        # do not read the database into the page cache first    # the generators check every event each client saw
     *) echo "unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
@@ -130,6 +131,20 @@ scripts/dev-services.sh psql -d "$DB" -X -At -F ' ' -c \
    union all select 'room_members', count(*) from room_members union all select 'messages', count(*) from messages
    union all select 'tasks', count(*) from tasks union all select 'sessions', count(*) from sessions
    union all select 'database_size_mb', pg_database_size('$DB') / 1048576" >"$OUT/dataset.txt"
+
+# The database's files into the page cache. Right after a build or another run they are out of
+# memory, and the first minute goes to disk reads (measured: 30-50 s of "overloaded" at scale 0.5,
+# docs/capacity.md); a server that has been up holds them. --cold measures that start instead.
+if [ "$COLD" = 0 ]; then
+  data_dir="$(scripts/dev-services.sh psql -d postgres -X -At -c 'show data_directory')"
+  db_oid="$(scripts/dev-services.sh psql -d postgres -X -At -c "select oid from pg_database where datname = '$DB'")"
+  start=$(date +%s)
+  warmed=$(find "$data_dir/base/$db_oid" -type f -print0 | xargs -0 cat | wc -c)
+  log "page cache warmed: $((warmed / 1048576)) MB of $DB read in $(($(date +%s) - start)) s"
+  echo "page_cache_warmed_mb $((warmed / 1048576))" >>"$OUT/dataset.txt"
+else
+  echo "page_cache_warmed_mb 0" >>"$OUT/dataset.txt"
+fi
 
 # A clean Redis prefix: an interrupted run leaves queued assistant jobs and cached sessions.
 redis-cli -p "${FLOWLY_REDIS_PORT:-56379}" --scan --pattern 'capacity:*' | xargs -r -n 500 redis-cli -p "${FLOWLY_REDIS_PORT:-56379}" del >/dev/null
