@@ -195,28 +195,25 @@ const FIRST_PERSON: &[&str] = &["i", "i'll", "i'm", "i've", "me", "my", "mine"];
 /// of `people` (lowercase), or a capitalised word inside a sentence that is neither a date word
 /// nor one of the question's `names`.
 fn holds(text: &str, expected: Expects, people: &HashSet<String>, names: &[String]) -> bool {
-    if expected == Expects::Person {
-        return names_person(text, people, names);
-    }
-    let words = text
-        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')'))
-        .map(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric())
-                .to_lowercase()
-        });
-    let mut words = words.filter(|w| !w.is_empty());
     match expected {
         Expects::Number => text.chars().any(|c| c.is_ascii_digit()),
-        Expects::Person => unreachable!("handled above"),
-        Expects::Date => words.any(|w| {
-            let digits = w.chars().filter(char::is_ascii_digit).count();
-            DATE_WORDS.contains(&w.as_str())
-                || (digits > 0
-                    && ["st", "nd", "rd", "th"].iter().any(|s| w.ends_with(s))
-                    && w.len() - digits == 2)
-                || (digits >= 6 && w.contains('-'))
-                || (digits >= 3 && w.contains(':'))
-        }),
+        Expects::Person => names_person(text, people, names),
+        Expects::Date => text
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')'))
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .any(|w| {
+                let digits = w.chars().filter(char::is_ascii_digit).count();
+                DATE_WORDS.contains(&w.as_str())
+                    || (digits > 0
+                        && ["st", "nd", "rd", "th"].iter().any(|s| w.ends_with(s))
+                        && w.len() - digits == 2)
+                    || (digits >= 6 && w.contains('-'))
+                    || (digits >= 3 && w.contains(':'))
+            }),
     }
 }
 
