@@ -51,8 +51,8 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift 2 ;;
     --ramp) RAMP="$2"; shift 2 ;;   # seconds allowed to open every socket
     --durability) DURABILITY="$2"; shift 2 ;;
-    --verify) VERIFY=1; shift ;;
-    --cold) COLD=1; shift ;;        # do not read the database into the page cache first    # the generators check every event each client saw
+    --verify) VERIFY=1; shift ;;    # the generators check every event each client saw
+    --cold) COLD=1; shift ;;        # do not read the database into the page cache first
     *) echo "unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
