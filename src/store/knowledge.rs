@@ -408,10 +408,10 @@ pub async fn people(
 /// Hybrid retrieval for `viewer`: the nearest chunks by cosine distance (HNSW) and the best
 /// full-text matches (`websearch_to_tsquery`, its terms OR-ed so a question need not contain
 /// every word), fused by reciprocal rank (k = 60) with each branch's best [`BRANCH_TOP`] kept
-/// first, the best `limit` of them with the replies to
-/// them and the discussion messages of their tasks (a correction in a reply rarely repeats its
-/// subject). Only chunks of rooms the viewer belongs to (and of `room` when given) are
-/// considered, in every branch; deleted sources never come back.
+/// first, the best `limit` of them with the replies to them and the discussion messages of their
+/// tasks (a correction in a reply rarely repeats its subject). Only chunks of rooms the viewer
+/// belongs to (and of `room` when given) are considered, in every branch; deleted sources never
+/// come back.
 #[allow(clippy::too_many_arguments)]
 pub async fn search(
     tx: &mut PgConnection,
