@@ -65,7 +65,8 @@ pub struct Answer {
 }
 
 /// The passages that support an answer, best first (empty: not found). See the module docs.
-pub fn select(ranked: &[Ranked], min_score: f64, keep_ratio: f64) -> Vec<&Ranked> {
+/// `two_part`: the question asks for two things ([`retrieve::two_part`]).
+pub fn select(ranked: &[Ranked], min_score: f64, keep_ratio: f64, two_part: bool) -> Vec<&Ranked> {
     let mut eligible = ranked.iter().filter(|r| !r.superseded && !r.is_question());
     let Some(best) = eligible.next() else {
         return vec![];
@@ -81,7 +82,7 @@ pub fn select(ranked: &[Ranked], min_score: f64, keep_ratio: f64) -> Vec<&Ranked
         // The other half of a two-part question is said apart ("The flights are booked for
         // May 3." — "We stay at the Old Mill."), often in fewer of the question's words: of
         // the same subject, it counts from a lower share.
-        let ratio = if r.two_part && r.names_all && best.names_all {
+        let ratio = if two_part && r.names_all && best.names_all {
             keep_ratio * TWO_PART_KEEP
         } else {
             keep_ratio
@@ -94,7 +95,7 @@ pub fn select(ranked: &[Ranked], min_score: f64, keep_ratio: f64) -> Vec<&Ranked
         let repeats = kept.iter().any(|k| {
             k.hit.text == r.hit.text
                 || (k.hit.room_id == r.hit.room_id
-                    && cosine(k.hit.embedding.as_slice(), r.hit.embedding.as_slice())
+                    && retrieve::cosine(k.hit.embedding.as_slice(), r.hit.embedding.as_slice())
                         >= retrieve::DUPLICATE)
         });
         if !repeats {
@@ -102,10 +103,6 @@ pub fn select(ranked: &[Ranked], min_score: f64, keep_ratio: f64) -> Vec<&Ranked
         }
     }
     kept
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum()
 }
 
 /// The numbers in a text (digits, with the letters attached, such as `14th` or `db-42`).
@@ -208,7 +205,12 @@ pub async fn answer(
         .iter()
         .find(|r| !r.superseded && !r.is_question())
         .map(|r| r.score);
-    let support = select(&hits, ask.min_score, ask.keep_ratio);
+    let support = select(
+        &hits,
+        ask.min_score,
+        ask.keep_ratio,
+        retrieve::two_part(ask.question),
+    );
     if support.is_empty() {
         let _ = deltas.send(NOT_FOUND.to_owned()).await;
         return Ok(Answer {
@@ -286,13 +288,13 @@ mod tests {
             kept.iter().map(|r| r.hit.text.clone()).collect()
         };
         assert_eq!(
-            texts(select(&ranked, 0.75, 0.85)),
+            texts(select(&ranked, 0.75, 0.85, false)),
             vec!["The launch date is March 14, confirmed with marketing."]
         );
         // Nothing scores high enough: not found.
-        assert!(select(&ranked, 5.0, 0.85).is_empty());
+        assert!(select(&ranked, 5.0, 0.85, false).is_empty());
         // A lower bar for the others lets a close second in (never the question).
-        let loose = texts(select(&ranked, 0.75, 0.1));
+        let loose = texts(select(&ranked, 0.75, 0.1, false));
         assert_eq!(loose.len(), 2, "{loose:?}");
         assert!(loose.iter().all(|t| !t.ends_with('?')));
     }

@@ -39,8 +39,6 @@ pub struct Ranked {
     pub superseded: bool,
     /// The chunk (or its context) mentions every name the question asks about.
     pub names_all: bool,
-    /// The question asks for two things ("When is the demo and who presents it?").
-    pub two_part: bool,
 }
 
 impl Ranked {
@@ -77,7 +75,12 @@ pub async fn retrieve(
         RERANK_POOL.max(limit as i64),
     )
     .await?;
-    let people = store::knowledge::people(&mut *tx, viewer, room).await?;
+    // Only a "Who…" question needs the names of the people it may be answered with.
+    let people = if expects(question) == Some(Expects::Person) {
+        store::knowledge::people(&mut *tx, viewer, room).await?
+    } else {
+        Vec::new()
+    };
     tx.commit().await?;
     let people: HashSet<String> = people
         .into_iter()
@@ -89,7 +92,7 @@ pub async fn retrieve(
     Ok(ranked)
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
+pub(crate) fn cosine(a: &[f32], b: &[f32]) -> f64 {
     // Unit vectors: the dot product.
     a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum()
 }
@@ -118,7 +121,7 @@ enum Expects {
 }
 
 /// Whether a question asks for two kinds of thing: "When is the demo and who presents it?".
-fn two_part(question: &str) -> bool {
+pub fn two_part(question: &str) -> bool {
     let q = question.to_lowercase();
     [
         " and who",
@@ -284,7 +287,6 @@ pub fn rerank(question: &str, hits: Vec<Hit>, people: &HashSet<String>) -> Vec<R
     let asked: HashSet<String> = terms(question).into_iter().collect();
     let names = names(question);
     let expected = expects(question);
-    let two_part = two_part(question);
     let bags: Vec<HashSet<String>> = hits
         .iter()
         .map(|h| {
@@ -340,7 +342,6 @@ pub fn rerank(question: &str, hits: Vec<Hit>, people: &HashSet<String>) -> Vec<R
                 score,
                 superseded: false,
                 names_all: missing == 0,
-                two_part,
             };
             if ranked.is_question() {
                 ranked.score *= QUESTION;
