@@ -57,6 +57,10 @@ const until = <T,>(fn: () => T, timeout = 10_000): Promise<NonNullable<T>> => {
     });
 };
 
+// Polls the server (an async check that throws until it holds) with the same limit as `until`:
+// vi.waitFor's default of 1 s is shorter than a save takes on a busy machine.
+const eventually = (check: () => Promise<void>) => vi.waitFor(check, { timeout: 10_000, interval: 100 });
+
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 /** Type into a field and let Preact render, as a person's keystrokes would. */
@@ -210,7 +214,7 @@ describe.skipIf(!BASE)('Flowly web client against a real server', () => {
     const moved = $$('.column')[1].querySelector<HTMLElement>('.card')!;
     moved.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowLeft', altKey: true, bubbles: true }));
     await until(async () => true);
-    await vi.waitFor(async () => {
+    await eventually(async () => {
       const t = await asB<{ status: string }>('GET', `tasks/${tasks[0].id}`);
       if (t.status !== 'todo') throw new Error('not moved');
     });
@@ -340,7 +344,7 @@ describe.skipIf(!BASE)('Flowly web client against a real server', () => {
     await tick();
     await type(form.querySelector<HTMLInputElement>('input[type=date]'), '2030-01-02');
     button('Save changes', form).click();
-    await vi.waitFor(async () => {
+    await eventually(async () => {
       const t = await asB<{ priority: string; due_on: string }>('GET', `tasks/${task.id}`);
       if (t.priority !== 'urgent' || t.due_on !== '2030-01-02') throw new Error('not saved');
     });
@@ -349,7 +353,7 @@ describe.skipIf(!BASE)('Flowly web client against a real server', () => {
     const box = await until(() => $<HTMLTextAreaElement>('.composer textarea'));
     await type(box, 'on it, comment from ann');
     box.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
-    await vi.waitFor(async () => {
+    await eventually(async () => {
       const page = await asB<{ messages: { body: string }[] }>('GET', `tasks/${task.id}/messages`);
       if (!page.messages.some((m) => m.body === 'on it, comment from ann')) throw new Error('no comment yet');
     });
