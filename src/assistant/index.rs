@@ -76,6 +76,7 @@ impl Indexer {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<Indexed, IndexError> {
         let mut tx = crate::store::begin(&self.db).await?;
+        store::knowledge::plan_each_statement(&mut tx).await?;
         let Some((cursor, last_seq)) = store::knowledge::lock_cursor(&mut tx, room).await? else {
             return Ok(Indexed::default()); // the room is gone, and its chunks with it
         };

@@ -521,6 +521,27 @@ async fn a_peer_that_stops_answering_heartbeats_is_dropped() {
 }
 
 #[tokio::test]
+async fn a_live_socket_keeps_its_presence_past_the_entry_lifetime() {
+    // Entries live 3 s and heartbeats come every second: a socket skips a refresh only while its
+    // entry would still outlive the next heartbeat by one more, so it never lapses.
+    let app = TestApp::spawn_with(|c| {
+        c.realtime.heartbeat_secs = 1;
+        c.realtime.presence_ttl_secs = 3;
+    })
+    .await;
+    let ann = app.register("ann").await;
+    let (anns, _) = connect(&app.base, &token(&ann), json!({})).await;
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let live = flowly::realtime::presence::live_sockets(&app.state, ann.id)
+            .await
+            .unwrap();
+        assert_eq!(live, 1, "ann's presence lapsed while her socket was open");
+    }
+    drop(anns);
+}
+
+#[tokio::test]
 async fn users_whose_node_died_fall_offline_when_their_presence_expires() {
     let app = TestApp::spawn_with(|c| c.realtime.heartbeat_secs = 1).await;
     let ann = app.register("ann").await;

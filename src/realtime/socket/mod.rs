@@ -303,9 +303,15 @@ impl Session {
             Box::pin(self.handle_text(&text)).await?;
         }
 
-        let mut heartbeat = tokio::time::interval(Duration::from_secs(rt.heartbeat_secs));
+        let heartbeat_every = Duration::from_secs(rt.heartbeat_secs);
+        let presence_ttl = Duration::from_secs(rt.presence_ttl_secs);
+        let mut heartbeat = tokio::time::interval(heartbeat_every);
         heartbeat.tick().await;
         let mut last_heard = Instant::now();
+        // The presence entry (touched on connect) is refreshed at a heartbeat only when it would
+        // otherwise have less than one heartbeat left at the next: with the defaults (30 s,
+        // 90 s) at every other heartbeat, which halves the Redis round trips of idle sockets.
+        let mut presence_at = Instant::now();
         let mut shutdown = self.state.shutdown.subscribe();
         let mut typing_tick = tokio::time::interval(Duration::from_millis(500));
         loop {
@@ -346,8 +352,11 @@ impl Session {
                         return Err(Some((close::TIMEOUT, "no heartbeat")));
                     }
                     self.send_message("ping", Message::Ping(Default::default())).await?;
-                    if let Err(e) = presence::touch(&self.state, self.user.id, &self.conn_key, false).await {
-                        tracing::warn!(error = %e, "presence unavailable");
+                    if presence_at.elapsed() + 2 * heartbeat_every > presence_ttl {
+                        presence_at = Instant::now();
+                        if let Err(e) = presence::touch(&self.state, self.user.id, &self.conn_key, false).await {
+                            tracing::warn!(error = %e, "presence unavailable");
+                        }
                     }
                 }
                 _ = typing_tick.tick(), if !self.typing.is_empty() => self.expire_typing().await,
