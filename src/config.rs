@@ -251,6 +251,11 @@ pub struct RealtimeConfig {
     pub typing_ttl_ms: u64,
     /// Seconds a socket's presence entry lives without a heartbeat.
     pub presence_ttl_secs: u64,
+    /// In rooms of at most this many members a moved read marker (`read.updated`) goes to every
+    /// member's sockets; in larger rooms only to the reader's own (the others see it in the
+    /// member list when they load it). In a 250-member channel every read was a frame to each
+    /// of its ~90 online sockets: most of all the frames the nodes wrote (docs/capacity.md).
+    pub read_receipts_max_members: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -499,6 +504,7 @@ impl Default for Config {
                 frame_burst: 40,
                 typing_ttl_ms: 6000,
                 presence_ttl_secs: 90,
+                read_receipts_max_members: 50,
             },
             assistant: AssistantConfig {
                 models_dir: models.models_dir,

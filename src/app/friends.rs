@@ -276,7 +276,10 @@ pub async fn cancel_request(
 /// `friend.answered`, `friend.cancelled`).
 async fn tell(state: &AppState, whom: Uuid, kind: &'static str, request: &FriendRequest) {
     let data = serde_json::json!({ "request": request });
-    state.notify.users_ephemeral(vec![whom], kind, data).await;
+    state
+        .notify
+        .users_ephemeral(vec![whom], None, kind, data)
+        .await;
 }
 
 /// People the actor has blocked.

@@ -184,8 +184,16 @@ pub trait Notifier: Send + Sync {
     /// `user` joined `room`; their stream of it starts at `from_seq`.
     async fn user_joined(&self, _user: Uuid, _room: Uuid, _from_seq: i64) {}
 
-    /// An ephemeral event (not stored) of type `kind` for some users' sockets, on every node.
-    async fn users_ephemeral(&self, _users: Vec<Uuid>, _kind: &'static str, _data: Value) {}
+    /// An ephemeral event (not stored) of type `kind` for some users' sockets, on every node;
+    /// `room` when it is about one room.
+    async fn users_ephemeral(
+        &self,
+        _users: Vec<Uuid>,
+        _room: Option<Uuid>,
+        _kind: &'static str,
+        _data: Value,
+    ) {
+    }
 
     /// An ephemeral event (not stored) for every member of `room` but `from`, on every node.
     async fn room_ephemeral(
@@ -229,9 +237,16 @@ impl Notifier for Notifiers {
         }
     }
 
-    async fn users_ephemeral(&self, users: Vec<Uuid>, kind: &'static str, data: Value) {
+    async fn users_ephemeral(
+        &self,
+        users: Vec<Uuid>,
+        room: Option<Uuid>,
+        kind: &'static str,
+        data: Value,
+    ) {
         for n in &self.0 {
-            n.users_ephemeral(users.clone(), kind, data.clone()).await;
+            n.users_ephemeral(users.clone(), room, kind, data.clone())
+                .await;
         }
     }
 

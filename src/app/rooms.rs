@@ -376,8 +376,9 @@ pub struct ReadState {
     pub last_read_seq: i64,
 }
 
-/// Moves the actor's read marker forward to `seq` (never back) and tells the room's members
-/// (`read.updated`).
+/// Moves the actor's read marker forward to `seq` (never back) and says so (`read.updated`) to
+/// the room's members, or in a room of more than `realtime.read_receipts_max_members` to the
+/// actor's own sockets only.
 #[tracing::instrument(skip_all, fields(user_id = %actor.id, room_id = %room, seq))]
 pub async fn mark_read(
     state: &AppState,
@@ -388,13 +389,22 @@ pub async fn mark_read(
     if seq < 0 {
         return Err(RoomError::NegativeSeq);
     }
-    let last_read_seq = store::rooms::mark_read(&state.db, room, actor.id, seq)
+    let marker = store::rooms::mark_read(&state.db, room, actor.id, seq)
         .await?
         .ok_or(RoomError::NotFound)?;
+    let last_read_seq = marker.last_read_seq;
     let data = json!({ "user_id": actor.id, "last_read_seq": last_read_seq });
-    state
-        .notify
-        .room_ephemeral(room, None, "read.updated", data)
-        .await;
+    let everyone = i64::from(state.config.realtime.read_receipts_max_members);
+    if marker.members <= everyone {
+        state
+            .notify
+            .room_ephemeral(room, None, "read.updated", data)
+            .await;
+    } else {
+        state
+            .notify
+            .users_ephemeral(vec![actor.id], Some(room), "read.updated", data)
+            .await;
+    }
     Ok(ReadState { last_read_seq })
 }

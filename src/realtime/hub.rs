@@ -605,8 +605,14 @@ impl crate::app::Notifier for Hub {
         Hub::user_joined(self, user, room, from_seq).await;
     }
 
-    async fn users_ephemeral(&self, users: Vec<Uuid>, kind: &'static str, data: serde_json::Value) {
-        let frame = super::frames::ephemeral(kind, None, data);
+    async fn users_ephemeral(
+        &self,
+        users: Vec<Uuid>,
+        room: Option<Uuid>,
+        kind: &'static str,
+        data: serde_json::Value,
+    ) {
+        let frame = super::frames::ephemeral(kind, room, data);
         Hub::users_ephemeral(self, users, frame).await;
     }
 

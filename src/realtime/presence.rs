@@ -135,7 +135,7 @@ async fn announce_status(state: &AppState, user: Uuid, status: &str) {
     let data = json!({ "user_id": user, "status": status });
     state
         .notify
-        .users_ephemeral(contacts, "presence", data)
+        .users_ephemeral(contacts, None, "presence", data)
         .await;
 }
 

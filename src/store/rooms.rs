@@ -319,21 +319,33 @@ pub async fn members(
 /// Committed without waiting for the WAL flush ([`super::commit_without_flush`], hence a pool):
 /// a read marker is where someone's eyes were, rewritten every few seconds by every reader, and
 /// waiting for the disk made read markers a large share of what PostgreSQL waited on under load.
-pub async fn mark_read(db: &PgPool, room: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<i64>> {
+pub async fn mark_read(
+    db: &PgPool,
+    room: Uuid,
+    user: Uuid,
+    seq: i64,
+) -> StoreResult<Option<ReadMarker>> {
     const SQL: &str = concat!(
         "update room_members m set last_read_seq = greatest(m.last_read_seq, least($3, r.last_seq))
          from rooms r where r.id = m.room_id and m.room_id = $1 and m.user_id = $2
            and ",
         super::commit_without_flush!(),
         "
-         returning m.last_read_seq",
+         returning m.last_read_seq, (select count(*) from room_members c where c.room_id = $1) as members",
     );
-    Ok(sqlx::query_scalar(SQL)
+    Ok(sqlx::query_as(SQL)
         .bind(room)
         .bind(user)
         .bind(seq)
         .fetch_optional(db)
         .await?)
+}
+
+/// Where a read marker stands after [`mark_read`], and how many members its room has.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct ReadMarker {
+    pub last_read_seq: i64,
+    pub members: i64,
 }
 
 /// Whether `user` is a member of `room` (e.g. before making them a task assignee).

@@ -418,6 +418,56 @@ async fn typing_and_presence_reach_room_mates_and_expire() {
 }
 
 #[tokio::test]
+async fn read_markers_reach_room_mates_only_in_rooms_up_to_the_receipt_limit() {
+    let app = TestApp::spawn_with(|c| c.realtime.read_receipts_max_members = 2).await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let cid = app.register("cid").await;
+    let crowd = app.group(&ann, "Crowd", &[&bob, &cid]).await;
+    let (status, body) = ann
+        .post(
+            "/api/v1/rooms",
+            json!({ "name": "Pair", "members": [bob.id] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let pair: Uuid = body["id"].as_str().unwrap().parse().unwrap();
+    let in_pair = say(&bob, pair, "in the pair").await["seq"].clone();
+    let in_crowd = say(&bob, crowd, "in the crowd").await["seq"].clone();
+    let (mut anns, _) = connect(&app.base, &token(&ann), json!({})).await;
+    let (mut bobs, _) = connect(&app.base, &token(&bob), json!({})).await;
+    let read = |room: Uuid, seq: serde_json::Value| {
+        let ann = &ann;
+        async move {
+            let (status, _) = ann
+                .post(&format!("/api/v1/rooms/{room}/read"), json!({ "seq": seq }))
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+    };
+    // Three members, over the limit: only Ann's own sockets hear it.
+    read(crowd, in_crowd.clone()).await;
+    let own = anns.next_of(&["read.updated"]).await;
+    assert_eq!(own["room"], crowd.to_string());
+    assert_eq!(
+        own["data"],
+        json!({ "user_id": ann.id, "last_read_seq": in_crowd })
+    );
+    // Two members: Bob hears it too, and it is the first read marker he hears.
+    read(pair, in_pair.clone()).await;
+    let heard = bobs.next_of(&["read.updated"]).await;
+    assert_eq!(heard["room"], pair.to_string());
+    assert_eq!(
+        heard["data"],
+        json!({ "user_id": ann.id, "last_read_seq": in_pair })
+    );
+    assert_eq!(
+        anns.next_of(&["read.updated"]).await["room"],
+        pair.to_string()
+    );
+}
+
+#[tokio::test]
 async fn bad_frames_get_errors_and_floods_and_huge_frames_close_the_socket() {
     let app = TestApp::spawn_with(|c| {
         c.realtime.max_frame_bytes = 4096;

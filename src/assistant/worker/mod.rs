@@ -168,7 +168,7 @@ impl Worker {
     async fn send(&self, user: Uuid, kind: &'static str, data: serde_json::Value) {
         self.state
             .notify
-            .users_ephemeral(vec![user], kind, data)
+            .users_ephemeral(vec![user], None, kind, data)
             .await;
     }
 }
