@@ -207,6 +207,9 @@ enum Wire {
     SessionsEnded { u: Uuid, ss: Vec<Uuid> },
 }
 
+/// Rooms whose new events one node reads at once (each read holds a pooled connection).
+const DISPATCH_CONCURRENCY: usize = 8;
+
 pub struct Hub {
     node: Uuid,
     db: PgPool,
@@ -267,7 +270,7 @@ impl Hub {
                 tokio::select! {
                     _ = super::stopped(&mut shutdown) => break,
                     room = hint_rx.recv() => match room {
-                        Some(room) => dispatcher.dispatch_room(room).await,
+                        Some(room) => dispatcher.dispatch_pending(room, &mut hint_rx).await,
                         None => break,
                     }
                 }
@@ -550,6 +553,25 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// Dispatches `first` and every room hinted since, each once, up to [`DISPATCH_CONCURRENCY`]
+    /// rooms at a time. One room at a time, each hint read apart, the fan-out fell behind by a
+    /// second a second at scale 1 (docs/capacity.md): every read waited its turn for a pooled
+    /// connection, and a busy room's repeated hints each cost a read that found nothing new. A
+    /// room is never dispatched twice at once: a batch holds distinct rooms, and the next batch
+    /// starts when this one is done.
+    async fn dispatch_pending(&self, first: Uuid, hints: &mut mpsc::UnboundedReceiver<Uuid>) {
+        let mut rooms = vec![first];
+        let mut seen = HashSet::from([first]);
+        while let Ok(room) = hints.try_recv() {
+            if seen.insert(room) {
+                rooms.push(room);
+            }
+        }
+        futures::stream::iter(rooms)
+            .for_each_concurrent(DISPATCH_CONCURRENCY, |room| self.dispatch_room(room))
+            .await;
     }
 
     /// Reads a room's new events from PostgreSQL and hands them to the room's local sockets.
