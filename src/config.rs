@@ -256,6 +256,11 @@ pub struct RealtimeConfig {
     /// member list when they load it). In a 250-member channel every read was a frame to each
     /// of its ~90 online sockets: most of all the frames the nodes wrote (docs/capacity.md).
     pub read_receipts_max_members: u32,
+    /// A user's presence reaches, live, their friends and the members of their rooms of at most
+    /// this many members (DMs, teams); members of larger rooms see it in the room's member list,
+    /// read when they open it. Every connect and disconnect went to the sockets of everyone
+    /// sharing a 250-member channel, and every connect read the presence of each of them.
+    pub presence_room_max_members: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -505,6 +510,7 @@ impl Default for Config {
                 typing_ttl_ms: 6000,
                 presence_ttl_secs: 90,
                 read_receipts_max_members: 50,
+                presence_room_max_members: 50,
             },
             assistant: AssistantConfig {
                 models_dir: models.models_dir,

@@ -267,9 +267,29 @@ pub async fn list_members(
     actor: &Actor,
     room: Uuid,
 ) -> Result<Vec<Member>, RoomError> {
-    let members = store::rooms::members(&state.db, room, actor.id).await?;
+    let members = members_now(state, room, actor).await?;
     if members.is_empty() {
         return Err(RoomError::NotFound);
+    }
+    Ok(members)
+}
+
+/// The room's members as `actor` sees them, each with their presence now (`null` when Redis
+/// cannot say: the list is worth more than the dots).
+async fn members_now(
+    state: &AppState,
+    room: Uuid,
+    actor: &Actor,
+) -> Result<Vec<Member>, RoomError> {
+    let mut members = store::rooms::members(&state.db, room, actor.id).await?;
+    let ids: Vec<Uuid> = members.iter().map(|m| m.user_id).collect();
+    match crate::realtime::presence::statuses(state, &ids).await {
+        Ok(statuses) => {
+            for (member, status) in members.iter_mut().zip(statuses) {
+                member.presence = Some(status);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "presence unavailable"),
     }
     Ok(members)
 }
@@ -294,7 +314,7 @@ pub async fn invite_member(
     tx.commit().await?;
     state.notify.room_changed(room).await;
     state.notify.user_joined(invitee, room, seq).await;
-    Ok(store::rooms::members(&state.db, room, actor.id).await?)
+    members_now(state, room, actor).await
 }
 
 /// Removes a member from a group room (owner only).
@@ -367,7 +387,7 @@ pub async fn transfer_ownership(
     post_system(&mut tx, room, actor.id, "handed over ownership", data, None).await?;
     tx.commit().await?;
     state.notify.room_changed(room).await;
-    Ok(store::rooms::members(&state.db, room, actor.id).await?)
+    members_now(state, room, actor).await
 }
 
 /// Where the actor's read marker now stands.

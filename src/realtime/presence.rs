@@ -97,35 +97,49 @@ pub async fn set_status(state: &AppState, user: Uuid, status: &str) -> redis::Re
     Ok(())
 }
 
-/// Who among a user's contacts is online or away now (one Redis round trip); the offline are
-/// left out.
-pub async fn snapshot(state: &AppState, user: Uuid) -> Result<Vec<(Uuid, String)>, String> {
-    let contacts = crate::store::rooms::contacts(&state.db, user)
-        .await
-        .map_err(|e| e.to_string())?;
-    if contacts.is_empty() {
+/// Each of `users`' presence now, in order: `online`, `away` or `offline` (one Redis round trip).
+pub async fn statuses(state: &AppState, users: &[Uuid]) -> redis::RedisResult<Vec<String>> {
+    if users.is_empty() {
         return Ok(Vec::new());
     }
+    let now = now_ms();
     let mut pipe = redis::pipe();
-    for contact in &contacts {
-        pipe.zcount(conns_key(state, *contact), now_ms(), "+inf")
-            .get(status_key(state, *contact));
+    for user in users {
+        pipe.zcount(conns_key(state, *user), now, "+inf")
+            .get(status_key(state, *user));
     }
     let mut redis = state.redis.clone();
-    let answers: Vec<(u64, Option<String>)> = pipe
-        .query_async(&mut redis)
+    let answers: Vec<(u64, Option<String>)> = pipe.query_async(&mut redis).await?;
+    Ok(answers
+        .into_iter()
+        .map(|(live, status)| match (live, status) {
+            (0, _) => "offline".to_owned(),
+            (_, status) => status.unwrap_or_else(|| "online".to_owned()),
+        })
+        .collect())
+}
+
+/// Whom a user's presence reaches live ([`crate::store::rooms::contacts`]).
+async fn contacts(state: &AppState, user: Uuid) -> crate::store::StoreResult<Vec<Uuid>> {
+    let small = i64::from(state.config.realtime.presence_room_max_members);
+    crate::store::rooms::contacts(&state.db, user, small).await
+}
+
+/// Who among a user's contacts is online or away now; the offline are left out.
+pub async fn snapshot(state: &AppState, user: Uuid) -> Result<Vec<(Uuid, String)>, String> {
+    let contacts = contacts(state, user).await.map_err(|e| e.to_string())?;
+    let statuses = statuses(state, &contacts)
         .await
         .map_err(|e| e.to_string())?;
     Ok(contacts
         .into_iter()
-        .zip(answers)
-        .filter(|(_, (live, _))| *live > 0)
-        .map(|(contact, (_, status))| (contact, status.unwrap_or_else(|| "online".into())))
+        .zip(statuses)
+        .filter(|(_, status)| status != "offline")
         .collect())
 }
 
 async fn announce_status(state: &AppState, user: Uuid, status: &str) {
-    let contacts = match crate::store::rooms::contacts(&state.db, user).await {
+    let contacts = match contacts(state, user).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "cannot find whom to tell about presence");

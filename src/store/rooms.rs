@@ -67,6 +67,11 @@ pub struct Member {
     pub role: Role,
     pub last_read_seq: i64,
     pub joined_at: DateTime<Utc>,
+    /// `online`, `away` or `offline` when the list was read; `null` if presence could not be
+    /// read then.
+    #[sqlx(default)]
+    #[schema(example = "online")]
+    pub presence: Option<String>,
 }
 
 /// The caller's membership of a room, or `None` when the room does not exist or they are not in it.
@@ -369,15 +374,24 @@ pub async fn ids_for_user(db: impl PgExecutor<'_>, user: Uuid) -> StoreResult<Ve
     .await?)
 }
 
-/// People who see a user's presence: those sharing a room with them, and their friends.
-pub async fn contacts(db: impl PgExecutor<'_>, user: Uuid) -> StoreResult<Vec<Uuid>> {
+/// People who see a user's presence live: their friends, and those sharing a room of at most
+/// `max_members` members with them.
+pub async fn contacts(
+    db: impl PgExecutor<'_>,
+    user: Uuid,
+    max_members: i64,
+) -> StoreResult<Vec<Uuid>> {
     Ok(sqlx::query_scalar(
-        "select m2.user_id from room_members m1 join room_members m2 on m2.room_id = m1.room_id
-         where m1.user_id = $1 and m2.user_id <> $1
+        "with small as (
+           select m1.room_id from room_members m1
+           where m1.user_id = $1 and (select count(*) from room_members c where c.room_id = m1.room_id) <= $2)
+         select m2.user_id from small join room_members m2 on m2.room_id = small.room_id
+         where m2.user_id <> $1
          union
          select friend_id from friendships where user_id = $1",
     )
     .bind(user)
+    .bind(max_members)
     .fetch_all(db)
     .await?)
 }

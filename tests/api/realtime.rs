@@ -571,6 +571,55 @@ async fn a_peer_that_stops_answering_heartbeats_is_dropped() {
 }
 
 #[tokio::test]
+async fn presence_is_live_for_friends_and_small_rooms_and_read_with_a_large_rooms_members() {
+    let app = TestApp::spawn_with(|c| c.realtime.presence_room_max_members = 2).await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let cid = app.register("cid").await;
+    // Ann befriends both; Bob and Cid share only this room of three.
+    let crowd = app.group(&ann, "Crowd", &[&bob, &cid]).await;
+    let (_cids, _) = connect(&app.base, &token(&cid), json!({})).await;
+    let (mut bobs, _) = connect(&app.base, &token(&bob), json!({})).await;
+    let snapshot = bobs.next_of(&["presence.snapshot"]).await;
+    assert_eq!(
+        snapshot["data"]["users"],
+        json!([]),
+        "Cid is online, but not Bob's contact"
+    );
+    let (_anns, _) = connect(&app.base, &token(&ann), json!({})).await;
+    let online = bobs.next_of(&["presence"]).await;
+    assert_eq!(
+        online["data"],
+        json!({ "user_id": ann.id, "status": "online" })
+    );
+    cid.post("/api/v1/auth/logout", json!({})).await;
+    let (status, list) = bob.get(&format!("/api/v1/rooms/{crowd}/members")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let presence: std::collections::HashMap<String, String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["username"].as_str().unwrap().to_owned(),
+                m["presence"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(presence["ann"], "online");
+    assert_eq!(presence["bob"], "online");
+    // Cid's socket closed with the session; the list says so without a frame to Bob.
+    eventually("cid offline in the member list", || async {
+        let (_, list) = bob.get(&format!("/api/v1/rooms/{crowd}/members")).await;
+        list.as_array()?
+            .iter()
+            .any(|m| m["username"] == "cid" && m["presence"] == "offline")
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_live_socket_keeps_its_presence_past_the_entry_lifetime() {
     // Entries live 3 s and heartbeats come every second: a socket skips a refresh only while its
     // entry would still outlive the next heartbeat by one more, so it never lapses.

@@ -1407,6 +1407,12 @@ export interface components {
             joined_at: string;
             /** Format: int64 */
             last_read_seq: number;
+            /**
+             * @description `online`, `away` or `offline` when the list was read; `null` if presence could not be
+             *     read then.
+             * @example online
+             */
+            presence?: string | null;
             role: components["schemas"]["Role"];
             /** Format: uuid */
             user_id: string;

@@ -1,7 +1,7 @@
 // Wires the stream into the store: one StreamSocket per logged-in page.
 import { api } from '../api/endpoints';
 import { describeError } from '../api/errors';
-import type { Frame, Message } from '../api/types';
+import type { Frame, Message, PresenceStatus } from '../api/types';
 import { applyAssistantFrame } from '../assistant/requests';
 import * as ob from '../chat/outbox';
 import { applyToRooms, markRead } from '../chat/rooms';
@@ -65,6 +65,10 @@ export async function refreshMembers(roomId: string): Promise<void> {
   try {
     const list = await api.members(roomId);
     members.value = { ...members.value, [roomId]: list };
+    // Members of a large room are not told each other's presence live: the list says where
+    // everyone was when it was read.
+    const seen = list.filter((m) => m.presence).map((m) => [m.user_id, m.presence as PresenceStatus]);
+    if (seen.length) presence.value = { ...presence.value, ...Object.fromEntries(seen) };
   } catch {
     /* the room screen shows its own errors */
   }
