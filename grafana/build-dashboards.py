@@ -77,10 +77,13 @@ def stat(title, expr, unit=None, desc="", w=4, h=4, thresholds=None):
         "mode": "absolute",
         "steps": thresholds or [{"color": "green", "value": None}],
     }
+    # A ratio or a quantile of rates is undefined in a moment without traffic (0/0): such a stat
+    # reads the time range and shows its last value, where one instant would show "No data".
+    undefined_when_idle = "histogram_quantile" in expr or ") / " in expr
     return panel(
         "stat",
         title,
-        target(expr, instant=True),
+        target(expr, instant=not undefined_when_idle),
         w=w,
         h=h,
         unit=unit,
