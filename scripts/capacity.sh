@@ -152,6 +152,14 @@ if [ "$COLD" = 0 ]; then
 else
   echo "page_cache_warmed_mb 0" >>"$OUT/dataset.txt"
 fi
+# The build's gigabyte of dirty pages to disk, and a checkpoint, before measuring: otherwise the
+# kernel's writeback of the build and a timed checkpoint's fsync land in the first seconds of the
+# window (measured: a 5.8 s checkpoint sync there stalled every commit for 2-6 s, 3% errors at
+# scale 0.5, docs/capacity.md). The next timed checkpoint falls 5 minutes in, as in service.
+start=$(date +%s)
+sync
+scripts/dev-services.sh psql -d postgres -X -q -c checkpoint
+log "dirty pages written and a checkpoint taken in $(($(date +%s) - start)) s"
 
 # A clean Redis prefix: an interrupted run leaves queued assistant jobs and cached sessions.
 redis-cli -p "${FLOWLY_REDIS_PORT:-56379}" --scan --pattern 'capacity:*' | xargs -r -n 500 redis-cli -p "${FLOWLY_REDIS_PORT:-56379}" del >/dev/null
