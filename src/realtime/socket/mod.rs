@@ -106,6 +106,8 @@ struct Session {
     tokens: f64,
     refilled: Instant,
     strikes: u32,
+    /// When the socket's presence entry was last refreshed.
+    presence_at: Instant,
 }
 
 /// Why a session ended: a close frame to send, if any.
@@ -189,6 +191,7 @@ impl Session {
             tokens: f64::from(rt.frame_burst),
             refilled: Instant::now(),
             strikes: 0,
+            presence_at: Instant::now(),
         };
         if let Err(e) = presence::touch(&state, session.user.id, &session.conn_key, true).await {
             tracing::warn!(error = %e, "presence unavailable");
@@ -311,7 +314,6 @@ impl Session {
         // The presence entry (touched on connect) is refreshed at a heartbeat only when it would
         // otherwise have less than one heartbeat left at the next: with the defaults (30 s,
         // 90 s) at every other heartbeat, which halves the Redis round trips of idle sockets.
-        let mut presence_at = Instant::now();
         let mut shutdown = self.state.shutdown.subscribe();
         let mut typing_tick = tokio::time::interval(Duration::from_millis(500));
         loop {
@@ -352,8 +354,8 @@ impl Session {
                         return Err(Some((close::TIMEOUT, "no heartbeat")));
                     }
                     self.send_message("ping", Message::Ping(Default::default())).await?;
-                    if presence_at.elapsed() + 2 * heartbeat_every > presence_ttl {
-                        presence_at = Instant::now();
+                    if self.presence_at.elapsed() + 2 * heartbeat_every > presence_ttl {
+                        self.presence_at = Instant::now();
                         if let Err(e) = presence::touch(&self.state, self.user.id, &self.conn_key, false).await {
                             tracing::warn!(error = %e, "presence unavailable");
                         }
