@@ -6,7 +6,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use flowly_testkit::{
-    Client, TestApp, TestUser, eventually, fresh_database, password_of, say, test_config,
+    Client, TestApp, TestUser, create_room, eventually, fresh_database, password_of, say,
+    test_config,
     ws::{self, Ws, connect, seqs},
 };
 
@@ -424,14 +425,7 @@ async fn read_markers_reach_room_mates_only_in_rooms_up_to_the_receipt_limit() {
     let bob = app.register("bob").await;
     let cid = app.register("cid").await;
     let crowd = app.group(&ann, "Crowd", &[&bob, &cid]).await;
-    let (status, body) = ann
-        .post(
-            "/api/v1/rooms",
-            json!({ "name": "Pair", "members": [bob.id] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let pair: Uuid = body["id"].as_str().unwrap().parse().unwrap();
+    let pair = create_room(&ann, "Pair", &[&bob]).await;
     let in_pair = say(&bob, pair, "in the pair").await["seq"].clone();
     let in_crowd = say(&bob, crowd, "in the crowd").await["seq"].clone();
     let (mut anns, _) = connect(&app.base, &token(&ann), json!({})).await;

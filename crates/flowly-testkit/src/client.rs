@@ -92,7 +92,7 @@ impl Api {
 }
 
 /// `owner` makes the group room `name` with `members`, who must be their friends already.
-pub(crate) async fn create_room(owner: &TestUser, name: &str, members: &[&TestUser]) -> Uuid {
+pub async fn create_room(owner: &TestUser, name: &str, members: &[&TestUser]) -> Uuid {
     let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
     let (status, body) = owner
         .post("/api/v1/rooms", json!({ "name": name, "members": ids }))

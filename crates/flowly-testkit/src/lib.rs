@@ -18,7 +18,7 @@ pub mod ws;
 
 use std::{future::Future, time::Duration};
 
-pub use client::{Api, Client, TestUser, code, id_of, new_task, password_of, say};
+pub use client::{Api, Client, TestUser, code, create_room, id_of, new_task, password_of, say};
 pub use database::{TestDatabase, database_url, fresh_database, redis_url};
 pub use files::pdf;
 pub use node::{TestApp, test_config};
