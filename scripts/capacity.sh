@@ -142,11 +142,15 @@ scripts/dev-services.sh psql -d "$DB" -X -At -F ' ' -c \
 # The database's files into the page cache. Right after a build or another run they are out of
 # memory, and the first minute goes to disk reads (measured: 30-50 s of "overloaded" at scale 0.5,
 # docs/capacity.md); a server that has been up holds them. --cold measures that start instead.
+# This VM also pages out file cache nobody read for a minute (a DAMON `pageout` scheme, see
+# /sys/kernel/mm/damon), so the files are read again every 40 s until the window starts (below):
+# after an idle minute between the ramp and the window they were back on disk.
+data_dir="$(scripts/dev-services.sh psql -d postgres -X -At -c 'show data_directory')"
+db_oid="$(scripts/dev-services.sh psql -d postgres -X -At -c "select oid from pg_database where datname = '$DB'")"
+read_database_files() { find "$data_dir/base/$db_oid" -type f -print0 | xargs -0 cat | wc -c; }
 if [ "$COLD" = 0 ]; then
-  data_dir="$(scripts/dev-services.sh psql -d postgres -X -At -c 'show data_directory')"
-  db_oid="$(scripts/dev-services.sh psql -d postgres -X -At -c "select oid from pg_database where datname = '$DB'")"
   start=$(date +%s)
-  warmed=$(find "$data_dir/base/$db_oid" -type f -print0 | xargs -0 cat | wc -c)
+  warmed=$(read_database_files)
   log "page cache warmed: $((warmed / 1048576)) MB of $DB read in $(($(date +%s) - start)) s"
   echo "page_cache_warmed_mb $((warmed / 1048576))" >>"$OUT/dataset.txt"
 else
@@ -216,6 +220,14 @@ for g in $(seq 0 $((GENERATORS - 1))); do
   GEN_PIDS+=($!)
 done
 log "$GENERATORS generators started; measuring from $(date -u -d "@$START_AT" +%H:%M:%S) for ${DURATION}s"
+if [ "$COLD" = 0 ]; then
+  # Keep the database's files in the page cache through the ramp and the wait for the common
+  # start (see "page cache warmed" above); the last read falls 10-50 s before the window.
+  (while sleep 40 && [ "$(date +%s)" -lt $((START_AT - 10)) ]; do
+     read_database_files >/dev/null
+   done) &
+  PIDS+=($!)
+fi
 
 # ---------------------------------------------------------------- /proc sampling
 pg_pid="$(ss -ltnpH "sport = :${FLOWLY_PG_PORT:-55432}" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"

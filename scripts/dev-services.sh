@@ -46,7 +46,7 @@ PG_LOG="$PG_LOGDIR/postgres.log"
 PG_USER_OS=flowlypg                                        # OS user running postgres when we are root
 PG_OPTS="-p $PG_PORT -k /tmp -c listen_addresses=$HOST -c max_connections=300"
 if [ "${FLOWLY_PG_DURABLE:-0}" = 1 ]; then
-  PG_OPTS+=" -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=256MB"
+  PG_OPTS+=" -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=${FLOWLY_PG_SHARED_BUFFERS:-256MB}"
 else
   PG_OPTS+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi
