@@ -99,9 +99,10 @@ if [ "$DURABILITY" = production ]; then
   # backends read their pages from the kernel's file cache, which this VM pages out a minute after
   # the last read (see "page cache warmed" below); PostgreSQL's shared memory is not paged out.
   # A pair started earlier with another size is restarted.
-  have="$(scripts/dev-services.sh psql -d postgres -X -At -c 'show shared_buffers')"
-  if [ "$have" != "$FLOWLY_PG_SHARED_BUFFERS" ]; then
-    log "restarting the services for shared_buffers=$FLOWLY_PG_SHARED_BUFFERS (running with $have)"
+  same="$(scripts/dev-services.sh psql -d postgres -X -At -c \
+    "select pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes('$FLOWLY_PG_SHARED_BUFFERS')")"
+  if [ "$same" != t ]; then
+    log "restarting the services for shared_buffers=$FLOWLY_PG_SHARED_BUFFERS"
     scripts/dev-services.sh stop
     eval "$(scripts/dev-services.sh start)"
   fi
