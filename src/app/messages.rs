@@ -104,7 +104,8 @@ pub async fn post_system(
         ref_task_id: ref_task,
         ..Default::default()
     };
-    Ok(store::messages::append(tx, &new).await?)
+    let appended = store::messages::append(tx, &new).await?;
+    Ok((appended.id, appended.seq))
 }
 
 /// Where a page of a stream starts and how long it is.
@@ -227,7 +228,7 @@ pub async fn send_message(
         attachments: &req.attachments,
         ..Default::default()
     };
-    let (id, _seq) = match store::messages::append(&mut tx, &new).await {
+    let appended = match store::messages::append(&mut tx, &new).await {
         Err(StoreError::Conflict(c)) if c == "attachments" => {
             return Err(MessageError::InvalidAttachments);
         }
@@ -242,15 +243,19 @@ pub async fn send_message(
         }
         other => other?,
     };
-    let mentioned =
-        store::messages::set_mentions(&mut tx, id, room, &mentioned_usernames(body.as_str()))
-            .await?;
+    let mentioned = store::messages::add_mentions(
+        &mut tx,
+        appended.id,
+        room,
+        &mentioned_usernames(body.as_str()),
+    )
+    .await?;
     tx.commit().await?;
     state.notify.room_changed(room).await;
     if task.is_none() {
         super::assistant::ask_from_message(state, actor, room, body.as_str()).await;
     }
-    let message = visible(state, actor, id).await?;
+    let message = appended.seen_by(actor.id)?;
     super::push::message_sent(state, actor, message.clone(), membership.kind, mentioned);
     Ok((message, true))
 }

@@ -10,7 +10,7 @@ use super::{StoreResult, new_id};
 use crate::domain::MessageKind;
 
 /// A message as a member sees it.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, FromRow, ToSchema)]
 pub struct Message {
     pub id: Uuid,
     pub room_id: Uuid,
@@ -187,20 +187,21 @@ pub struct NewMessage<'a> {
 }
 
 /// Appends a message: takes the room's next sequence number (the room row lock orders
-/// concurrent sends) and moves the author's read marker to it. Returns `(id, seq)`.
-pub async fn append(tx: &mut PgConnection, new: &NewMessage<'_>) -> StoreResult<(Uuid, i64)> {
-    let seq: i64 = sqlx::query_scalar("update rooms set last_seq = last_seq + 1, updated_at = now() where id = $1 returning last_seq")
-        .bind(new.room_id)
-        .fetch_one(&mut *tx)
-        .await?;
+/// concurrent sends), links the attachments, records the stream event with the message's
+/// snapshot and moves the author's read marker to it.
+///
+/// Two statements whatever the message (three with attachments): a send is the hottest write
+/// there is, and on a busy box every round trip to the database waits for a core twice.
+pub async fn append(tx: &mut PgConnection, new: &NewMessage<'_>) -> StoreResult<Appended> {
     let id = new_id();
-    sqlx::query(
-        "insert into messages (id, room_id, seq, author_id, kind, body, data, reply_to, task_id, ref_task_id, client_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    let seq: i64 = sqlx::query_scalar(
+        "with r as (update rooms set last_seq = last_seq + 1, updated_at = now() where id = $2 returning last_seq)
+         insert into messages (id, room_id, seq, author_id, kind, body, data, reply_to, task_id, ref_task_id, client_id)
+         select $1, $2, r.last_seq, $3, $4, $5, $6, $7, $8, $9, $10 from r
+         returning seq",
     )
     .bind(id)
     .bind(new.room_id)
-    .bind(seq)
     .bind(new.author_id)
     .bind(new.kind)
     .bind(new.body)
@@ -209,32 +210,59 @@ pub async fn append(tx: &mut PgConnection, new: &NewMessage<'_>) -> StoreResult<
     .bind(new.task_id)
     .bind(new.ref_task_id)
     .bind(new.client_id)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     if let Some(author) = new.author_id
         && !new.attachments.is_empty()
     {
         super::attachments::link_to_message(tx, id, new.room_id, author, new.attachments).await?;
     }
-    let message = snapshot(&mut *tx, id).await?;
-    let kind = event_type(new.kind, new.data.as_ref());
-    write_event(
-        tx,
-        new.room_id,
-        seq,
-        kind,
-        serde_json::json!({ "message": message }),
-    )
-    .await?;
-    if let Some(author) = new.author_id {
-        sqlx::query("update room_members set last_read_seq = greatest(last_read_seq, $3) where room_id = $1 and user_id = $2")
-            .bind(new.room_id)
-            .bind(author)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
+    // The event carries the snapshot as every member sees it ($1 is the message, as in
+    // SNAPSHOT_SELECT); the author has read up to their own message.
+    let sql = format!(
+        "with e as (insert into room_events (room_id, seq, type, data)
+                    values ($2, $3, $4, jsonb_build_object('message', ({SNAPSHOT_SELECT})))
+                    returning data -> 'message' as snapshot),
+              r as (update room_members set last_read_seq = greatest(last_read_seq, $3)
+                    where room_id = $2 and user_id = $5)
+         select snapshot from e"
+    );
+    let snapshot = sqlx::query_scalar(&sql)
+        .bind(id)
+        .bind(new.room_id)
+        .bind(seq)
+        .bind(event_type(new.kind, new.data.as_ref()))
+        .bind(new.author_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(Appended { id, seq, snapshot })
+}
+
+/// A message just appended.
+#[derive(Debug)]
+pub struct Appended {
+    pub id: Uuid,
+    pub seq: i64,
+    /// The message as every member sees it: the payload of its stream event.
+    pub snapshot: serde_json::Value,
+}
+
+impl Appended {
+    /// The new message as `viewer` sees it: the snapshot, with each reaction's list of who
+    /// reacted turned into whether the viewer did, as [`get`] would read it.
+    pub fn seen_by(&self, viewer: Uuid) -> StoreResult<Message> {
+        let mut message = self.snapshot.clone();
+        let viewer = serde_json::Value::from(viewer.to_string());
+        if let Some(reactions) = message["reactions"].as_array_mut() {
+            for r in reactions {
+                let me = r["users"]
+                    .as_array()
+                    .is_some_and(|users| users.contains(&viewer));
+                r["me"] = me.into();
+            }
+        }
+        serde_json::from_value(message).map_err(|e| sqlx::Error::Decode(Box::new(e)).into())
     }
-    Ok((id, seq))
 }
 
 /// The message an author already sent with `client_id` in a room, if any.
@@ -365,6 +393,17 @@ pub async fn set_mentions(
         .bind(message)
         .execute(&mut *tx)
         .await?;
+    add_mentions(tx, message, room, usernames).await
+}
+
+/// Records the mentions of a message that has none yet (a new one): the members of its room
+/// among `usernames`. Returns their ids; no statement at all when nobody is named.
+pub async fn add_mentions(
+    tx: &mut PgConnection,
+    message: Uuid,
+    room: Uuid,
+    usernames: &[String],
+) -> StoreResult<Vec<Uuid>> {
     if usernames.is_empty() {
         return Ok(Vec::new());
     }

@@ -85,6 +85,9 @@ async fn an_image_sent_in_a_message_reaches_members_with_a_thumbnail_and_no_one_
         .await;
     assert_eq!(status, StatusCode::CREATED, "{sent}");
     assert_eq!(sent["attachments"][0]["filename"], "mockup.png");
+    // The answer is the message as its author reads it back.
+    let (_, read_back) = ann.get(&format!("/api/v1/messages/{}", id_of(&sent))).await;
+    assert_eq!(sent, read_back);
     let frame = bobs.next_of(&["message.created"]).await;
     assert_eq!(
         frame["data"]["message"]["attachments"][0]["id"],

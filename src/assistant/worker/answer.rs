@@ -199,7 +199,7 @@ impl Worker {
             data: Some(data),
             ..Default::default()
         };
-        let (message, _) = store::messages::append(&mut tx, &new).await?;
+        let message = store::messages::append(&mut tx, &new).await?.id;
         store::assistant::set_posted(&mut tx, row.id, message).await?;
         tx.commit().await?;
         self.state.notify.room_changed(room).await;

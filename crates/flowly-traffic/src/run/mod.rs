@@ -162,6 +162,12 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// How long the end-of-run check may take for every device to resume once more: as long as
+    /// the ramp was allowed to open them all, plus one connect timeout.
+    fn final_window(&self) -> Duration {
+        self.opts.ramp + self.connect_timeout
+    }
+
     fn stats(&self) -> Arc<Stats> {
         self.stats.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -392,9 +398,13 @@ pub async fn run(manifest: &Manifest, opts: RunOptions) -> anyhow::Result<RunOut
     }
     ctx.measuring.store(false, Ordering::Relaxed);
     let _ = stop_tx.send(true);
-    // With `verify` every device resumes once more before it closes (bounded by the connect
-    // timeout).
-    let drain = Duration::from_secs(15) + ctx.connect_timeout;
+    // With `verify` every device resumes once more before it closes (bounded by the final window).
+    let drain = Duration::from_secs(15)
+        + if opts.verify {
+            ctx.final_window()
+        } else {
+            ctx.connect_timeout
+        };
     let _ = tokio::time::timeout(drain, futures::future::join_all(handles)).await;
     progress.abort();
     let storm_recovery_secs = ctx

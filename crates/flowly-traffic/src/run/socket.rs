@@ -69,10 +69,18 @@ impl Device {
 }
 
 /// With `verify`, at the end: the device resumes once more, from its own positions, and must
-/// come out level with every room's `last_seq`. Like any client it backs off and tries again
-/// when the socket is refused (a node sheds a burst of reconnects with `1013`), within the
-/// profile's connect timeout.
-async fn final_resume(ctx: &Ctx, user: &SimUser, source: Ipv4Addr, device: &mut Device) {
+/// come out level with every room's `last_seq`. Every device does this at once, so like the ramp
+/// the attempts pass the generator's connect gate, and like any client a device backs off and
+/// tries again when the socket is refused (a node sheds a burst of reconnects with `1013`). The
+/// whole end check is bounded by [`Ctx::final_window`]: the ramp's length plus one connect
+/// timeout, as long as opening every socket was allowed to take in the first place.
+async fn final_resume(
+    ctx: &Ctx,
+    user: &SimUser,
+    source: Ipv4Addr,
+    device: &mut Device,
+    gate: &Semaphore,
+) {
     let Some(token) = user.token() else {
         ctx.checker.final_resume(&device.name, false, &[]);
         return;
@@ -83,12 +91,19 @@ async fn final_resume(ctx: &Ctx, user: &SimUser, source: Ipv4Addr, device: &mut 
         .map(|(r, s)| (r.to_string(), json!(s)))
         .collect();
     let target = &ctx.opts.targets[user.target];
-    let deadline = tokio::time::Instant::now() + ctx.connect_timeout;
+    let deadline = tokio::time::Instant::now() + ctx.final_window();
     let mut rng = StdRng::from_entropy();
     for failures in 0.. {
-        let opened =
-            tokio::time::timeout_at(deadline, client::open_socket(target, source, &token, &seqs))
-                .await;
+        let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, gate.acquire()).await else {
+            break;
+        };
+        let attempt_ends = deadline.min(tokio::time::Instant::now() + ctx.connect_timeout);
+        let opened = tokio::time::timeout_at(
+            attempt_ends,
+            client::open_socket(target, source, &token, &seqs),
+        )
+        .await;
+        drop(permit);
         match opened {
             Ok(Ok(mut opened)) => {
                 device.opened(ctx, user, &mut opened);
@@ -97,14 +112,14 @@ async fn final_resume(ctx: &Ctx, user: &SimUser, source: Ipv4Addr, device: &mut 
                 let _ = tokio::time::timeout(Duration::from_secs(2), opened.ws.close(None)).await;
                 return;
             }
-            Ok(Err(_)) => {
+            // Refused or timed out: wait, then queue at the gate again while time remains.
+            Ok(Err(_)) | Err(_) => {
                 let wait = backoff_delay(failures, rng.gen_range(0.5..1.5));
                 if tokio::time::Instant::now() + wait >= deadline {
                     break;
                 }
                 tokio::time::sleep(wait).await;
             }
-            Err(_) => break,
         }
     }
     ctx.checker.final_resume(&device.name, false, &[]);
@@ -135,7 +150,7 @@ pub(super) async fn socket_task(
     loop {
         if *stop.borrow() {
             if let Some(device) = &mut device {
-                final_resume(&ctx, &user, source, device).await;
+                final_resume(&ctx, &user, source, device, &gate).await;
             }
             return;
         }
@@ -274,7 +289,7 @@ pub(super) async fn socket_task(
         match ended {
             Ended::Stop => {
                 if let Some(device) = &mut device {
-                    final_resume(&ctx, &user, source, device).await;
+                    final_resume(&ctx, &user, source, device, &gate).await;
                 }
                 return;
             }
