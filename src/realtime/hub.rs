@@ -207,8 +207,11 @@ enum Wire {
     SessionsEnded { u: Uuid, ss: Vec<Uuid> },
 }
 
-/// Rooms whose new events one node reads at once (each read holds a pooled connection).
+/// Reads of `room_events` one node's fan-out makes at once (each holds a pooled connection).
 const DISPATCH_CONCURRENCY: usize = 8;
+
+/// At most this many rooms in one read of `room_events`.
+const DISPATCH_ROOMS_PER_READ: usize = 64;
 
 pub struct Hub {
     node: Uuid,
@@ -555,12 +558,12 @@ impl Hub {
         }
     }
 
-    /// Dispatches `first` and every room hinted since, each once, up to [`DISPATCH_CONCURRENCY`]
-    /// rooms at a time. One room at a time, each hint read apart, the fan-out fell behind by a
-    /// second a second at scale 1 (docs/capacity.md): every read waited its turn for a pooled
-    /// connection, and a busy room's repeated hints each cost a read that found nothing new. A
-    /// room is never dispatched twice at once: a batch holds distinct rooms, and the next batch
-    /// starts when this one is done.
+    /// Dispatches `first` and every room hinted since, each once: one read of `room_events` per
+    /// [`DISPATCH_ROOMS_PER_READ`] rooms, up to [`DISPATCH_CONCURRENCY`] reads at once. One room
+    /// at a time, each hint read apart, the fan-out fell behind by a second a second at scale 1
+    /// (docs/capacity.md): every read waited its turn for a pooled connection, and a busy room's
+    /// repeated hints each cost a read that found nothing new. A room is never dispatched twice
+    /// at once: a batch holds distinct rooms, and the next batch starts when this one is done.
     async fn dispatch_pending(&self, first: Uuid, hints: &mut mpsc::UnboundedReceiver<Uuid>) {
         let mut rooms = vec![first];
         let mut seen = HashSet::from([first]);
@@ -569,37 +572,48 @@ impl Hub {
                 rooms.push(room);
             }
         }
-        futures::stream::iter(rooms)
-            .for_each_concurrent(DISPATCH_CONCURRENCY, |room| self.dispatch_room(room))
+        futures::stream::iter(rooms.chunks(DISPATCH_ROOMS_PER_READ))
+            .for_each_concurrent(DISPATCH_CONCURRENCY, |rooms| self.dispatch_rooms(rooms))
             .await;
     }
 
-    /// Reads a room's new events from PostgreSQL and hands them to the room's local sockets.
-    async fn dispatch_room(&self, room: Uuid) {
+    /// Reads the rooms' new events from PostgreSQL, each after the node's cursor for it, and
+    /// hands them to the rooms' local sockets; again for the rooms that had more than a batch.
+    async fn dispatch_rooms(&self, rooms: &[Uuid]) {
         const BATCH: i64 = 500;
-        loop {
-            let cursor = match self.lock().rooms.get(&room) {
-                Some(subs) => subs.cursor,
-                None => return,
+        let mut rooms = rooms.to_vec();
+        while !rooms.is_empty() {
+            let cursors: Vec<(Uuid, i64)> = {
+                let inner = self.lock();
+                rooms
+                    .iter()
+                    .filter_map(|r| inner.rooms.get(r).map(|subs| (*r, subs.cursor)))
+                    .collect()
             };
-            let events = match store::messages::events_since(&self.db, room, cursor, BATCH).await {
+            if cursors.is_empty() {
+                return;
+            }
+            let events = match store::messages::events_since_many(&self.db, &cursors, BATCH).await {
                 Ok(events) => events,
                 Err(e) => {
-                    tracing::warn!(error = %e, %room, "cannot read room events; sockets catch up on the next event");
+                    tracing::warn!(error = %e, rooms = cursors.len(), "cannot read room events; sockets catch up on the next event");
                     return;
                 }
             };
-            let fetched = events.len() as i64;
+            let mut fetched: HashMap<Uuid, i64> = HashMap::new();
             let frames: Vec<Arc<EventFrame>> = events
                 .into_iter()
-                .map(|e| Arc::new(EventFrame::from(e)))
+                .map(|e| {
+                    *fetched.entry(e.room_id).or_default() += 1;
+                    Arc::new(EventFrame::from(e))
+                })
                 .collect();
             {
                 let mut inner = self.lock();
-                let Some(subs) = inner.rooms.get_mut(&room) else {
-                    return;
-                };
                 for frame in &frames {
+                    let Some(subs) = inner.rooms.get_mut(&frame.room) else {
+                        continue;
+                    };
                     if frame.seq <= subs.cursor {
                         continue;
                     }
@@ -609,9 +623,10 @@ impl Hub {
                     }
                 }
             }
-            if fetched < BATCH {
-                return;
-            }
+            rooms = fetched
+                .into_iter()
+                .filter_map(|(room, n)| (n == BATCH).then_some(room))
+                .collect();
         }
     }
 }

@@ -170,6 +170,30 @@ pub async fn events_since(
         .await?)
 }
 
+/// Several rooms' events, each room's after its own position, at most `limit` per room: one
+/// statement for a whole batch of rooms (the fan-out reads every hinted room at once). Ordered
+/// by room, then `seq`.
+pub async fn events_since_many(
+    db: impl PgExecutor<'_>,
+    after: &[(Uuid, i64)],
+    limit: i64,
+) -> StoreResult<Vec<RoomEvent>> {
+    let (rooms, seqs): (Vec<Uuid>, Vec<i64>) = after.iter().copied().unzip();
+    Ok(sqlx::query_as(
+        "select e.room_id, e.seq, e.type, e.data, e.created_at
+         from unnest($1::uuid[], $2::bigint[]) as c(room_id, after)
+         cross join lateral (select room_id, seq, type, data, created_at from room_events r
+                             where r.room_id = c.room_id and r.seq > c.after
+                             order by r.seq limit $3) e
+         order by e.room_id, e.seq",
+    )
+    .bind(rooms)
+    .bind(seqs)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
 /// A message to append to a room's stream.
 #[derive(Debug, Default)]
 pub struct NewMessage<'a> {

@@ -891,3 +891,46 @@ async fn a_revoked_session_closes_its_socket_on_every_node_at_once() {
         .expect("disabled");
     closed_at_once(agains, "disabled by the operator").await;
 }
+
+#[tokio::test]
+async fn a_burst_across_many_rooms_reaches_a_member_once_each_and_in_order_per_room() {
+    // The fan-out reads every room hinted since its last read in one statement; a burst of
+    // concurrent sends to several rooms makes such batches.
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let mut rooms = vec![app.group(&ann, "Ops", &[&bob]).await];
+    for name in ["Dev", "Design", "Sales"] {
+        rooms.push(create_room(&ann, name, &[&bob]).await);
+    }
+    let (mut bobs, _) = connect(&app.base, &token(&bob), json!({})).await;
+    let sends = rooms.iter().flat_map(|room| {
+        let ann = &ann;
+        (0..25).map(move |i| async move { say(ann, *room, &format!("{room} {i}")).await })
+    });
+    let sent = futures::future::join_all(sends).await;
+    let mut expected: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    for m in &sent {
+        let room = m["room_id"].as_str().unwrap().to_owned();
+        expected
+            .entry(room)
+            .or_default()
+            .push(m["seq"].as_i64().unwrap());
+    }
+    let mut seen: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    for _ in 0..sent.len() {
+        let frame = bobs.next_of(&["message.created"]).await;
+        let room = frame["room"].as_str().unwrap().to_owned();
+        seen.entry(room)
+            .or_default()
+            .push(frame["seq"].as_i64().unwrap());
+    }
+    for (room, seqs) in &mut expected {
+        seqs.sort_unstable();
+        assert_eq!(
+            seen.get(room),
+            Some(&*seqs),
+            "room {room}: once each, in order"
+        );
+    }
+}
