@@ -1,6 +1,7 @@
 //! The real-time stream over real sockets: live events, gap-free resume across reconnects, node
 //! restarts and nodes, sending over the socket, isolation, slow clients, typing and presence.
 
+use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -933,4 +934,61 @@ async fn a_burst_across_many_rooms_reaches_a_member_once_each_and_in_order_per_r
             "room {room}: once each, in order"
         );
     }
+}
+
+#[tokio::test]
+async fn a_resume_behind_in_several_rooms_replays_each_once_and_in_order() {
+    // The rooms a client is behind in are read together, a bounded batch per room at a time.
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let busy = app.group(&ann, "Busy", &[&bob]).await;
+    let quiet = create_room(&ann, "Quiet", &[&bob]).await;
+    let left = create_room(&ann, "Left", &[&bob]).await;
+    let (bobs, _) = connect(&app.base, &token(&bob), json!({})).await;
+    let mut seen = std::collections::HashMap::new();
+    for room in [busy, quiet, left] {
+        seen.insert(room.to_string(), last_seq(&bob, room).await);
+    }
+    bobs.close().await;
+
+    // More than one batch (200 events) in one room.
+    futures::stream::iter(0..205)
+        .for_each_concurrent(8, |i| {
+            let ann = &ann;
+            async move {
+                say(ann, busy, &format!("busy {i}")).await;
+            }
+        })
+        .await;
+    for i in 0..3 {
+        say(&ann, quiet, &format!("quiet {i}")).await;
+    }
+    say(&ann, left, "before").await;
+    ann.delete(&format!("/api/v1/rooms/{left}/members/{}", bob.id))
+        .await;
+    say(&ann, left, "after bob was removed").await;
+
+    let (_, replayed) = connect(&app.base, &token(&bob), json!(seen)).await;
+    let mut got: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    for frame in &replayed {
+        let room = frame["room"].as_str().unwrap().to_owned();
+        got.entry(room)
+            .or_default()
+            .push(frame["seq"].as_i64().unwrap());
+    }
+    let from = |room: Uuid, n: i64| -> Vec<i64> {
+        let s = seen[&room.to_string()];
+        (s + 1..=s + n).collect()
+    };
+    assert_eq!(
+        got[&busy.to_string()],
+        from(busy, 205),
+        "once each, in order"
+    );
+    assert_eq!(got[&quiet.to_string()], from(quiet, 3));
+    assert!(
+        !got.contains_key(&left.to_string()),
+        "a room he was removed from while away is not replayed (hello no longer lists it)"
+    );
 }

@@ -279,9 +279,7 @@ impl Session {
         if !behind.is_empty() {
             self.state.metrics.ws_resume_replays.inc();
         }
-        for room in behind {
-            self.catch_up(room, None, "resume").await?;
-        }
+        self.catch_up(&behind, None, "resume").await?;
         self.send_text(
             "resumed",
             json!({ "type": "resumed", "data": { "rooms": self.delivered } }).to_string(),

@@ -1,7 +1,12 @@
 //! Frames to the client: writing with a deadline, delivering room events in order, catching up
 //! from the `room_events` log, and what the hub sends this socket.
 
+use std::collections::HashSet;
+
 use super::*;
+
+/// At most this many rooms in one read of `room_events` when a socket catches up.
+const CATCH_UP_ROOMS_PER_READ: usize = 64;
 
 impl Session {
     /// Writes a frame. A client that does not take it within `write_timeout_secs` has stopped
@@ -71,21 +76,31 @@ impl Session {
         Ok(())
     }
 
-    /// Delivers a room's events from PostgreSQL after the last one delivered, up to `upto`
-    /// (`reason`, for the metrics: `resume`, `gap` or `join`).
+    /// Delivers the rooms' events from PostgreSQL, each room's after the last one delivered, up
+    /// to `upto` (`reason`, for the metrics: `resume`, `gap` or `join`). A resume reads every room
+    /// the client is behind in together, [`CATCH_UP_ROOMS_PER_READ`] rooms a statement, not one
+    /// read per room: a reconnect storm is thousands of resumes at once.
     pub(super) async fn catch_up(
         &mut self,
-        room: Uuid,
+        rooms: &[Uuid],
         upto: Option<i64>,
         reason: &'static str,
     ) -> Result<(), Ended> {
-        const BATCH: i64 = 500;
-        loop {
-            let Some(&after) = self.delivered.get(&room) else {
-                return Ok(());
-            };
+        const BATCH: i64 = 200;
+        let mut pending = rooms.to_vec();
+        while !pending.is_empty() {
+            let chunk: Vec<Uuid> = pending
+                .drain(..pending.len().min(CATCH_UP_ROOMS_PER_READ))
+                .collect();
+            let after: Vec<(Uuid, i64)> = chunk
+                .iter()
+                .filter_map(|r| self.delivered.get(r).map(|seq| (*r, *seq)))
+                .collect();
+            if after.is_empty() {
+                continue;
+            }
             let events =
-                match store::messages::events_since(&self.state.db, room, after, BATCH).await {
+                match store::messages::events_since_many(&self.state.db, &after, BATCH).await {
                     Ok(events) => events,
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot replay room events");
@@ -95,20 +110,29 @@ impl Session {
                         )));
                     }
                 };
-            let count = events.len() as i64;
+            // Rooms done before their batch ran out: past `upto`, or left on the way.
+            let mut done = HashSet::new();
+            let mut fetched: HashMap<Uuid, i64> = HashMap::new();
             for event in events {
-                if upto.is_some_and(|u| event.seq > u) {
-                    return Ok(());
+                let room = event.room_id;
+                *fetched.entry(room).or_default() += 1;
+                if done.contains(&room) || upto.is_some_and(|u| event.seq > u) {
+                    done.insert(room);
+                    continue;
                 }
                 self.deliver(&EventFrame::from(event), Some(reason)).await?;
                 if !self.delivered.contains_key(&room) {
-                    return Ok(());
+                    done.insert(room);
                 }
             }
-            if count < BATCH {
-                return Ok(());
-            }
+            pending.extend(
+                fetched
+                    .into_iter()
+                    .filter(|(room, n)| *n == BATCH && !done.contains(room))
+                    .map(|(room, _)| room),
+            );
         }
+        Ok(())
     }
 
     pub(super) async fn handle_outbound(&mut self, out: Outbound) -> Result<(), Ended> {
@@ -121,7 +145,7 @@ impl Session {
                     return Ok(());
                 }
                 if frame.seq > seen + 1 {
-                    self.catch_up(frame.room, Some(frame.seq - 1), "gap")
+                    self.catch_up(&[frame.room], Some(frame.seq - 1), "gap")
                         .await?;
                 }
                 if self
@@ -137,7 +161,7 @@ impl Session {
                 if let std::collections::hash_map::Entry::Vacant(entry) = self.delivered.entry(room)
                 {
                     entry.insert(from_seq - 1);
-                    self.catch_up(room, None, "join").await?;
+                    self.catch_up(&[room], None, "join").await?;
                 }
             }
             Outbound::Ephemeral(frame) => {
