@@ -207,7 +207,9 @@ pub async fn send_message(
         return Ok((visible(state, actor, existing).await?, false));
     }
     super::limits::limit_writes(state, actor).await?;
-    if membership.kind == RoomKind::Dm && dm_blocked(state, actor, room).await? {
+    if membership.kind == RoomKind::Dm
+        && store::friends::blocked_in_room(&state.db, room, actor.id).await?
+    {
         return Err(MessageError::Blocked);
     }
     if let Some(parent) = req.reply_to {
@@ -258,17 +260,6 @@ pub async fn send_message(
     let message = appended.seen_by(actor.id)?;
     super::push::message_sent(state, actor, message.clone(), membership.kind, mentioned);
     Ok((message, true))
-}
-
-/// Whether the two people of a DM block each other.
-async fn dm_blocked(state: &AppState, actor: &Actor, room: Uuid) -> Result<bool, MessageError> {
-    let members = store::rooms::members(&state.db, room, actor.id).await?;
-    for other in members.iter().filter(|m| m.user_id != actor.id) {
-        if store::friends::blocked_between(&state.db, actor.id, other.user_id).await? {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// A message the actor can see.

@@ -54,6 +54,21 @@ pub async fn blocked_between(db: impl PgExecutor<'_>, a: Uuid, b: Uuid) -> Store
     .await?)
 }
 
+/// Whether `user` and another member of `room` block each other (either way): a DM's two
+/// people, in one statement.
+pub async fn blocked_in_room(db: impl PgExecutor<'_>, room: Uuid, user: Uuid) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from room_members m join blocks b
+                          on (b.blocker_id = $2 and b.blocked_id = m.user_id)
+                          or (b.blocker_id = m.user_id and b.blocked_id = $2)
+                        where m.room_id = $1 and m.user_id <> $2)",
+    )
+    .bind(room)
+    .bind(user)
+    .fetch_one(db)
+    .await?)
+}
+
 pub async fn list_friends(db: impl PgExecutor<'_>, user: Uuid) -> StoreResult<Vec<User>> {
     Ok(sqlx::query_as(
         "select u.id, u.username, u.display_name, u.bio, u.is_admin, u.disabled_at is not null as disabled, u.created_at

@@ -110,38 +110,23 @@ pub fn event_type(kind: MessageKind, data: Option<&serde_json::Value>) -> &'stat
 }
 
 /// Appends a durable event to a room's stream: takes the room's next sequence number and
-/// records the frame in `room_events`. Returns the sequence number.
+/// records the frame in `room_events`, in one statement. Returns the sequence number.
 pub async fn append_event(
     tx: &mut PgConnection,
     room: Uuid,
     kind: &str,
     data: serde_json::Value,
 ) -> StoreResult<i64> {
-    let seq: i64 = sqlx::query_scalar(
-        "update rooms set last_seq = last_seq + 1 where id = $1 returning last_seq",
+    Ok(sqlx::query_scalar(
+        "with r as (update rooms set last_seq = last_seq + 1 where id = $1 returning last_seq)
+         insert into room_events (room_id, seq, type, data) select $1, r.last_seq, $2, $3 from r
+         returning seq",
     )
     .bind(room)
+    .bind(kind)
+    .bind(data)
     .fetch_one(&mut *tx)
-    .await?;
-    write_event(tx, room, seq, kind, data).await?;
-    Ok(seq)
-}
-
-async fn write_event(
-    tx: &mut PgConnection,
-    room: Uuid,
-    seq: i64,
-    kind: &str,
-    data: serde_json::Value,
-) -> StoreResult<()> {
-    sqlx::query("insert into room_events (room_id, seq, type, data) values ($1, $2, $3, $4)")
-        .bind(room)
-        .bind(seq)
-        .bind(kind)
-        .bind(data)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    .await?)
 }
 
 /// A durable event of a room's stream.

@@ -192,6 +192,17 @@ async fn a_blocked_user_can_neither_request_nor_message() {
         )
         .await;
     assert_eq!((status, code(&err)), (StatusCode::FORBIDDEN, "blocked"));
+    let (status, err) = ann
+        .post(
+            &format!("/api/v1/rooms/{room}/messages"),
+            json!({ "body": "and not me either" }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::FORBIDDEN, "blocked"),
+        "a block works both ways"
+    );
     let (status, err) = bob.post("/api/v1/dms", json!({ "user_id": ann.id })).await;
     assert_eq!((status, code(&err)), (StatusCode::FORBIDDEN, "blocked"));
     let (_, found) = bob.get("/api/v1/users?q=ann").await;
@@ -207,6 +218,13 @@ async fn a_blocked_user_can_neither_request_nor_message() {
     );
     let (status, err) = ann.delete(&format!("/api/v1/blocks/{}", bob.id)).await;
     assert_eq!((status, code(&err)), (StatusCode::NOT_FOUND, "not_blocked"));
+    let (status, _) = bob
+        .post(
+            &format!("/api/v1/rooms/{room}/messages"),
+            json!({ "body": "hello again" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "unblocked, the DM works again");
     let (status, _) = bob
         .post("/api/v1/friends/requests", json!({ "user_id": ann.id }))
         .await;
