@@ -140,21 +140,6 @@ pub struct RoomEvent {
     pub created_at: DateTime<Utc>,
 }
 
-/// A room's events after `after`, in order, at most `limit`.
-pub async fn events_since(
-    db: impl PgExecutor<'_>,
-    room: Uuid,
-    after: i64,
-    limit: i64,
-) -> StoreResult<Vec<RoomEvent>> {
-    Ok(sqlx::query_as("select room_id, seq, type, data, created_at from room_events where room_id = $1 and seq > $2 order by seq limit $3")
-        .bind(room)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(db)
-        .await?)
-}
-
 /// Several rooms' events, each room's after its own position, at most `limit` per room: one
 /// statement for a whole batch of rooms (the fan-out reads every hinted room at once). Ordered
 /// by room, then `seq`.
