@@ -210,9 +210,6 @@ enum Wire {
 /// Reads of `room_events` one node's fan-out makes at once (each holds a pooled connection).
 const DISPATCH_CONCURRENCY: usize = 8;
 
-/// At most this many rooms in one read of `room_events`.
-const DISPATCH_ROOMS_PER_READ: usize = 64;
-
 pub struct Hub {
     node: Uuid,
     db: PgPool,
@@ -559,7 +556,7 @@ impl Hub {
     }
 
     /// Dispatches `first` and every room hinted since, each once: one read of `room_events` per
-    /// [`DISPATCH_ROOMS_PER_READ`] rooms, up to [`DISPATCH_CONCURRENCY`] reads at once. One room
+    /// [`store::messages::ROOMS_PER_READ`] rooms, up to [`DISPATCH_CONCURRENCY`] reads at once. One room
     /// at a time, each hint read apart, the fan-out fell behind by a second a second at scale 1
     /// (docs/capacity.md): every read waited its turn for a pooled connection, and a busy room's
     /// repeated hints each cost a read that found nothing new. A room is never dispatched twice
@@ -572,7 +569,7 @@ impl Hub {
                 rooms.push(room);
             }
         }
-        futures::stream::iter(rooms.chunks(DISPATCH_ROOMS_PER_READ))
+        futures::stream::iter(rooms.chunks(store::messages::ROOMS_PER_READ))
             .for_each_concurrent(DISPATCH_CONCURRENCY, |rooms| self.dispatch_rooms(rooms))
             .await;
     }
@@ -600,13 +597,10 @@ impl Hub {
                     return;
                 }
             };
-            let mut fetched: HashMap<Uuid, i64> = HashMap::new();
+            let more = store::messages::rooms_with_more(&events, BATCH);
             let frames: Vec<Arc<EventFrame>> = events
                 .into_iter()
-                .map(|e| {
-                    *fetched.entry(e.room_id).or_default() += 1;
-                    Arc::new(EventFrame::from(e))
-                })
+                .map(|e| Arc::new(EventFrame::from(e)))
                 .collect();
             {
                 let mut inner = self.lock();
@@ -623,10 +617,7 @@ impl Hub {
                     }
                 }
             }
-            rooms = fetched
-                .into_iter()
-                .filter_map(|(room, n)| (n == BATCH).then_some(room))
-                .collect();
+            rooms = more;
         }
     }
 }

@@ -140,6 +140,22 @@ pub struct RoomEvent {
     pub created_at: DateTime<Utc>,
 }
 
+/// At most this many rooms in one read of [`events_since_many`].
+pub const ROOMS_PER_READ: usize = 64;
+
+/// The rooms that filled their batch in one read of [`events_since_many`] with `limit`: they may
+/// have more events to read.
+pub fn rooms_with_more(events: &[RoomEvent], limit: i64) -> Vec<Uuid> {
+    let mut counts: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
+    for e in events {
+        *counts.entry(e.room_id).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .filter_map(|(room, n)| (n >= limit).then_some(room))
+        .collect()
+}
+
 /// Several rooms' events, each room's after its own position, at most `limit` per room: one
 /// statement for a whole batch of rooms (the fan-out reads every hinted room at once). Ordered
 /// by room, then `seq`.

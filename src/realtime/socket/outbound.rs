@@ -5,9 +5,6 @@ use std::collections::HashSet;
 
 use super::*;
 
-/// At most this many rooms in one read of `room_events` when a socket catches up.
-const CATCH_UP_ROOMS_PER_READ: usize = 64;
-
 impl Session {
     /// Writes a frame. A client that does not take it within `write_timeout_secs` has stopped
     /// reading: it is cut off (it can reconnect and resume), so it never holds up the node.
@@ -78,7 +75,7 @@ impl Session {
 
     /// Delivers the rooms' events from PostgreSQL, each room's after the last one delivered, up
     /// to `upto` (`reason`, for the metrics: `resume`, `gap` or `join`). A resume reads every room
-    /// the client is behind in together, [`CATCH_UP_ROOMS_PER_READ`] rooms a statement, not one
+    /// the client is behind in together, [`store::messages::ROOMS_PER_READ`] rooms a statement, not one
     /// read per room: a reconnect storm is thousands of resumes at once.
     pub(super) async fn catch_up(
         &mut self,
@@ -90,7 +87,7 @@ impl Session {
         let mut pending = rooms.to_vec();
         while !pending.is_empty() {
             let chunk: Vec<Uuid> = pending
-                .drain(..pending.len().min(CATCH_UP_ROOMS_PER_READ))
+                .drain(..pending.len().min(store::messages::ROOMS_PER_READ))
                 .collect();
             let after: Vec<(Uuid, i64)> = chunk
                 .iter()
@@ -110,12 +107,11 @@ impl Session {
                         )));
                     }
                 };
+            let more = store::messages::rooms_with_more(&events, BATCH);
             // Rooms done before their batch ran out: past `upto`, or left on the way.
             let mut done = HashSet::new();
-            let mut fetched: HashMap<Uuid, i64> = HashMap::new();
             for event in events {
                 let room = event.room_id;
-                *fetched.entry(room).or_default() += 1;
                 if done.contains(&room) || upto.is_some_and(|u| event.seq > u) {
                     done.insert(room);
                     continue;
@@ -125,12 +121,7 @@ impl Session {
                     done.insert(room);
                 }
             }
-            pending.extend(
-                fetched
-                    .into_iter()
-                    .filter(|(room, n)| *n == BATCH && !done.contains(room))
-                    .map(|(room, _)| room),
-            );
+            pending.extend(more.into_iter().filter(|room| !done.contains(room)));
         }
         Ok(())
     }
