@@ -11,7 +11,7 @@
 // back to it; a confirm dialog keeps Tab inside and gives focus back on Escape. Screenshots at 1280
 // and 360 px wide go to web/browser/screenshots/flow-*.png. Exits non-zero on the first failure.
 import {
-  BASE, consoleErrors, fail, launch, messageIn, newContext, openRoom, send, shot, signUp, step, suffix, watch, watchdog, finish,
+  BASE, consoleErrors, fail, launch, messageIn, newContext, openRoom, reload, send, shot, signUp, step, suffix, watch, watchdog, finish,
 } from './harness.mjs';
 
 const RUN_TIMEOUT = 180_000;
@@ -94,7 +94,7 @@ async function main() {
       if ((await composer(ann).inputValue()) !== '') await fail('the draft of one room shows in another');
       await openRoom(ann, ROOM_A);
       if ((await composer(ann).inputValue()) !== draft) await fail('the draft was lost on a room switch');
-      await ann.reload();
+      await reload(ann);
       await ann.getByRole('heading', { level: 1, name: ROOM_A }).waitFor();
       await composer(ann).waitFor();
       if ((await composer(ann).inputValue()) !== draft) await fail('the draft was lost on a reload');
@@ -102,7 +102,7 @@ async function main() {
       await composer(ann).press('Enter');
       await messageIn(bob, draft).waitFor();
       if ((await composer(ann).inputValue()) !== '') await fail('sending left the draft in the composer');
-      await ann.reload();
+      await reload(ann);
       await composer(ann).waitFor();
       if ((await composer(ann).inputValue()) !== '') await fail('a sent draft came back after a reload');
     });
@@ -205,7 +205,7 @@ async function main() {
       await messageIn(bob, gone).waitFor();
       await messageMenu(ann, gone, 'Delete');
       await ann.getByRole('status').filter({ hasText: 'Message deleted' }).waitFor();
-      await ann.reload();
+      await reload(ann);
       await messageIn(bob, gone).waitFor({ state: 'detached' }); // bob's page shows it deleted
       await ann.getByRole('heading', { level: 1, name: ROOM_A }).waitFor();
       await messageIn(ann, fixed).waitFor();
@@ -246,7 +246,7 @@ async function main() {
         await call(bobCtx, 'POST', `rooms/${rooms.b.id}/messages`, { body: `Unread number ${i} ${suffix}`, client_id: `flow-${suffix}-${i}` });
       }
       // A fresh page: the room's window is not cached, so the first unread must be fetched.
-      await ann.reload();
+      await reload(ann);
       await ann.getByRole('heading', { level: 1, name: ROOM_A }).waitFor();
       await ann.getByRole('navigation', { name: 'Rooms and navigation' }).getByRole('link', { name: new RegExp(ROOM_B) }).click();
       await ann.getByRole('heading', { level: 1, name: ROOM_B }).waitFor();

@@ -35,7 +35,15 @@ export function expectConsole(patterns) {
 }
 export const consoleErrors = [];
 
+/** The requests each watched page has in flight, and since when: printed when a run fails. */
+const inFlight = new Map();
+
 export function watch(page, who) {
+  const pending = new Map();
+  inFlight.set(who, pending);
+  page.on('request', (req) => pending.set(req, Date.now()));
+  page.on('requestfinished', (req) => pending.delete(req));
+  page.on('requestfailed', (req) => pending.delete(req));
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
     const text = msg.text();
@@ -93,6 +101,11 @@ export function finish(run, note = '') {
     },
     (err) => {
       console.error(`e2e: FAILED during "${currentStep}": ${err?.message ?? err}`);
+      for (const [who, pending] of inFlight) {
+        for (const [req, since] of pending) {
+          console.error(`  ${who}'s page: ${req.method()} ${req.url()} in flight for ${Date.now() - since} ms`);
+        }
+      }
       process.exit(1);
     },
   );
@@ -117,6 +130,16 @@ export async function signUp(page, user) {
   await page.getByRole('button', { name: 'Sign up' }).click();
   await page.getByRole('navigation', { name: 'Rooms and navigation' }).waitFor();
   await waitLive(page);
+}
+
+/**
+ * Reloads a page as a person presses F5, and returns once the new document has run the app's
+ * script (`DOMContentLoaded`), not at `load`, which also waits for every image and late resource
+ * (a CI run once timed out there: `waiting for navigation until "load"`); the caller then waits
+ * for what the person would see.
+ */
+export async function reload(page) {
+  await page.reload({ waitUntil: 'domcontentloaded' });
 }
 
 export async function openRoom(page, name) {
