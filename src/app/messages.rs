@@ -14,7 +14,7 @@ use crate::{
     },
     store::{
         self, StoreError,
-        messages::{Message, NewMessage, SearchHit, Stream},
+        messages::{Appended, Message, NewMessage, SearchHit, Stream},
     },
 };
 
@@ -199,11 +199,9 @@ pub async fn send_message(
         return Err(MessageError::InvalidAttachments);
     }
     let client_id = req.client_id.as_deref().map(ClientId::parse).transpose()?;
-    let membership = super::rooms::member_of(&state.db, actor, room).await?;
-    if let Some(cid) = &client_id
-        && let Some(existing) =
-            store::messages::by_client_id(&state.db, room, actor.id, cid.as_str()).await?
-    {
+    let cid = client_id.as_ref().map(ClientId::as_str);
+    let (membership, sent) = super::rooms::member_sending(&state.db, actor, room, cid).await?;
+    if let Some(existing) = sent {
         return Ok((visible(state, actor, existing).await?, false));
     }
     super::limits::limit_writes(state, actor).await?;
@@ -218,7 +216,7 @@ pub async fn send_message(
             return Err(MessageError::InvalidReplyTo);
         }
     }
-    let mut tx = store::begin(&state.db).await?;
+    let mentions = mentioned_usernames(body.as_str());
     let new = NewMessage {
         room_id: room,
         author_id: Some(actor.id),
@@ -226,40 +224,51 @@ pub async fn send_message(
         body: body.as_str(),
         reply_to: req.reply_to,
         task_id: task,
-        client_id: client_id.as_ref().map(ClientId::as_str),
+        client_id: cid,
         attachments: &req.attachments,
+        mentions: &mentions,
         ..Default::default()
     };
-    let appended = match store::messages::append(&mut tx, &new).await {
+    let appended = match append_sent(state, &new).await {
         Err(StoreError::Conflict(c)) if c == "attachments" => {
             return Err(MessageError::InvalidAttachments);
         }
         // A concurrent retry with the same client id won the race: answer with its message.
         Err(StoreError::Conflict(c)) if c == "messages_client_id_key" => {
-            drop(tx);
-            let cid = client_id.as_ref().map(ClientId::as_str).unwrap_or_default();
-            let existing = store::messages::by_client_id(&state.db, room, actor.id, cid)
-                .await?
-                .ok_or(MessageError::NotFound)?;
+            let existing =
+                store::messages::by_client_id(&state.db, room, actor.id, cid.unwrap_or_default())
+                    .await?
+                    .ok_or(MessageError::NotFound)?;
             return Ok((visible(state, actor, existing).await?, false));
         }
         other => other?,
     };
-    let mentioned = store::messages::add_mentions(
-        &mut tx,
-        appended.id,
-        room,
-        &mentioned_usernames(body.as_str()),
-    )
-    .await?;
-    tx.commit().await?;
     state.notify.room_changed(room).await;
     if task.is_none() {
         super::assistant::ask_from_message(state, actor, room, body.as_str()).await;
     }
     let message = appended.seen_by(actor.id)?;
-    super::push::message_sent(state, actor, message.clone(), membership.kind, mentioned);
+    super::push::message_sent(
+        state,
+        actor,
+        message.clone(),
+        membership.kind,
+        appended.mentioned,
+    );
     Ok((message, true))
+}
+
+/// Appends a sent message as [`store::messages::append`] wants it: one statement on a pooled
+/// connection, or, with attachments, in a transaction.
+async fn append_sent(state: &AppState, new: &NewMessage<'_>) -> Result<Appended, StoreError> {
+    if new.attachments.is_empty() {
+        let mut conn = state.db.acquire().await?;
+        return store::messages::append(&mut conn, new).await;
+    }
+    let mut tx = store::begin(&state.db).await?;
+    let appended = store::messages::append(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(appended)
 }
 
 /// A message the actor can see.

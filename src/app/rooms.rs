@@ -105,6 +105,19 @@ pub async fn member_of(
         .ok_or(RoomError::NotFound)
 }
 
+/// [`member_of`], and the message the actor already sent to the room with `client_id`, if any
+/// (a retried send).
+pub async fn member_sending(
+    db: impl sqlx::PgExecutor<'_>,
+    actor: &Actor,
+    room: Uuid,
+    client_id: Option<&str>,
+) -> Result<(Membership, Option<Uuid>), RoomError> {
+    store::rooms::membership_sent(db, room, actor.id, client_id)
+        .await?
+        .ok_or(RoomError::NotFound)
+}
+
 /// Same as [`member_of`], locking the room until the transaction ends.
 async fn member_of_locked(
     tx: &mut sqlx::PgConnection,

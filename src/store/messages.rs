@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgConnection, PgExecutor, types::Json};
+use sqlx::{Connection, FromRow, PgConnection, PgExecutor, types::Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -194,37 +194,118 @@ pub struct NewMessage<'a> {
     pub client_id: Option<&'a str>,
     /// Uploads of the author's to this room that the message carries.
     pub attachments: &'a [Uuid],
+    /// Usernames it names (`@name`); the room's members among them are recorded as mentioned.
+    pub mentions: &'a [String],
 }
 
 /// Appends a message: takes the room's next sequence number (the room row lock orders
-/// concurrent sends), links the attachments, records the stream event with the message's
-/// snapshot and moves the author's read marker to it.
+/// concurrent sends), records the stream event with the message's snapshot, moves the author's
+/// read marker to it and records its mentions (the room's members among `new.mentions`).
 ///
-/// Two statements whatever the message (three with attachments): a send is the hottest write
-/// there is, and on a busy box every round trip to the database waits for a core twice.
-pub async fn append(tx: &mut PgConnection, new: &NewMessage<'_>) -> StoreResult<Appended> {
+/// A message without attachments is **one statement**, atomic on its own: a send is the hottest
+/// write there is, and on a busy box every round trip to the database waits for a core twice, so
+/// a send needs no transaction (`conn` may be a plain pooled connection). A message with
+/// attachments takes three statements and must be appended in a transaction: its attachments
+/// are all linked or the send fails.
+pub async fn append(conn: &mut PgConnection, new: &NewMessage<'_>) -> StoreResult<Appended> {
     let id = new_id();
-    let seq: i64 = sqlx::query_scalar(
-        "with r as (update rooms set last_seq = last_seq + 1, updated_at = now() where id = $2 returning last_seq)
-         insert into messages (id, room_id, seq, author_id, kind, body, data, reply_to, task_id, ref_task_id, client_id)
-         select $1, $2, r.last_seq, $3, $4, $5, $6, $7, $8, $9, $10 from r
-         returning seq",
+    if new.attachments.is_empty() {
+        append_plain(conn, id, new).await
+    } else {
+        debug_assert!(
+            conn.is_in_transaction(),
+            "attachments are appended in a transaction"
+        );
+        append_with_attachments(conn, id, new).await
+    }
+}
+
+/// The message row's columns from `$1`..`$10` (`bind_message!`), its `seq` from `r`.
+const INSERT_MESSAGE: &str = "
+    insert into messages (id, room_id, seq, author_id, kind, body, data, reply_to, task_id, ref_task_id, client_id)
+    select $1, $2, r.last_seq, $3, $4, $5, $6, $7, $8, $9, $10 from r";
+
+/// Takes the room's next sequence number, as `r(last_seq)`.
+const NEXT_SEQ: &str = "r as (update rooms set last_seq = last_seq + 1, updated_at = now() where id = $2 returning last_seq)";
+
+/// Records the mentions of message `$1` in room `$2`: its members among the usernames in the
+/// parameter `names` (`$3`, `$11`...). Returns their ids.
+fn insert_mentions(names: &str) -> String {
+    format!(
+        "insert into mentions (message_id, user_id, room_id)
+         select $1, u.id, $2 from users u join room_members m on m.user_id = u.id and m.room_id = $2
+         where u.username = any({names})
+         returning user_id"
     )
-    .bind(id)
-    .bind(new.room_id)
-    .bind(new.author_id)
-    .bind(new.kind)
-    .bind(new.body)
-    .bind(new.data.clone())
-    .bind(new.reply_to)
-    .bind(new.task_id)
-    .bind(new.ref_task_id)
-    .bind(new.client_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    if let Some(author) = new.author_id
-        && !new.attachments.is_empty()
-    {
+}
+
+/// Binds the message row's values, `$1`..`$10` of [`INSERT_MESSAGE`], to a query of any kind.
+macro_rules! bind_message {
+    ($query:expr, $id:expr, $new:expr) => {
+        $query
+            .bind($id)
+            .bind($new.room_id)
+            .bind($new.author_id)
+            .bind($new.kind)
+            .bind($new.body)
+            .bind($new.data.clone())
+            .bind($new.reply_to)
+            .bind($new.task_id)
+            .bind($new.ref_task_id)
+            .bind($new.client_id)
+    };
+}
+
+/// [`append`] of a message without attachments: the snapshot is built from the row just
+/// inserted, as [`SNAPSHOT_SELECT`] would read it (a new message has no reactions, replies or
+/// attachments yet; a test holds the two equal field for field).
+async fn append_plain(
+    conn: &mut PgConnection,
+    id: Uuid,
+    new: &NewMessage<'_>,
+) -> StoreResult<Appended> {
+    let sql = format!(
+        "with {NEXT_SEQ},
+              m as ({INSERT_MESSAGE} returning *),
+              s as (select x.seq, to_jsonb(x) as snapshot from (
+                      select m.id, m.room_id, m.seq, m.author_id, u.username as author_username,
+                             u.display_name as author_display_name, m.kind, m.body, m.data, m.reply_to,
+                             m.task_id, m.ref_task_id, m.client_id, m.edited_at, m.deleted_at, m.created_at,
+                             '[]'::jsonb as reactions, 0::bigint as reply_count, '[]'::jsonb as attachments
+                      from m left join users u on u.id = m.author_id) x),
+              e as (insert into room_events (room_id, seq, type, data)
+                    select $2, s.seq, $12, jsonb_build_object('message', s.snapshot) from s),
+              rm as (update room_members set last_read_seq = greatest(last_read_seq, s.seq) from s
+                     where room_id = $2 and user_id = $3),
+              mn as ({mentions})
+         select s.seq, s.snapshot, array(select user_id from mn) from s",
+        mentions = insert_mentions("$11"),
+    );
+    let query = bind_message!(sqlx::query_as(&sql), id, new)
+        .bind(new.mentions)
+        .bind(event_type(new.kind, new.data.as_ref()));
+    let (seq, snapshot, mentioned): (i64, serde_json::Value, Vec<Uuid>) =
+        query.fetch_one(&mut *conn).await?;
+    Ok(Appended {
+        id,
+        seq,
+        snapshot,
+        mentioned,
+    })
+}
+
+/// [`append`] of a message with attachments, in the caller's transaction: the row, the links
+/// (all or the send fails), then the event with the snapshot read back, and the mentions.
+async fn append_with_attachments(
+    tx: &mut PgConnection,
+    id: Uuid,
+    new: &NewMessage<'_>,
+) -> StoreResult<Appended> {
+    let sql = format!("with {NEXT_SEQ} {INSERT_MESSAGE} returning seq");
+    let seq: i64 = bind_message!(sqlx::query_scalar(&sql), id, new)
+        .fetch_one(&mut *tx)
+        .await?;
+    if let Some(author) = new.author_id {
         super::attachments::link_to_message(tx, id, new.room_id, author, new.attachments).await?;
     }
     // The event carries the snapshot as every member sees it ($1 is the message, as in
@@ -245,7 +326,13 @@ pub async fn append(tx: &mut PgConnection, new: &NewMessage<'_>) -> StoreResult<
         .bind(new.author_id)
         .fetch_one(&mut *tx)
         .await?;
-    Ok(Appended { id, seq, snapshot })
+    let mentioned = add_mentions(tx, id, new.room_id, new.mentions).await?;
+    Ok(Appended {
+        id,
+        seq,
+        snapshot,
+        mentioned,
+    })
 }
 
 /// A message just appended.
@@ -255,6 +342,8 @@ pub struct Appended {
     pub seq: i64,
     /// The message as every member sees it: the payload of its stream event.
     pub snapshot: serde_json::Value,
+    /// The members it mentions.
+    pub mentioned: Vec<Uuid>,
 }
 
 impl Appended {
@@ -417,17 +506,12 @@ pub async fn add_mentions(
     if usernames.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(sqlx::query_scalar(
-        "insert into mentions (message_id, user_id, room_id)
-         select $1, u.id, $2 from users u join room_members m on m.user_id = u.id and m.room_id = $2
-         where u.username = any($3)
-         returning user_id",
-    )
-    .bind(message)
-    .bind(room)
-    .bind(usernames)
-    .fetch_all(&mut *tx)
-    .await?)
+    Ok(sqlx::query_scalar(&insert_mentions("$3"))
+        .bind(message)
+        .bind(room)
+        .bind(usernames)
+        .fetch_all(&mut *tx)
+        .await?)
 }
 
 /// Messages that mention the viewer, newest first, in rooms they are still in.

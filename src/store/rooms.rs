@@ -96,6 +96,37 @@ pub async fn membership(
     }))
 }
 
+/// [`membership`], and with it the message the caller already sent to the room with
+/// `client_id` (a retried send): one statement for the two questions every send asks (the
+/// subquery costs [`membership`]'s other callers nothing, so they keep the plain one).
+pub async fn membership_sent(
+    db: impl PgExecutor<'_>,
+    room: Uuid,
+    user: Uuid,
+    client_id: Option<&str>,
+) -> StoreResult<Option<(Membership, Option<Uuid>)>> {
+    let row: Option<(Uuid, RoomKind, Role, i64, Option<Uuid>)> = sqlx::query_as(
+        "select r.id, r.kind, m.role, r.last_seq,
+                (select s.id from messages s where s.room_id = r.id and s.author_id = $2 and s.client_id = $3)
+         from rooms r join room_members m on m.room_id = r.id
+         where r.id = $1 and m.user_id = $2",
+    )
+    .bind(room)
+    .bind(user)
+    .bind(client_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(room_id, kind, role, last_seq, sent)| {
+        let membership = Membership {
+            room_id,
+            kind,
+            role,
+            last_seq,
+        };
+        (membership, sent)
+    }))
+}
+
 /// Locks a room's row until the transaction ends, serialising changes to the room (its members,
 /// its board). Like appending to the room's stream (`update rooms set last_seq`), it takes `no key
 /// update`, so rows that merely reference the room are not blocked.

@@ -30,6 +30,16 @@ async fn a_retried_send_with_the_same_client_id_never_duplicates() {
     // The same message, field for field: the first answer is made from the new message's
     // snapshot, the retry's is read back from the database.
     assert_eq!(first, retry);
+    // And a reply that mentions someone (its row, reply and mention made in one statement).
+    let reply =
+        json!({ "body": "@bob after the deploy", "reply_to": first["id"], "client_id": "c-124" });
+    let (status, first_reply) = ann.post(&path, reply.clone()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, retried_reply) = ann.post(&path, reply).await;
+    assert_eq!((status, &first_reply), (StatusCode::OK, &retried_reply));
+    assert_eq!(first_reply["reply_to"], first["id"]);
+    let (_, mentions) = bob.get("/api/v1/mentions").await;
+    assert_eq!(mentions[0]["id"], first_reply["id"]);
     // Another author may use the same client id.
     let (status, _) = bob.post(&path, msg).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -40,7 +50,7 @@ async fn a_retried_send_with_the_same_client_id_never_duplicates() {
         .iter()
         .filter(|m| m["kind"] == "user")
         .count();
-    assert_eq!(user_messages, 2);
+    assert_eq!(user_messages, 3);
 }
 
 #[tokio::test]

@@ -73,10 +73,19 @@ async fn a_message_reaches_every_member_live_with_its_sequence_number() {
         .await;
     ann.delete(&format!("/api/v1/messages/{id}")).await;
     let mut next = sent["seq"].as_i64().unwrap();
+    let created = frame["data"]["message"].clone();
     for kind in ["message.edited", "reaction.added", "message.deleted"] {
         let frame = bobs.next_of(&[kind]).await;
         next += 1;
         assert_eq!(frame["seq"], next, "{frame}");
+        if kind == "message.edited" {
+            // A new message's snapshot is built from the row being inserted, an edit's is read
+            // back: the same message as every member sees it, but for what the edit changed.
+            let mut edited = frame["data"]["message"].clone();
+            edited["body"] = created["body"].clone();
+            edited["edited_at"] = created["edited_at"].clone();
+            assert_eq!(edited, created);
+        }
     }
 }
 
