@@ -50,10 +50,19 @@ pub struct ReactionCount {
     pub me: bool,
 }
 
+/// A message's own columns and its author's names, from `messages m left join users u`: the
+/// same in a member's read, a stream frame's snapshot and the snapshot of a message being
+/// appended, so that the three agree by construction.
+macro_rules! message_columns {
+    () => {
+        "m.id, m.room_id, m.seq, m.author_id, u.username as author_username, u.display_name as author_display_name,
+         m.kind, m.body, m.data, m.reply_to, m.task_id, m.ref_task_id, m.client_id, m.edited_at, m.deleted_at, m.created_at,"
+    };
+}
+
 /// `$1` is always the viewer.
-const MESSAGE_SELECT: &str = "
-    select m.id, m.room_id, m.seq, m.author_id, u.username as author_username, u.display_name as author_display_name,
-           m.kind, m.body, m.data, m.reply_to, m.task_id, m.ref_task_id, m.client_id, m.edited_at, m.deleted_at, m.created_at,
+const MESSAGE_SELECT: &str = concat!("
+    select ", message_columns!(), "
            coalesce((select json_agg(json_build_object('emoji', r.emoji, 'count', r.n, 'me', r.me) order by r.first)
                      from (select emoji, count(*) as n, bool_or(user_id = $1) as me, min(created_at) as first
                            from reactions where message_id = m.id group by emoji) r), '[]'::json) as reactions,
@@ -62,14 +71,13 @@ const MESSAGE_SELECT: &str = "
                      from attachments a where a.message_id = m.id and m.deleted_at is null), '[]'::jsonb) as attachments
     from messages m
     join room_members v on v.room_id = m.room_id and v.user_id = $1
-    left join users u on u.id = m.author_id";
+    left join users u on u.id = m.author_id");
 
 /// A message as every member sees it (no viewer-specific fields): the payload of stream frames.
 /// Reactions list who reacted, so each client can tell its own.
-const SNAPSHOT_SELECT: &str = "
+const SNAPSHOT_SELECT: &str = concat!("
     select to_jsonb(x) from (
-      select m.id, m.room_id, m.seq, m.author_id, u.username as author_username, u.display_name as author_display_name,
-             m.kind, m.body, m.data, m.reply_to, m.task_id, m.ref_task_id, m.client_id, m.edited_at, m.deleted_at, m.created_at,
+      select ", message_columns!(), "
              coalesce((select jsonb_agg(jsonb_build_object('emoji', r.emoji, 'count', r.n, 'users', r.users) order by r.first)
                        from (select emoji, count(*) as n, jsonb_agg(user_id order by created_at) as users, min(created_at) as first
                              from reactions where message_id = m.id group by emoji) r), '[]'::jsonb) as reactions,
@@ -77,7 +85,7 @@ const SNAPSHOT_SELECT: &str = "
              coalesce((select jsonb_agg(to_jsonb(a) - 'sha256' order by a.created_at, a.id)
                        from attachments a where a.message_id = m.id and m.deleted_at is null), '[]'::jsonb) as attachments
       from messages m left join users u on u.id = m.author_id
-      where m.id = $1) x";
+      where m.id = $1) x");
 
 /// The viewer-neutral snapshot of a message.
 pub async fn snapshot(db: impl PgExecutor<'_>, id: Uuid) -> StoreResult<serde_json::Value> {
@@ -265,12 +273,13 @@ async fn append_plain(
     new: &NewMessage<'_>,
 ) -> StoreResult<Appended> {
     let sql = format!(
-        "with {NEXT_SEQ},
-              m as ({INSERT_MESSAGE} returning *),
+        concat!(
+            "with {next_seq},
+              m as ({insert_message} returning *),
               s as (select x.seq, to_jsonb(x) as snapshot from (
-                      select m.id, m.room_id, m.seq, m.author_id, u.username as author_username,
-                             u.display_name as author_display_name, m.kind, m.body, m.data, m.reply_to,
-                             m.task_id, m.ref_task_id, m.client_id, m.edited_at, m.deleted_at, m.created_at,
+                      select ",
+            message_columns!(),
+            "
                              '[]'::jsonb as reactions, 0::bigint as reply_count, '[]'::jsonb as attachments
                       from m left join users u on u.id = m.author_id) x),
               e as (insert into room_events (room_id, seq, type, data)
@@ -278,7 +287,10 @@ async fn append_plain(
               rm as (update room_members set last_read_seq = greatest(last_read_seq, s.seq) from s
                      where room_id = $2 and user_id = $3),
               mn as ({mentions})
-         select s.seq, s.snapshot, array(select user_id from mn) from s",
+         select s.seq, s.snapshot, array(select user_id from mn) from s"
+        ),
+        next_seq = NEXT_SEQ,
+        insert_message = INSERT_MESSAGE,
         mentions = insert_mentions("$11"),
     );
     let query = bind_message!(sqlx::query_as(&sql), id, new)
