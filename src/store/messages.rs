@@ -213,8 +213,8 @@ pub struct NewMessage<'a> {
 /// A message without attachments is **one statement**, atomic on its own: a send is the hottest
 /// write there is, and on a busy box every round trip to the database waits for a core twice, so
 /// a send needs no transaction (`conn` may be a plain pooled connection). A message with
-/// attachments takes three statements and must be appended in a transaction: its attachments
-/// are all linked or the send fails.
+/// attachments takes three statements (four when it names someone) and must be appended in a
+/// transaction: its attachments are all linked or the send fails.
 pub async fn append(conn: &mut PgConnection, new: &NewMessage<'_>) -> StoreResult<Appended> {
     let id = new_id();
     if new.attachments.is_empty() {
