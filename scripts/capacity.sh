@@ -138,7 +138,9 @@ BIN="$CARGO_TARGET_DIR/release"
 mkdir -p "$ROOT_DIR/target/capacity"
 # One manifest per PostgreSQL: the development and production pairs each hold a database of this
 # name, seeded apart, with tokens of their own.
-MANIFEST="$ROOT_DIR/target/capacity/$DB-$DURABILITY-$PROFILE${USERS:+-u$USERS}$([ "$STATEMENTS" = 1 ] && echo -pg18).manifest.json"
+pair=""
+[ "$STATEMENTS" = 0 ] || pair=-pg18
+MANIFEST="$ROOT_DIR/target/capacity/$DB-$DURABILITY-$PROFILE${USERS:+-u$USERS}$pair.manifest.json"
 exists="$(scripts/dev-services.sh psql -d postgres -X -At -c "select 1 from pg_database where datname = '$DB'")"
 if [ "$exists" = 1 ] && [ -f "$MANIFEST" ] && [ "$RESEED" != 1 ]; then
   # A manifest whose first seeded session is not live here was written for another seeding of
