@@ -199,9 +199,12 @@ run_web_e2e() {
         FLOWLY_E2E_RESTART_CMD="$ROOT_DIR/web/browser/server.sh restart $state" npm run test:browser)
   ) || rc=$?
   web/browser/server.sh stop "$state" || true
-  if [ "$rc" -ne 0 ] && [ -f "$state/server.log" ]; then
-    echo "last lines of the server log ($state/server.log):" >&2
-    tail -n 40 "$state/server.log" >&2
+  if [ "$rc" -ne 0 ]; then
+    for log in server worker; do
+      [ -f "$state/$log.log" ] || continue
+      echo "last lines of the $log log ($state/$log.log):" >&2
+      tail -n 40 "$state/$log.log" >&2
+    done
   fi
   return "$rc"
 }

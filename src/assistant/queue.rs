@@ -98,7 +98,7 @@ pub async fn enqueue(
 }
 
 /// The key that marks a room as already hinted (so a busy room queues one hint, not thousands).
-fn hint_key(prefix: &str, room: Uuid) -> String {
+pub fn hint_key(prefix: &str, room: Uuid) -> String {
     format!("{prefix}assistant:hint:{room}")
 }
 

@@ -322,6 +322,30 @@ pub async fn behind(db: impl PgExecutor<'_>, limit: i64) -> StoreResult<Behind> 
     })
 }
 
+/// Up to `limit` rooms a question of `viewer` searches (only `room` when given) whose event log
+/// has moved past the indexer's cursor, the most recently changed first: what an answer catches
+/// up on before it searches, so it covers what was said a moment ago.
+pub async fn behind_for(
+    db: impl PgExecutor<'_>,
+    viewer: Uuid,
+    room: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "select r.id from room_members m
+         join rooms r on r.id = m.room_id
+         left join assistant_index_cursors c on c.room_id = r.id
+         where m.user_id = $1 and ($2::uuid is null or m.room_id = $2)
+           and r.last_seq > coalesce(c.seq, 0)
+         order by r.updated_at desc limit $3",
+    )
+    .bind(viewer)
+    .bind(room)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
 /// What [`behind`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Behind {

@@ -162,6 +162,64 @@ async fn a_lost_hint_is_caught_up_by_the_sweep() {
 }
 
 #[tokio::test]
+async fn an_answer_covers_what_was_said_a_moment_ago_while_the_index_hints_wait() {
+    let app = app().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let room = app.group(&ann, "launch", &[&bob]).await;
+    // No sweep during the test: only the hints (and the answer itself) index.
+    let worker = app.start_worker_with(|a| a.index_sweep_secs = 3600).await;
+    let mut redis = app.state.redis.clone();
+    let index_stream = Stream::Index.key(&app.state.config.redis.key_prefix);
+    eventually(
+        "the new room to be indexed and no index job left",
+        || async {
+            let (cursor, last): (Option<i64>, i64) = sqlx::query_as(
+                "select c.seq, r.last_seq from rooms r
+             left join assistant_index_cursors c on c.room_id = r.id where r.id = $1",
+            )
+            .bind(room)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+            // Jobs leave the stream once done (XACK + XDEL).
+            let jobs: i64 = redis::cmd("XLEN")
+                .arg(&index_stream)
+                .query_async(&mut redis.clone())
+                .await
+                .unwrap();
+            (cursor == Some(last) && jobs == 0).then_some(())
+        },
+    )
+    .await;
+    // A hint for the room waits in line (behind a busy room's, say): changes queue no other.
+    let _: () = redis::cmd("SET")
+        .arg(queue::hint_key(&app.state.config.redis.key_prefix, room))
+        .arg(1)
+        .arg("EX")
+        .arg(600)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let fact = say(
+        &bob,
+        room,
+        "The launch date is March 14, confirmed with marketing.",
+    )
+    .await;
+    assert_eq!(chunk(&app, id_of(&fact)).await, None, "not indexed yet");
+
+    let done = answer_of(&ann, "When is the launch date?").await;
+    assert_eq!(
+        done["answer"], "The launch date is March 14, confirmed with marketing [1].",
+        "{done}"
+    );
+    assert_eq!(done["citations"][0]["id"], fact["id"], "{done}");
+    assert!(chunk(&app, id_of(&fact)).await.is_some());
+    worker.stop().await;
+}
+
+#[tokio::test]
 async fn asking_streams_the_answer_over_the_websocket_with_citations_of_the_sources() {
     let app = app().await;
     let worker = app.start_worker().await;

@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::{Outcome, Worker, jobs::JobError, message_citation};
 use crate::{
     assistant::{
-        Embedder, GenerateKind, GenerateRequest, Generator, ModelError, Passage, answer, retrieve,
+        Embedder, GenerateKind, GenerateRequest, Generator, ModelError, Passage, answer,
+        index::{IndexError, Indexer},
+        retrieve,
     },
     domain::{MessageKind, assistant::RequestStatus},
     store::{
@@ -20,6 +22,11 @@ use crate::{
         messages::NewMessage,
     },
 };
+
+/// Most rooms an answer indexes before it searches ([`Worker::catch_up`]).
+const CATCH_UP_ROOMS: i64 = 16;
+/// Longest an answer waits for the index to catch up.
+const CATCH_UP_TIME: Duration = Duration::from_secs(10);
 
 const SUMMARY_INSTRUCTION: &str = "Summarise these chat messages for someone catching up: the \
 decisions, open questions and who does what. Cite each point with the message number in \
@@ -86,6 +93,8 @@ impl Worker {
             keep_ratio: cfg.answer_keep_ratio,
         };
         let db = &self.state.db;
+        self.catch_up(Arc::clone(&embedder), row.user_id, row.room_id)
+            .await;
         let model = generator.name().to_owned();
         let done = self
             .streamed(row.user_id, row.id, |tx| async move {
@@ -93,6 +102,30 @@ impl Worker {
             })
             .await?;
         Ok(Outcome::answer(done.text, done.citations, model))
+    }
+
+    /// Indexes what the rooms a question searches have gained since the indexer last read them
+    /// (at most [`CATCH_UP_ROOMS`] rooms, the most recently changed first, within
+    /// [`CATCH_UP_TIME`]), so an answer covers what was said a moment ago even when the index
+    /// hints wait behind a busy room's. What is not caught up in time is searched as indexed;
+    /// the index loop finishes it (a room being indexed there is waited for, not done twice).
+    async fn catch_up(&self, embedder: Arc<dyn Embedder>, viewer: Uuid, room: Option<Uuid>) {
+        let db = &self.state.db;
+        let indexer = Indexer::new(db.clone(), embedder);
+        let work = async {
+            for room in store::knowledge::behind_for(db, viewer, room, CATCH_UP_ROOMS).await? {
+                indexer.index_room(room, false, &|_| {}).await?;
+            }
+            Ok::<_, IndexError>(())
+        };
+        match tokio::time::timeout(CATCH_UP_TIME, work).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot catch up the index before an answer"),
+            Err(_) => tracing::info!(
+                secs = CATCH_UP_TIME.as_secs(),
+                "the index is still catching up; answering from what it holds"
+            ),
+        }
     }
 
     pub(super) async fn summarise(&self, row: &RequestRow) -> Result<Outcome, JobError> {
